@@ -138,3 +138,119 @@ def trace(
     except KeyError as e:
         fail(str(e.args[0]) if e.args else str(e))
     typer.echo(json.dumps(result, indent=2, ensure_ascii=False))
+
+
+@app.command()
+def lineage(
+    run_dir: Path = typer.Argument(..., help="A training run, synthetic set or corpus directory (with run.json)."),
+    roots: list[Path] = typer.Option(None, "--roots", help="Where to look for upstream runs by run_id (default: RUN_DIR's parent)."),
+    prov_json: Path | None = typer.Option(None, "--prov-json", help="Also write the lineage as W3C PROV-JSON to this file."),
+) -> None:
+    """Print the chain of runs from RUN_DIR back to the WARC files it came from."""
+    import json
+
+    from provenance.lineage import build_lineage, format_tree, to_prov_json
+
+    try:
+        tree = build_lineage(run_dir, roots=list(roots or []))
+    except (FileNotFoundError, ValueError) as e:
+        fail(str(e))
+    typer.echo(format_tree(tree))
+    if prov_json is not None:
+        prov_json.write_text(json.dumps(to_prov_json(tree), indent=2) + "\n")
+        typer.echo(f"PROV-JSON -> {prov_json}")
+
+
+@app.command()
+def takedown(
+    out: Path = typer.Argument(..., help="The curated corpus to take documents down from (left unchanged)."),
+    new: Path = typer.Option(..., "-o", "--out", help="Directory for the new corpus version."),
+    domain: str | None = typer.Option(None, "--domain", help="Remove this domain and its subdomains."),
+    url_regex: str | None = typer.Option(None, "--url-regex", help="Remove documents whose URL matches (Python re.search)."),
+    doc_ids: Path | None = typer.Option(None, "--doc-ids", help="Remove the doc_ids listed in this file (one a line)."),
+    runs: list[Path] = typer.Option(None, "--runs", help="Where to look for training runs (default: OUT's parent, */run.json)."),
+) -> None:
+    """Write a new corpus version without the named documents; list the training runs that used them."""
+    from curate.takedown import TakedownError, read_doc_ids
+    from curate.takedown import takedown as run_takedown
+
+    try:
+        ids = read_doc_ids(doc_ids) if doc_ids is not None else None
+        man = run_takedown(out, new, domain=domain, url_regex=url_regex, doc_ids=ids, runs=list(runs or []) or None)
+    except (TakedownError, FileNotFoundError, ValueError) as e:
+        fail(str(e))
+    td = man["takedown"]
+    typer.echo(f"{td['request_id']}: {td['removed_documents']} document(s) taken down -> {new}")
+    for s in td["affected_shards"]:
+        typer.echo(f"  affected shard {s['path']} ({s['documents']} doc(s), sha256 {s['sha256'][:12]})")
+    for r in td["affected_training_runs"]:
+        typer.echo(f"  training run {r['run_id']} ({r['manifest']}) consumed {len(r['consumed_affected_shards'])} affected shard(s)")
+    if not td["affected_training_runs"]:
+        typer.echo("  no training run under " + ", ".join(td["run_roots"]) + " consumed the affected shards")
+
+
+@app.command()
+def disclose(
+    dirs: list[Path] = typer.Argument(..., help="Curated corpora, synthetic sets and training runs (directories with run.json)."),
+    out: Path = typer.Option(..., "-o", "--out", help="Where to write ab2013.md, ab2013.html and ab2013.json."),
+    declarations: Path | None = typer.Option(None, "--declarations", help="TOML with what no scan can know (examples/declarations.toml)."),
+) -> None:
+    """Write the California AB 2013 training-data disclosure (all 12 items of Civil Code 3111(a))."""
+    from provenance.declarations import DeclarationsError
+    from provenance.disclosure import DisclosureError, write_disclosure
+
+    try:
+        paths = write_disclosure(dirs, out, declarations)
+    except (DeclarationsError, DisclosureError, FileNotFoundError) as e:
+        fail(str(e))
+    typer.echo("  ".join(str(p) for p in paths.values()))
+
+
+@train_app.command("run")
+def train_run(
+    preset: str | None = typer.Option(None, "--preset", help="tiny (seconds on a CPU) | gpt2-small (~124M) | 350m."),
+    data: list[str] = typer.Option(None, "--data", help="NAME=DIR[:WEIGHT], repeatable: corpora to mix (tokenized output dirs)."),
+    out: Path | None = typer.Option(None, "-o", "--out", help="Run directory (run.json, checkpoints/, metrics.jsonl, loss.png)."),
+    config: Path | None = typer.Option(None, "--config", help="train.toml; flags override it."),
+    steps: int | None = typer.Option(None, "--steps", help="Optimizer steps in total."),
+    stop_after: int | None = typer.Option(None, "--stop-after", help="Checkpoint and stop at this step (resume later)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue from the run directory's latest checkpoint."),
+    nproc: int = typer.Option(1, "--nproc", help="Data-parallel processes on this machine (torchrun; NCCL on GPUs, gloo on CPU)."),
+    allow_failed_synthetic: bool = typer.Option(False, "--allow-failed-synthetic", help="Train on synthetic sets whose gates failed (recorded in run.json)."),
+    device: str | None = typer.Option(None, "--device", help="auto | cpu | cuda."),
+    threads: int | None = typer.Option(None, "--threads", help="torch CPU threads per process."),
+    compile_: bool = typer.Option(False, "--compile", help="torch.compile the model."),
+    progress: bool = typer.Option(True, "--progress/--no-progress"),
+) -> None:
+    """Train the bundled Llama on token shards, mixing corpora by weight."""
+    from train.config import ConfigError, make_config
+
+    overrides = {"out_dir": out, "steps": steps, "stop_after": stop_after, "device": device, "threads": threads,
+                 "compile": compile_ or None, "progress": progress, "allow_failed_synthetic": allow_failed_synthetic or None}
+    try:
+        cfg = make_config(preset, config, list(data or []), overrides)
+        if nproc > 1:
+            from train.distributed import launch
+
+            raise typer.Exit(launch(cfg, nproc, resume=resume))
+        from train.trainer import train
+
+        run = train(cfg, resume=resume)
+    except ConfigError as e:
+        fail(str(e))
+    typer.echo(f"run -> {run}")
+
+
+@train_app.command("export")
+def train_export(
+    run: Path = typer.Argument(..., help="A training run directory (latest checkpoint) or one checkpoint directory."),
+    out: Path = typer.Option(..., "-o", "--out", help="HF directory to write (config.json, model.safetensors, tokenizer)."),
+) -> None:
+    """Export a run as a Hugging Face LlamaForCausalLM directory (loads in transformers and vLLM)."""
+    from train.config import ConfigError
+    from train.export import export_hf
+
+    try:
+        typer.echo(f"HF model -> {export_hf(run, out)}")
+    except ConfigError as e:
+        fail(str(e))

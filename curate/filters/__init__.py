@@ -1,0 +1,103 @@
+"""Quality filters: signals first, decisions second (RedPajama-V2 / dolma "attributes").
+
+Each filter has a `name` (the provenance `step`), `annotate(doc) -> signals` (JSON-safe
+numbers, rounded, so provenance is byte-identical across runs) and `decide(signals) -> reason
+or None`. Keeping the two apart lets a run store every signal and re-apply other thresholds
+later without re-extracting. Only C4 edits the text (its line cleaning).
+
+Order (FineWeb, Penedo et al. 2024): url -> [extraction, language ID: the pipeline] ->
+gopher_repetition -> gopher_quality -> c4 -> fineweb_quality.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from curate.filters.c4 import C4Config, C4Filter
+from curate.filters.fineweb import FineWebQualityConfig, FineWebQualityFilter
+from curate.filters.gopher import (
+    GopherQualityConfig,
+    GopherQualityFilter,
+    GopherRepetitionConfig,
+    GopherRepetitionFilter,
+)
+from curate.filters.text import Doc
+from curate.filters.url import UrlFilter, UrlFilterConfig
+
+__all__ = [
+    "C4Config",
+    "C4Filter",
+    "Doc",
+    "Filter",
+    "FiltersConfig",
+    "FineWebQualityConfig",
+    "FineWebQualityFilter",
+    "GopherQualityConfig",
+    "GopherQualityFilter",
+    "GopherRepetitionConfig",
+    "GopherRepetitionFilter",
+    "UrlFilter",
+    "UrlFilterConfig",
+    "build_filters",
+    "run_filters",
+]
+
+
+@runtime_checkable
+class Filter(Protocol):
+    name: str  # the provenance `step`, e.g. "gopher_repetition"
+
+    def annotate(self, doc: Doc) -> dict[str, float | int | bool]:
+        """Signals of one document; may set doc.text (C4 line cleaning only)."""
+        ...
+
+    def decide(self, signals: dict) -> str | None:
+        """None keeps the document; else the reason, "rule=value>threshold"."""
+        ...
+
+
+class FiltersConfig(BaseModel):
+    """The [filters] section of the pipeline TOML; every sub-section has `enabled = true`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: UrlFilterConfig = Field(default_factory=UrlFilterConfig)
+    gopher_repetition: GopherRepetitionConfig = Field(default_factory=GopherRepetitionConfig)
+    gopher_quality: GopherQualityConfig = Field(default_factory=GopherQualityConfig)
+    c4: C4Config = Field(default_factory=C4Config)
+    fineweb_quality: FineWebQualityConfig = Field(default_factory=FineWebQualityConfig)
+
+
+def build_filters(cfg: FiltersConfig | None = None) -> list[Filter]:
+    """The enabled filters in FineWeb order. The UrlFilter comes first; the pipeline applies it
+    before extraction (it needs only the URL) and must skip it in the text stage."""
+    cfg = cfg or FiltersConfig()
+    built: list[Filter] = []
+    if cfg.url.enabled:
+        built.append(UrlFilter(cfg.url))
+    if cfg.gopher_repetition.enabled:
+        built.append(GopherRepetitionFilter(cfg.gopher_repetition))
+    if cfg.gopher_quality.enabled:
+        built.append(GopherQualityFilter(cfg.gopher_quality))
+    if cfg.c4.enabled:
+        built.append(C4Filter(cfg.c4))
+    if cfg.fineweb_quality.enabled:
+        built.append(FineWebQualityFilter(cfg.fineweb_quality))
+    return built
+
+
+def run_filters(filters: list[Filter], doc: Doc) -> tuple[dict[str, float | int | bool], str | None, str | None]:
+    """Apply filters in order until one rejects: (all signals so far, step, reason).
+
+    step and reason are None when the document is kept. A convenience for the pipeline and
+    the tests; `doc.text` ends as the C4-cleaned text.
+    """
+    signals: dict[str, float | int | bool] = {}
+    for f in filters:
+        own = f.annotate(doc)
+        signals.update(own)
+        if reason := f.decide(own):
+            return signals, f.name, reason
+    return signals, None, None

@@ -1,0 +1,139 @@
+"""C4's line cleaning and page rules (Raffel et al. 2020, "Exploring the Limits of Transfer
+Learning with a Unified Text-to-Text Transformer", section 2.2; the reference code is
+tensorflow_datasets' c4_utils.clean_page; the defaults are datatrove 0.10.1's C4QualityFilter).
+
+Unlike the other filters this one EDITS the text: `annotate` keeps only the lines that pass
+and sets `doc.text` to them (joined by "\\n"), as C4 and datatrove do. Pages with a curly
+bracket or "lorem ipsum" in a kept line are left unedited (they are rejected whole). Because
+the text changes, re-applying C4 with other settings needs the extracted text, not just signals.
+
+Line rules, in C4's order: a word over 1000 characters drops the line; Wikipedia citation marks
+are removed; lines not ending in terminal punctuation are dropped (switch: see below); lines of
+fewer than 3 words are dropped; "lorem ipsum" rejects the page; lines mentioning "javascript"
+are dropped; "{" rejects the page; cookie / terms-of-use lines are dropped. Page rule: at least
+5 sentences remain.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import BaseModel, ConfigDict
+
+from curate.filters.text import TERMINAL_PUNCTUATION, Doc
+
+CITATION_RE = re.compile(r"\[\d*]|\[edit]|\[citation needed]")  # C4 / datatrove
+END_PUNCTUATION = (".", "?", "!", '"', "'")  # C4: "a period, exclamation mark, question mark, or end quotation mark"
+ELLIPSIS = "..."
+POLICY_SUBSTRINGS = (  # c4_utils / datatrove
+    "terms of use",
+    "privacy policy",
+    "cookie policy",
+    "uses cookies",
+    "use of cookies",
+    "use cookies",
+)
+# A sentence ends at terminal punctuation (any script), optional closing quotes/brackets, then
+# whitespace or the line end. Stands in for datatrove's spaCy sentence splitter.
+_SENTENCE_END = re.compile(
+    "[" + re.escape("".join(TERMINAL_PUNCTUATION)) + "]+[\"'”’)\\]]*(?:\\s+|$)"
+)
+
+
+def count_sentences(line: str) -> int:
+    """Sentences in one line: the pieces between sentence ends (a last unterminated piece counts)."""
+    return sum(1 for piece in _SENTENCE_END.split(line) if piece.strip())
+
+
+class C4Config(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    remove_citations: bool = True
+    # C4 drops lines without terminal punctuation; FineWeb turned this rule off
+    # (datatrove examples/fineweb.py: C4QualityFilter(filter_no_terminal_punct=False)) as it
+    # removed too much. We follow the FineWeb recipe; set true for C4's own behaviour.
+    filter_no_terminal_punct: bool = False
+    min_num_sentences: int | None = 5  # C4: "fewer than 5 sentences" rejects the page
+    min_words_per_line: int | None = 3  # C4: "at least 3 words"
+    max_word_length: int | None = 1000  # c4_utils: a "word" over 1000 chars drops the line
+    filter_lorem_ipsum: bool = True
+    filter_javascript: bool = True
+    filter_curly_bracket: bool = True
+    filter_policy: bool = True
+    policy_substrings: list[str] = list(POLICY_SUBSTRINGS)
+
+
+class C4Filter:
+    """Cleans lines C4-style and rejects pages with code braces, placeholder text or too little prose."""
+
+    name = "c4"
+
+    def __init__(self, config: C4Config | None = None) -> None:
+        self.config = config or C4Config()
+        self._policy = tuple(p.lower() for p in self.config.policy_substrings)
+
+    def clean(self, text: str) -> tuple[str | None, dict[str, float | int | bool]]:
+        """(the cleaned text, or None when a page rule fired; the signals)."""
+        c = self.config
+        drops = dict.fromkeys(("too_long_word", "no_terminal_punct", "too_few_words", "javascript", "policy"), 0)
+        lorem = curly = False
+        kept: list[str] = []
+        sentences = 0
+        lines = text.splitlines()
+        for raw in lines:
+            line = raw.strip()
+            tokens = line.split()
+            if c.max_word_length is not None and any(len(w) > c.max_word_length for w in tokens):
+                drops["too_long_word"] += 1
+                continue
+            if c.remove_citations and "[" in line:
+                line = CITATION_RE.sub("", line)
+            if c.filter_no_terminal_punct and (not line.endswith(END_PUNCTUATION) or line.endswith(ELLIPSIS)):
+                drops["no_terminal_punct"] += 1
+                continue
+            if c.min_words_per_line is not None and len(tokens) < c.min_words_per_line:
+                drops["too_few_words"] += 1
+                continue
+            low = line.lower()
+            if c.filter_lorem_ipsum and "lorem ipsum" in low:
+                lorem = True
+                break
+            if c.filter_javascript and "javascript" in low:
+                drops["javascript"] += 1
+                continue
+            if c.filter_curly_bracket and "{" in line:
+                curly = True
+                break
+            if c.filter_policy and any(p in low for p in self._policy):
+                drops["policy"] += 1
+                continue
+            sentences += count_sentences(line)
+            kept.append(line)
+        signals: dict[str, float | int | bool] = {
+            "c4_lines": len(lines),
+            "c4_lines_kept": len(kept),
+            "c4_sentences": sentences,
+            "c4_lorem_ipsum": lorem,
+            "c4_curly_bracket": curly,
+            **{f"c4_dropped_{k}": v for k, v in drops.items()},
+        }
+        cleaned = None if lorem or curly else "\n".join(kept).strip()
+        return cleaned, signals
+
+    def annotate(self, doc: Doc) -> dict[str, float | int | bool]:
+        cleaned, signals = self.clean(doc.text)
+        if cleaned is not None:
+            doc.text = cleaned
+        return signals
+
+    def decide(self, signals: dict) -> str | None:
+        c = self.config
+        if signals.get("c4_lorem_ipsum"):
+            return "lorem_ipsum=true"
+        if signals.get("c4_curly_bracket"):
+            return "curly_bracket=true"
+        n = signals.get("c4_sentences", 0)
+        if c.min_num_sentences is not None and n < c.min_num_sentences:
+            return f"c4_sentences={n}<{c.min_num_sentences}"
+        return None

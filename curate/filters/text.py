@@ -1,0 +1,214 @@
+"""What every filter sees: the `Doc`, and one shared way to split text into words, lines, n-grams.
+
+Word splitting. datatrove (FineWeb / FineWeb-2) runs a language-specific tokenizer (spaCy,
+jieba, ...) per language. We are lighter and language-agnostic: one Unicode-aware regex,
+
+* a run of word characters (letters, digits, `_`; joined by `'`, `’` or `.` so that
+  "don't", "3.14" and "docs.python.org" stay one token, as spaCy keeps them),
+* each CJK ideograph, kana or hangul syllable as its own token: zh/ja text has no spaces, so
+  without this a whole paragraph would be one "word" and every zh/ja page would fail the
+  Gopher word-count and word-length rules only for its script (FineWeb-2 instead segments
+  words with jieba / sudachi; one token per character is the simple, deterministic stand-in),
+* "..." or any other single punctuation/symbol character as its own token (spaCy also emits
+  punctuation tokens; Gopher's ratios count them in their denominators, as datatrove does).
+
+Whitespace is never a token (datatrove strips whitespace tokens too).
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import regex
+
+
+@dataclass
+class Doc:
+    """One document on its way through the filters; `lang` is lid.176's label (may be None)."""
+
+    text: str
+    url: str | None = None
+    domain: str | None = None
+    lang: str | None = None
+
+
+# Hiragana, katakana (+ phonetic ext., half-width), CJK unified ideographs (+ ext. A, compat,
+# ext. B..H in planes 2-3), iteration marks 々〆〇, hangul jamo, compat jamo and syllables.
+CJK_RANGES = (
+    "\u3005-\u3007\u3040-\u30ff\u31f0-\u31ff\uff66-\uff9f"
+    "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
+    "\u1100-\u11ff\u3130-\u318f\uac00-\ud7af"
+)
+_CJK_CHAR = re.compile(f"[{CJK_RANGES}]")
+# `regex`, not `re`: its \w includes combining marks (Unicode TR18), so Devanagari, Thai or
+# Arabic words with vowel signs stay whole; `re`'s \w would cut them at every mark.
+_WORD = f"[^\\W{CJK_RANGES}]+"
+_WORDS = f"[{CJK_RANGES}]|{_WORD}(?:['’.]{_WORD})*"
+TOKEN_RE = regex.compile(f"{_WORDS}|\\.\\.\\.|[^\\w\\s]")
+WORD_RE = regex.compile(_WORDS)  # the same word spans, without the punctuation tokens
+_NO_LETTER_TOKEN = regex.compile(r"(?<!\S)[^\p{L}\s]+(?!\S)")
+
+# Sentence-final punctuation of every script: the Unicode Sentence_Terminal property
+# (datatrove's TERMINAL_PUNCTUATION is this same set, listed by hand).
+TERMINAL_PUNCTUATION: tuple[str, ...] = tuple(
+    sorted(regex.findall(r"\p{Sentence_Terminal}", "".join(map(chr, range(0x1E000)))))
+)
+
+_NEWLINES = re.compile(r"\n+")
+_PARAGRAPH_BREAK = re.compile(r"\n{2,}")
+
+
+@lru_cache(maxsize=8)
+def words(text: str) -> tuple[str, ...]:
+    """Word and punctuation tokens of `text` (see the module docstring).
+
+    Cached: Gopher repetition and Gopher quality split the same text back to back.
+    """
+    return tuple(TOKEN_RE.findall(text))
+
+
+@lru_cache(maxsize=8)
+def word_tokens(text: str) -> tuple[str, ...]:
+    """The tokens of `words(text)` that are words (letters/digits), not punctuation or symbols."""
+    return tuple(WORD_RE.findall(text))
+
+
+def count_cjk(text: str) -> int:
+    """Number of CJK characters, i.e. of one-character CJK tokens."""
+    return len(_CJK_CHAR.findall(text))
+
+
+def count_no_letter(tokens: Sequence[str]) -> int:
+    """How many of these word tokens have no letter at all (numbers like 2024, 3.14, _)."""
+    return len(_NO_LETTER_TOKEN.findall(" ".join(tokens)))
+
+
+def split_lines(text: str) -> list[str]:
+    """Lines split on runs of newlines (Gopher repetition's definition of a line)."""
+    return _NEWLINES.split(text)
+
+
+def paragraphs(text: str) -> list[str]:
+    """Paragraphs: blocks separated by a blank line (Gopher; datatrove splits on \\n{2,})."""
+    return _PARAGRAPH_BREAK.split(text.strip())
+
+
+def duplicates(items: Sequence[str]) -> tuple[int, int]:
+    """(number of items that repeat an earlier one, their characters). Gopher's duplicate count."""
+    seen: set[str] = set()
+    n_dup = dup_chars = 0
+    for item in items:
+        if item in seen:
+            n_dup += 1
+            dup_chars += len(item)
+        else:
+            seen.add(item)
+    return n_dup, dup_chars
+
+
+# ---- n-grams as 64-bit hashes (numpy), so Gopher's n-gram rules cost a few vector ops.
+# Tokens get ids by first appearance (independent of PYTHONHASHSEED, so runs are identical),
+# ids are mixed with splitmix64 (Steele et al. 2014), and an n-gram's hash is a fixed linear
+# combination of its tokens' mixed ids, mod 2^64. Two different n-grams collide with
+# probability about 2^-64 per pair: a rounding error next to the rules' thresholds.
+
+
+def _splitmix64(x: np.ndarray) -> np.ndarray:
+    x = x + np.uint64(0x9E3779B97F4A7C15)
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+_POSITION_MULT = _splitmix64(np.arange(1, 65, dtype=np.uint64)) | np.uint64(1)
+
+
+class NGrams:
+    """Hashes and character lengths of the word n-grams of one token sequence."""
+
+    def __init__(self, tokens: Sequence[str]) -> None:
+        first_seen: dict[str, int] = {}  # token -> position of its first appearance: its id
+        ids = np.fromiter(map(first_seen.setdefault, tokens, range(len(tokens))), dtype=np.uint64, count=len(tokens))
+        self.mixed = _splitmix64(ids)
+        self.cum = np.zeros(len(tokens) + 1, dtype=np.int64)  # prefix sums of token lengths
+        np.cumsum(np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens)), out=self.cum[1:])
+
+    def hashes(self, n: int) -> np.ndarray:
+        m = len(self.mixed) - n + 1
+        h = np.zeros(max(m, 0), dtype=np.uint64)
+        for k in range(n if m > 0 else 0):
+            h += self.mixed[k : k + m] * _POSITION_MULT[k]
+        return h
+
+    def chars(self, start: int, n: int) -> int:
+        """Characters of the n-gram at `start`, without separators."""
+        return int(self.cum[start + n] - self.cum[start])
+
+    def top_chars(self, n: int) -> int:
+        """Characters covered by the most frequent n-gram: count x len(" ".join(ngram)).
+        Ties go to the n-gram seen first (as Counter.most_common in datatrove)."""
+        h = self.hashes(n)
+        if not h.size:
+            return 0
+        _, first, counts = np.unique(h, return_index=True, return_counts=True)
+        best = counts.max()
+        start = int(first[counts == best].min())
+        return int(best) * (self.chars(start, n) + n - 1)
+
+    def dup_chars(self, n: int) -> int:
+        """Characters in n-grams that repeat an earlier n-gram, scanning left to right and
+        jumping n words past each repeat so overlapping repeats count once (Gopher; datatrove's
+        find_all_duplicate). Only positions whose n-gram occurred before are visited in Python.
+        """
+        h = self.hashes(n)
+        if not h.size:
+            return 0
+        _, first, inverse = np.unique(h, return_index=True, return_inverse=True)
+        first_at = first[inverse]  # position of each n-gram's first occurrence
+        repeats = np.flatnonzero(first_at < np.arange(h.size))
+        if not repeats.size:
+            return 0
+        # The scan visits every position except the n-1 after each repeat it finds. A position
+        # is a repeat iff an earlier occurrence of its n-gram was visited: its first occurrence
+        # (unless inside a skipped window) or an earlier visited repeat position.
+        seen: set[int] = set()
+        skip_starts: list[int] = []  # skipped windows [s, s + n - 1), in order
+        chars, next_free = 0, 0
+        for i, j, g in zip(repeats.tolist(), first_at[repeats].tolist(), h[repeats].tolist(), strict=True):
+            if i < next_free:
+                continue
+            w = bisect_right(skip_starts, j) - 1
+            first_visited = w < 0 or j >= skip_starts[w] + n - 1
+            if first_visited or g in seen:
+                chars += self.chars(i, n)
+                skip_starts.append(i + 1)
+                next_free = i + n
+            else:
+                seen.add(g)
+        return chars
+
+
+def ratio(num: float, den: float) -> float:
+    """num / den rounded to 4 places (0.0 when den is 0): stable JSON across runs."""
+    return round(num / den, 4) if den else 0.0
+
+
+def over(name: str, signals: dict, limit: float | None) -> str | None:
+    """The reason "name=value>limit" when the signal exceeds its maximum, else None."""
+    value = signals.get(name)
+    if limit is None or value is None or value <= limit:
+        return None
+    return f"{name}={value}>{limit}"
+
+
+def under(name: str, signals: dict, limit: float | None) -> str | None:
+    """The reason "name=value<limit" when the signal is below its minimum, else None."""
+    value = signals.get(name)
+    if limit is None or value is None or value >= limit:
+        return None
+    return f"{name}={value}<{limit}"

@@ -1,0 +1,457 @@
+"""Near-duplicate removal with MinHash LSH, global across a whole run.
+
+Two stages, like datatrove's MinHash pipeline but with compact columnar state:
+
+1. per file (parallel): `signatures()` -> `write_signatures()`, one Parquet file of
+   fixed-width uint32 arrays per task (never pickled objects); a rerun skips files
+   whose config matches (`signature_file_matches`).
+2. once per run: `find_clusters()` joins every signature file, bands the
+   signatures, links documents that share a band bucket and takes connected
+   components; one representative per cluster is kept.
+
+Defaults follow FineWeb / datatrove: 5-word shingles of normalised text, 112
+permutations as 14 bands x 8 rows (S-curve threshold ~0.72, catches Jaccard >= 0.8
+with p >= 0.92).
+
+Hashing, all vectorised with numpy:
+- shingles: a polynomial prefix hash over the UTF-8 bytes of the normalised text
+  gives every n-word substring's hash in O(bytes) numpy work (no Python loop per
+  word), finished with the MurmurHash3 64-bit finaliser;
+- permutations: datasketch >= 2.0's "affine32" scheme (fmix32 pre-mix, then
+  h -> a*h + b mod 2^32, a odd, a/b drawn from `np.random.RandomState(seed)`), so a
+  signature equals `datasketch.MinHash(num_perm, seed, scheme="affine32")` fed the
+  same 32-bit shingle hashes (tested), and is identical whichever process computes it.
+
+Measured (benchmarks/minhash.py, 1,9xx docs pages of python/postgresql/debian docs,
+2-core machine): see docs/minhash-memory.md for figures. Own banding (numpy
+`np.unique` per band) vs `datasketch.MinHashLSH.insert` of LeanMinHash: the
+benchmark prints both; we band ourselves because it needs no Python call per
+document per band and gives candidate pairs directly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import unicodedata
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import regex
+import xxhash
+from pydantic import BaseModel, model_validator
+
+from provenance.schema import PARQUET_OPTIONS, TS
+
+# Bumped whenever a change alters signature values: files of another version are recomputed.
+HASH_SCHEME = "assay-minhash-1:poly64+fmix64>>32,fmix32,affine32"
+METADATA_KEY = b"assay.minhash"
+CLUSTER_PREFIX = "mh-"
+
+# Empty documents (no shingle at all) get this row: every value 2^32-1, which no
+# real document reaches in all `num_perm` permutations (probability 2^-32 per
+# permutation). `find_clusters` never indexes such rows, so they never collide,
+# not even with each other.
+EMPTY_VALUE = np.uint32(0xFFFFFFFF)
+
+_U64 = np.uint64
+_MASK32 = _U64(0xFFFFFFFF)
+_POLY_BASE = _U64(0x100000001B3 * 2 + 1)  # an odd 64-bit base (FNV prime * 2 + 1) for the prefix hash
+_SHINGLE_CHUNK = 4096  # shingles per (chunk x num_perm) uint32 block: 4096 x 112 x 4 B = 1.8 MB, cache sized
+
+
+class NearDedupConfig(BaseModel, extra="forbid"):
+    """MinHash near-dedup settings (defaults: FineWeb / datatrove MinhashConfig)."""
+
+    enabled: bool = True
+    shingle: Literal["word", "char"] = "word"  # FineWeb: word 5-grams
+    ngram: int = 5  # datatrove MinhashConfig.n_grams = 5
+    num_perm: int = 112  # = bands * rows
+    bands: int = 14  # datatrove num_buckets = 14
+    rows: int = 8  # datatrove hashes_per_bucket = 8
+    seed: int = 1  # datatrove MinhashConfig seed default = 1
+    verify: bool = False  # drop candidate edges whose estimated Jaccard < verify_threshold
+    verify_threshold: float = 0.8  # FineWeb's target similarity
+
+    @model_validator(mode="after")
+    def _check(self) -> NearDedupConfig:
+        if self.ngram < 1:
+            raise ValueError(f"ngram must be >= 1, got {self.ngram}")
+        if self.bands < 1 or self.rows < 1:
+            raise ValueError(f"bands and rows must be >= 1, got {self.bands} x {self.rows}")
+        if self.bands * self.rows != self.num_perm:
+            raise ValueError(f"bands * rows must equal num_perm: {self.bands} * {self.rows} != {self.num_perm}")
+        if not 0.0 <= self.verify_threshold <= 1.0:
+            raise ValueError(f"verify_threshold must be in [0, 1], got {self.verify_threshold}")
+        if not 0 <= self.seed < 2**32:
+            raise ValueError(f"seed must be in [0, 2^32), got {self.seed}")
+        return self
+
+    def s_curve_threshold(self) -> float:
+        """(1/b)^(1/r): the classic S-curve threshold (steepest point; Leskovec et al., MMDS ch. 3.4)."""
+        return (1.0 / self.bands) ** (1.0 / self.rows)
+
+    def half_probability_similarity(self) -> float:
+        """Jaccard at which a pair becomes a candidate with probability exactly 0.5."""
+        return (1.0 - 0.5 ** (1.0 / self.bands)) ** (1.0 / self.rows)
+
+    def candidate_probability(self, similarity: float) -> float:
+        """P(a pair of Jaccard `similarity` shares at least one band) = 1 - (1 - s^r)^b."""
+        return 1.0 - (1.0 - similarity**self.rows) ** self.bands
+
+    def signature_params(self) -> dict:
+        """The settings that determine signature values (bands/rows/verify do not)."""
+        return {"scheme": HASH_SCHEME, "shingle": self.shingle, "ngram": self.ngram,
+                "num_perm": self.num_perm, "seed": self.seed}
+
+
+# --- text -> shingles ---------------------------------------------------------------
+
+# Punctuation and symbols become spaces (so "end.Start" stays two words); datatrove's
+# simplify_text removes punctuation the same way before shingling.
+_PUNCT = regex.compile(r"[\p{P}\p{S}\s]+")
+# Scripts written without spaces: each character counts as a word (ja, zh).
+_CJK = regex.compile(r"([\p{Han}\p{Hiragana}\p{Katakana}\p{Bopomofo}])")
+_SPACES = regex.compile(r" {2,}")
+
+
+def normalize_for_shingles(text: str) -> str:
+    """NFKC, lowercase, punctuation/symbols -> space, whitespace collapsed to single spaces."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    return _PUNCT.sub(" ", text).strip()
+
+
+def _words_text(norm: str) -> str:
+    """Normalised text with a space around each CJK character, so every word is space separated."""
+    if _CJK.search(norm) is None:
+        return norm
+    return _SPACES.sub(" ", _CJK.sub(r" \1 ", norm)).strip()
+
+
+def _fmix64(h: np.ndarray) -> np.ndarray:
+    """MurmurHash3 64-bit finaliser (an avalanching bijection), element-wise, wrapping arithmetic."""
+    h = h ^ (h >> _U64(33))
+    h = h * _U64(0xFF51AFD7ED558CCD)
+    h = h ^ (h >> _U64(33))
+    h = h * _U64(0xC4CEB9FE1A85EC53)
+    return h ^ (h >> _U64(33))
+
+
+def _fmix32(h: np.ndarray) -> np.ndarray:
+    """MurmurHash3 32-bit finaliser: the pre-mix datasketch's affine32 scheme applies."""
+    h = h ^ (h >> np.uint32(16))
+    h = h * np.uint32(0x85EBCA6B)
+    h = h ^ (h >> np.uint32(13))
+    h = h * np.uint32(0xC2B2AE35)
+    return h ^ (h >> np.uint32(16))
+
+
+def _substring_hashes(data: bytes, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """64-bit hashes of data[starts[i]:ends[i]] for all i, in O(len(data)) numpy work.
+
+    Polynomial prefix hash mod 2^64 (Karp-Rabin): P[k] = sum_{i<k} c_i B^(k-1-i), so
+    H(s, e) = P[e] - P[s] * B^(e-s). P is built without a sequential loop as
+    P[k] = B^(k-1) * cumsum(c_i * B^-i) (B odd, so invertible mod 2^64).
+    """
+    c = np.frombuffer(data, dtype=np.uint8).astype(_U64) + _U64(1)  # +1: no zero symbol
+    n = len(c)
+    base_inv = _U64(pow(int(_POLY_BASE), -1, 2**64))
+    pw = np.empty(n + 1, dtype=_U64)
+    pw[0] = 1
+    np.cumprod(np.full(n, _POLY_BASE, dtype=_U64), out=pw[1:])
+    inv = np.empty(n, dtype=_U64)
+    inv[0] = 1
+    if n > 1:
+        np.cumprod(np.full(n - 1, base_inv, dtype=_U64), out=inv[1:])
+    prefix = np.zeros(n + 1, dtype=_U64)
+    np.cumsum(c * inv, out=prefix[1:])
+    prefix[1:] *= pw[:-1]  # B^(k-1) * sum_{i<k} c_i B^-i
+    h = prefix[ends] - prefix[starts] * pw[ends - starts]
+    return _fmix64(h ^ (ends - starts).astype(_U64))
+
+
+def shingle_hashes(text: str, cfg: NearDedupConfig) -> np.ndarray:
+    """uint64 hashes of the document's shingles (with repeats, in text order).
+
+    word: n consecutive words of the normalised text (each CJK character is a word);
+    char: n consecutive characters of the normalised text. A text shorter than n
+    words/characters gives ONE shingle, the whole normalised text; an empty text (or
+    one that is only punctuation) gives an empty array.
+    """
+    norm = normalize_for_shingles(text)
+    if not norm:
+        return np.empty(0, dtype=_U64)
+    if cfg.shingle == "word":
+        data = _words_text(norm).encode("utf-8")
+        b = np.frombuffer(data, dtype=np.uint8)
+        spaces = np.flatnonzero(b == 0x20)  # 0x20 never occurs inside a UTF-8 multibyte sequence
+        unit_starts = np.concatenate(([0], spaces + 1))
+        unit_ends = np.concatenate((spaces, [len(data)]))
+    else:
+        data = norm.encode("utf-8")
+        b = np.frombuffer(data, dtype=np.uint8)
+        unit_starts = np.flatnonzero((b & 0xC0) != 0x80)  # first byte of each UTF-8 character
+        unit_ends = np.concatenate((unit_starts[1:], [len(data)]))
+    n_units = len(unit_starts)
+    if n_units < cfg.ngram:
+        starts, ends = np.array([0]), np.array([len(data)])
+    else:
+        starts = unit_starts[: n_units - cfg.ngram + 1]
+        ends = unit_ends[cfg.ngram - 1 :]
+    return _substring_hashes(data, starts.astype(np.int64), ends.astype(np.int64))
+
+
+# --- shingles -> signatures -------------------------------------------------------------
+
+
+def permutations(cfg: NearDedupConfig) -> tuple[np.ndarray, np.ndarray]:
+    """(a, b) uint32 arrays of the affine permutations, drawn exactly as datasketch 2.x's
+    affine32 scheme does from `np.random.RandomState(seed)` (so signatures match it)."""
+    gen = np.random.RandomState(cfg.seed)
+    a = gen.randint(0, 1 << 31, cfg.num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = gen.randint(0, 1 << 32, cfg.num_perm, dtype=np.uint32)
+    return a, b
+
+
+def minhash_of_hashes(hashes32: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """MinHash signature (uint32, len(a)) of a set of 32-bit hashes; all-max when empty."""
+    sig = np.full(len(a), EMPTY_VALUE, dtype=np.uint32)
+    if len(hashes32) == 0:
+        return sig
+    x = _fmix32(np.unique(hashes32.astype(np.uint32)))
+    buf = np.empty((min(len(x), _SHINGLE_CHUNK), len(a)), dtype=np.uint32)
+    for lo in range(0, len(x), _SHINGLE_CHUNK):
+        chunk = x[lo : lo + _SHINGLE_CHUNK, None]
+        out = buf[: len(chunk)]
+        np.multiply(chunk, a, out=out)  # uint32 wraparound is the mod 2^32 of the scheme
+        np.add(out, b, out=out)
+        np.minimum(sig, out.min(axis=0), out=sig)
+    return sig
+
+
+def shingle_hashes32(text: str, cfg: NearDedupConfig) -> np.ndarray:
+    """The 32-bit values the permutations see: the top half of each 64-bit shingle hash."""
+    return (shingle_hashes(text, cfg) >> _U64(32)).astype(np.uint32)
+
+
+def signatures(texts: Sequence[str], cfg: NearDedupConfig) -> np.ndarray:
+    """(len(texts), num_perm) uint32 MinHash signatures.
+
+    An empty text (no shingles) gets the sentinel row of EMPTY_VALUE, which
+    `find_clusters` never indexes. Non-string entries are treated as empty.
+    """
+    a, b = permutations(cfg)
+    out = np.empty((len(texts), cfg.num_perm), dtype=np.uint32)
+    for i, text in enumerate(texts):
+        hashes = shingle_hashes32(text, cfg) if isinstance(text, str) else np.empty(0, np.uint32)
+        out[i] = minhash_of_hashes(hashes, a, b)
+    return out
+
+
+def is_empty_signature(sigs: np.ndarray) -> np.ndarray:
+    """Boolean mask of sentinel (empty-document) rows."""
+    return np.all(sigs == EMPTY_VALUE, axis=1)
+
+
+# --- signature files ------------------------------------------------------------------------
+
+
+def _signature_schema(cfg: NearDedupConfig) -> pa.Schema:
+    meta = json.dumps(cfg.signature_params(), sort_keys=True).encode()
+    return pa.schema(
+        [
+            pa.field("doc_id", pa.string(), nullable=False),
+            pa.field("warc_date", TS),
+            pa.field("signature", pa.list_(pa.uint32(), cfg.num_perm), nullable=False),
+        ],
+        metadata={METADATA_KEY: meta},
+    )
+
+
+def write_signatures(path: str | os.PathLike[str], doc_ids: list[str], warc_dates: pa.Array,
+                     sigs: np.ndarray, cfg: NearDedupConfig) -> None:
+    """Write one task's signatures: Parquet (zstd), fixed-width uint32 lists, atomic (tmp + rename).
+
+    The file's metadata holds the signature parameters; the bytes depend only on the
+    inputs (no timestamps), so a rerun writes an identical file.
+    """
+    sigs = np.ascontiguousarray(sigs, dtype=np.uint32)
+    if sigs.shape != (len(doc_ids), cfg.num_perm):
+        raise ValueError(f"signatures shape {sigs.shape} != ({len(doc_ids)}, {cfg.num_perm})")
+    if len(warc_dates) != len(doc_ids):
+        raise ValueError(f"{len(warc_dates)} warc_dates for {len(doc_ids)} doc_ids")
+    schema = _signature_schema(cfg)
+    table = pa.table(
+        [
+            pa.array(doc_ids, pa.string()),
+            pa.array(warc_dates).cast(TS),
+            pa.FixedSizeListArray.from_arrays(pa.array(sigs.reshape(-1), pa.uint32()), cfg.num_perm),
+        ],
+        schema=schema,
+    )
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    pq.write_table(table, tmp, **PARQUET_OPTIONS)
+    os.replace(tmp, path)
+
+
+def signature_file_matches(path: str | os.PathLike[str], cfg: NearDedupConfig) -> bool:
+    """True when `path` is a finished signature file for these signature parameters (resume check)."""
+    try:
+        meta = pq.read_schema(path).metadata or {}
+    except (OSError, pa.ArrowInvalid):
+        return False
+    return meta.get(METADATA_KEY) == json.dumps(cfg.signature_params(), sort_keys=True).encode()
+
+
+def compute_signature_file(path: str | os.PathLike[str], doc_ids: list[str], warc_dates: pa.Array,
+                           texts: Sequence[str], cfg: NearDedupConfig) -> bool:
+    """The per-file task: compute and write signatures unless a matching file exists.
+    Returns True when it computed, False when it skipped (resumed run)."""
+    if signature_file_matches(path, cfg):
+        return False
+    write_signatures(path, doc_ids, warc_dates, signatures(texts, cfg), cfg)
+    return True
+
+
+def read_signatures(paths: Sequence[str | os.PathLike[str]], cfg: NearDedupConfig) -> tuple[pa.Table, np.ndarray]:
+    """All files' doc_id/warc_date (one table) and signatures ((n, num_perm) uint32), in path order."""
+    tables, blocks = [], []
+    for p in paths:
+        if not signature_file_matches(p, cfg):
+            raise ValueError(f"{p}: not a signature file for {cfg.signature_params()} (recompute it)")
+        t = pq.read_table(p)
+        sig = t.column("signature").combine_chunks()
+        blocks.append(sig.values.to_numpy(zero_copy_only=False).reshape(len(t), cfg.num_perm))
+        tables.append(t.select(["doc_id", "warc_date"]))
+    if not tables:
+        empty = pa.table({"doc_id": pa.array([], pa.string()), "warc_date": pa.array([], TS)})
+        return empty, np.empty((0, cfg.num_perm), dtype=np.uint32)
+    return pa.concat_tables(tables), np.concatenate(blocks)
+
+
+# --- banding and clustering -------------------------------------------------------------
+
+
+def band_buckets(sigs: np.ndarray, cfg: NearDedupConfig) -> list[np.ndarray]:
+    """For each band, the bucket number of every row (rows with equal band values share it).
+
+    Exact bucket keys: the band's r uint32 values compared as bytes, so no hash
+    collisions. Measured against `datasketch.MinHashLSH` in benchmarks/minhash.py.
+    """
+    out = []
+    for k in range(cfg.bands):
+        band = np.ascontiguousarray(sigs[:, k * cfg.rows : (k + 1) * cfg.rows])
+        keys = band.view(np.dtype((np.void, band.dtype.itemsize * cfg.rows))).ravel()
+        out.append(np.unique(keys, return_inverse=True)[1].ravel())
+    return out
+
+
+def candidate_edges(sigs: np.ndarray, cfg: NearDedupConfig) -> np.ndarray:
+    """(m, 2) int64 edges (row, first row of its bucket) for every bucket of >= 2 rows, all bands.
+
+    Star edges per bucket keep the edge count linear in bucket size; the connected
+    components are the same as with all pairs.
+    """
+    n = len(sigs)
+    parts = []
+    for bucket in band_buckets(sigs, cfg):
+        order = np.argsort(bucket, kind="stable")  # rows ascending within a bucket
+        srt = bucket[order]
+        starts = np.flatnonzero(np.concatenate(([True], srt[1:] != srt[:-1])))
+        first_pos = np.repeat(starts, np.diff(np.concatenate((starts, [n]))))
+        linked = np.arange(n) != first_pos
+        parts.append(np.stack([order[linked], order[first_pos[linked]]], axis=1))
+    if not parts:
+        return np.empty((0, 2), dtype=np.int64)
+    return np.unique(np.concatenate(parts).astype(np.int64), axis=0)
+
+
+def estimated_jaccard(sigs: np.ndarray, edges: np.ndarray, chunk: int = 65536) -> np.ndarray:
+    """Fraction of equal signature positions for each edge (the MinHash Jaccard estimate)."""
+    out = np.empty(len(edges), dtype=np.float64)
+    for lo in range(0, len(edges), chunk):
+        e = edges[lo : lo + chunk]
+        out[lo : lo + chunk] = (sigs[e[:, 0]] == sigs[e[:, 1]]).mean(axis=1)
+    return out
+
+
+def cluster_labels(n: int, edges: np.ndarray) -> np.ndarray:
+    """Connected-component label of each of n nodes (scipy.sparse.csgraph)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    graph = coo_matrix((np.ones(len(edges), dtype=np.int8), (edges[:, 0], edges[:, 1])), shape=(n, n))
+    _, labels = connected_components(graph, directed=False)
+    return labels
+
+
+CLUSTER_SCHEMA = pa.schema(
+    [
+        pa.field("doc_id", pa.string(), nullable=False),
+        pa.field("dup_cluster", pa.string(), nullable=False),
+        pa.field("dup_of", pa.string(), nullable=False),
+        pa.field("is_representative", pa.bool_(), nullable=False),
+    ]
+)
+
+
+def cluster_id(representative: str) -> str:
+    """Stable, compact cluster name derived from the representative's doc_id."""
+    return CLUSTER_PREFIX + xxhash.xxh3_64_hexdigest(representative.encode("utf-8"))
+
+
+def find_clusters(signature_paths: Sequence[Path], cfg: NearDedupConfig,
+                  exclude: set[str] | frozenset[str] = frozenset()) -> pa.Table:
+    """Near-duplicate clusters over all signature files (CLUSTER_SCHEMA rows).
+
+    Only documents in clusters of size >= 2 appear. Representative: earliest
+    warc_date (nulls last), then smallest doc_id. Rows sorted by (dup_cluster, doc_id).
+    Documents in `exclude`, empty documents and repeated doc_ids (after the first) are ignored.
+    """
+    meta, sigs = read_signatures(signature_paths, cfg)
+    doc_ids = np.asarray(meta.column("doc_id").to_pylist(), dtype=object)
+    _, first = np.unique(doc_ids.astype(str), return_index=True) if len(doc_ids) else (None, np.array([], int))
+    keep = np.zeros(len(doc_ids), dtype=bool)
+    keep[first] = True
+    keep &= ~is_empty_signature(sigs)
+    if exclude:
+        keep &= ~np.isin(doc_ids.astype(str), np.asarray(sorted(exclude), dtype=str))
+    rows = np.flatnonzero(keep)
+    sigs, doc_ids = sigs[rows], doc_ids[rows]
+    dates = meta.column("warc_date").combine_chunks().take(pa.array(rows, pa.int64()))
+
+    edges = candidate_edges(sigs, cfg)
+    if cfg.verify and len(edges):
+        edges = edges[estimated_jaccard(sigs, edges) >= cfg.verify_threshold]
+    if len(edges) == 0:
+        return CLUSTER_SCHEMA.empty_table()
+    labels = cluster_labels(len(sigs), edges)
+    members = np.flatnonzero(np.bincount(labels)[labels] >= 2)
+    labels, ids = labels[members], doc_ids[members].astype(str)
+    ts = pc.fill_null(dates.take(pa.array(members, pa.int64())).cast(pa.int64()), np.iinfo(np.int64).max)
+    ts = ts.to_numpy(zero_copy_only=False)
+
+    # Representative: first of each label when sorted by (label, date with nulls last, doc_id).
+    order = np.lexsort((ids, ts, labels))
+    first = np.concatenate(([True], labels[order][1:] != labels[order][:-1]))
+    rep_of_label = dict(zip(labels[order][first].tolist(), ids[order][first].tolist(), strict=True))
+    cluster_of_label = {lab: cluster_id(rep) for lab, rep in rep_of_label.items()}
+    reps = np.array([rep_of_label[lab] for lab in labels.tolist()], dtype=str)
+    clusters = np.array([cluster_of_label[lab] for lab in labels.tolist()], dtype=str)
+    final = np.lexsort((ids, clusters))
+    return pa.table(
+        {
+            "doc_id": ids[final].tolist(),
+            "dup_cluster": clusters[final].tolist(),
+            "dup_of": reps[final].tolist(),
+            "is_representative": (ids == reps)[final].tolist(),
+        },
+        schema=CLUSTER_SCHEMA,
+    )

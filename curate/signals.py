@@ -1,0 +1,342 @@
+"""Per-document provenance signals: personal information, Creative Commons licence, AI opt-out.
+
+Pure functions, no state: the pipeline calls them once per HTML record and writes
+the results into the provenance row (`pii_counts`, `license`, `tdm_reserved`, `noai`),
+so the AB 2013 disclosure (items 5 and 7) and takedowns are computed from records.
+
+Detection is candidate regex -> validator, tuned against false positives in
+documentation pages (version numbers, dates, ids):
+- phone: NANP or `+CC` shaped candidates, validated by libphonenumber (`phonenumbers`);
+- IP: dotted/colon candidates validated by `ipaddress`, public (global) addresses only;
+- card: 13-19 digits, issuer prefix (ISO/IEC 7812 IIN ranges) and Luhn (`stdnum.luhn`);
+- SSN: dashed form only, SSA rules (no 000/666/9xx area, 00 group, 0000 serial; `stdnum.us.ssn`);
+- IBAN: ISO 13616 country length/format and mod-97 (`stdnum.iban`).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable
+from urllib.parse import urljoin, urlsplit
+
+import lxml.etree
+import lxml.html
+import phonenumbers
+from stdnum import iban as _iban
+from stdnum import luhn as _luhn
+from stdnum.us import ssn as _ssn
+
+PII_TYPES = ("email", "phone", "ip", "credit_card", "ssn", "iban")  # == provenance.schema.PII_TYPES
+
+# Placeholders in the style of Presidio / the BigScience PII pipeline ("<EMAIL>").
+DEFAULT_PLACEHOLDERS: dict[str, str] = {
+    "email": "<EMAIL>",
+    "phone": "<PHONE>",
+    "ip": "<IP_ADDRESS>",
+    "credit_card": "<CREDIT_CARD>",
+    "ssn": "<US_SSN>",
+    "iban": "<IBAN>",
+}
+
+# --- candidates -------------------------------------------------------------------------------------
+
+# RFC 5322 "dot-atom" local part, a dotted host with an alphabetic TLD.
+_EMAIL = re.compile(
+    r"(?<![\w.%+-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
+    r"([A-Za-z]{2,24})(?![\w-])"
+)
+# "logo@2x.png" is a retina image name, not an address.
+_FILE_TLDS = {"png", "jpg", "jpeg", "gif", "svg", "webp", "css", "js", "ico", "avif", "bmp", "tif", "tiff"}
+
+# North American Numbering Plan: (NXX) NXX-XXXX / NXX-NXX-XXXX with one consistent separator,
+# optional +1 / 1 prefix. Digits glued to other digits, dots or dashes (ids, versions) don't match,
+# nor a run inside a longer space-separated number sequence ("377 610 987 1597").
+_NANP = re.compile(
+    r"(?<![\w.+/-])(?<!\d )(?:\+?1[ .-]?)?(?:\(\d{3}\)[ ]?\d{3}[ .-]\d{4}|\d{3}([ .-])\d{3}\1\d{4})(?![\w.-]?\d| \d)"
+)
+# International form (E.164 with separators): "+CC" then groups; libphonenumber checks the rest.
+_INTL = re.compile(r"(?<![\w+])\+\d{1,3}(?:[ .-]?\(?\d{1,5}\)?){2,6}(?![\w.-]?\d)")
+
+# A trailing "." is refused too: "12.2.1.1." is a section number in documentation, far more often
+# than an address that ends a sentence.
+_IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w.])")
+# "version 1.2.3.4", "v1.2.3.4", "release 2.6.32.1": four-part version numbers, not addresses.
+# Likewise "Section 6.2.4.3", "OID 1.3.101.110", "RFC 7540 8.1.2.4" (section numbers and OIDs of the documentation WARCs, in several languages).
+_VERSION_BEFORE = re.compile(
+    r"(?i)(?:\bversions?|\brelease|\bv|\bbuild|\bupdate|\bsections?|\bsecci[oó]n|\babschnitt|\bchapitre"
+    r"|\bchapters?|\bkapitel|\bcap[ií]tulo|\bраздел|§|第|\boid|\brfc\s*\d+)[\s\xa0:.(]*$"
+)
+_IPV6 = re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])")
+# Global unicast space actually allocated by IANA (RFC 4291 / 3587); rules out "dead::beef"-like tokens.
+_IPV6_GLOBAL_UNICAST = ipaddress.ip_network("2000::/3")
+
+_CARD = re.compile(r"(?<![\w.-])\d(?:[ -]?\d){12,18}(?![\w]|[.-]\d)")
+_SSN = re.compile(r"(?<![\w.-])\d{3}-\d{2}-\d{4}(?![\w]|[.-]\d)")
+_IBAN = re.compile(r"(?<![\w])[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?(?![\w])")
+
+
+def _card_issuer_ok(digits: str) -> bool:
+    """Issuer prefix and length (ISO/IEC 7812 IINs of the major networks)."""
+    n = len(digits)
+    p2, p3, p4, p6 = int(digits[:2]), int(digits[:3]), int(digits[:4]), int(digits[:6])
+    if digits[0] == "4":  # Visa
+        return n in (13, 16, 19)
+    if 51 <= p2 <= 55 or 2221 <= p4 <= 2720:  # Mastercard
+        return n == 16
+    if p2 in (34, 37):  # American Express
+        return n == 15
+    if p4 == 6011 or p2 == 65 or 644 <= p3 <= 649 or 622126 <= p6 <= 622925:  # Discover
+        return 16 <= n <= 19
+    if 3528 <= p4 <= 3589:  # JCB
+        return 16 <= n <= 19
+    if 300 <= p3 <= 305 or p2 in (36, 38, 39) or p4 == 3095:  # Diners Club
+        return 14 <= n <= 19
+    if p2 == 62:  # UnionPay
+        return 16 <= n <= 19
+    return False
+
+
+def _valid_card(s: str) -> bool:
+    digits = re.sub(r"[ -]", "", s)
+    groups = re.split(r"[ -]", s)
+    # Printed cards are grouped 4-4-4-4 (or Amex 4-6-5); other groupings are ids / phone-like runs.
+    if len(groups) > 1 and not (all(len(g) == 4 for g in groups[:-1]) or [len(g) for g in groups] == [4, 6, 5]):
+        return False
+    return 13 <= len(digits) <= 19 and _card_issuer_ok(digits) and _luhn.is_valid(digits)
+
+
+def _valid_phone(s: str) -> bool:
+    try:
+        number = phonenumbers.parse(s, "US")
+    except phonenumbers.NumberParseException:
+        return False
+    return phonenumbers.is_valid_number(number)
+
+
+def _valid_ip(s: str) -> bool:
+    try:
+        addr = ipaddress.ip_address(s)
+    except ValueError:
+        return False
+    if addr.version == 6:
+        if s.count(":") < 2 or addr.ipv4_mapped is not None or addr not in _IPV6_GLOBAL_UNICAST:
+            return False
+    # is_global excludes private, loopback, link-local, shared, reserved and documentation ranges.
+    return addr.is_global and not addr.is_multicast
+
+
+def _valid_email(m: re.Match[str]) -> bool:
+    return m.group(1).lower() not in _FILE_TLDS
+
+
+def _shrinking(valid):
+    """Validator that also tries the candidate cut back at separators (a greedy regex may have
+    swallowed a following word or number: "GB82 WEST 1234 5698 7654 32 AND")."""
+
+    def check(m: re.Match[str]) -> int:
+        cand = m.group(0)
+        while True:
+            if valid(cand):
+                return len(cand)
+            cut = max(cand.rfind(" "), cand.rfind("-"), cand.rfind("."))
+            if cut <= 4:
+                return 0
+            cand = cand[:cut].rstrip(" .-(")
+
+    return check
+
+
+def _whole(valid):
+    return lambda m: len(m.group(0)) if valid(m) else 0
+
+
+# Order matters: longer, more specific shapes claim their span first (an IBAN or card is not a phone).
+_DETECTORS: tuple[tuple[str, re.Pattern[str], Callable[[re.Match[str]], int]], ...] = (
+    ("email", _EMAIL, _whole(_valid_email)),
+    ("iban", _IBAN, _shrinking(_iban.is_valid)),
+    ("credit_card", _CARD, _whole(lambda m: _valid_card(m.group(0)))),
+    ("ssn", _SSN, _whole(lambda m: _ssn.is_valid(m.group(0)))),
+    ("phone", _INTL, _shrinking(_valid_phone)),
+    ("phone", _NANP, _whole(lambda m: _valid_phone(m.group(0)))),
+    ("ip", _IPV6, _whole(lambda m: _valid_ip(m.group(0)))),
+    ("ip", _IPV4, _whole(lambda m: _valid_ip(m.group(0)) and not _VERSION_BEFORE.search(m.string[max(0, m.start() - 24):m.start()]))),
+)
+
+
+def find_pii(text: str) -> list[tuple[int, int, str]]:
+    """Non-overlapping (start, end, type) spans of personal information, sorted by start."""
+    taken: list[tuple[int, int, str]] = []
+
+    def free(a: int, b: int) -> bool:
+        return all(b <= s or a >= e for s, e, _ in taken)
+
+    for kind, pattern, valid in _DETECTORS:
+        for m in pattern.finditer(text):
+            if free(m.start(), m.end()) and (n := valid(m)):
+                taken.append((m.start(), m.start() + n, kind))
+    return sorted(taken)
+
+
+def detect_pii(text: str) -> dict[str, int]:
+    """Counts per PII type (keys exactly provenance.schema.PII_TYPES)."""
+    counts = {t: 0 for t in PII_TYPES}
+    for _, _, kind in find_pii(text or ""):
+        counts[kind] += 1
+    return counts
+
+
+def redact_pii(text: str, placeholders: dict[str, str] | None = None) -> tuple[str, dict[str, int]]:
+    """Replace each PII span with its placeholder; returns (text, counts redacted).
+
+    `placeholders` overrides DEFAULT_PLACEHOLDERS per type; a type mapped to None is left in place.
+    """
+    table = {**DEFAULT_PLACEHOLDERS, **(placeholders or {})}
+    unknown = set(table) - set(PII_TYPES)
+    if unknown:
+        raise ValueError(f"unknown PII type(s) in placeholders: {sorted(unknown)}; known: {list(PII_TYPES)}")
+    counts = {t: 0 for t in PII_TYPES}
+    out, pos = [], 0
+    for start, end, kind in find_pii(text or ""):
+        if table[kind] is None:
+            continue
+        out += [text[pos:start], table[kind]]
+        pos = end
+        counts[kind] += 1
+    out.append((text or "")[pos:])
+    return "".join(out), counts
+
+
+# --- licence ----------------------------------------------------------------------------------------
+
+# creativecommons.org/licenses/<code>/<version>[/<jurisdiction>] and /publicdomain/{zero,mark}/<version>.
+_CC_PATH = re.compile(
+    r"^/(?:licenses|licences)/(?P<code>[a-z+-]+)/(?P<ver>\d\.\d)(?:/(?P<jur>[a-z]{2}(?:-[a-z]{2})?))?(?:/|$)"
+    r"|^/publicdomain/(?P<pd>zero|mark)/(?P<pdver>\d\.\d)(?:/|$)"
+)
+_CC_CODES = {"by", "by-sa", "by-nd", "by-nc", "by-nc-sa", "by-nc-nd", "by-nd-nc", "sa", "nd", "nc", "nc-sa",
+             "nd-nc", "sampling", "sampling+", "nc-sampling+", "devnations"}
+
+
+def cc_license_id(href: str, base_url: str | None = None) -> str | None:
+    """`https://creativecommons.org/licenses/by-sa/4.0/deed.en` -> `cc-by-sa-4.0` (SPDX-style, lower case).
+
+    Relative links count only when `base_url` is on creativecommons.org (CC's own site footer).
+    """
+    href = (href or "").strip()
+    if base_url:
+        href = urljoin(base_url, href)
+    parts = urlsplit(href)
+    host = (parts.hostname or "").lower()
+    if host not in ("creativecommons.org", "www.creativecommons.org"):
+        return None
+    m = _CC_PATH.match(parts.path.lower())
+    if not m:
+        return None
+    if m.group("pd"):
+        return f"cc0-{m.group('pdver')}" if m.group("pd") == "zero" else f"cc-pdm-{m.group('pdver')}"
+    code = m.group("code")
+    if code not in _CC_CODES:
+        return None
+    jur = f"-{m.group('jur')}" if m.group("jur") and m.group("jur") not in ("deed", "legalcode") else ""
+    return f"cc-{code}-{m.group('ver')}{jur}"
+
+
+_HTML_PARSER = lxml.html.HTMLParser(encoding="utf-8", recover=True)
+
+
+def _parse(html: str) -> lxml.html.HtmlElement | None:
+    if not html or not html.strip():
+        return None
+    data = html.encode("utf-8", "surrogatepass") if isinstance(html, str) else html
+    try:  # bytes + a fixed parser encoding: a str with an XML encoding declaration would raise
+        return lxml.html.document_fromstring(data, parser=_HTML_PARSER)
+    except (ValueError, lxml.etree.ParserError, lxml.etree.XMLSyntaxError):
+        return None
+
+
+def _rel_tokens(el: lxml.html.HtmlElement) -> set[str]:
+    return {t.lower() for t in (el.get("rel") or "").split()}
+
+
+def detect_license(html: str, base_url: str | None = None) -> tuple[str | None, str | None]:
+    """The page's Creative Commons licence and where it was found, or (None, None).
+
+    Precedence (strongest marking first, as in CC's own "ccREL" guidance):
+    `link[rel=license]`, `a[rel=license]`, `meta[name=license]`, then plain `a[href]` links to a
+    licence deed, of which the LAST counts (the page-wide notice sits in the footer; earlier links
+    are usually image credits). A mention of "Creative Commons" or the cc: XML namespace is not one.
+    """
+    root = _parse(html)
+    if root is None:
+        return None, None
+    for tag, where in (("link", "link[rel=license]"), ("a", "a[rel=license]")):
+        for el in root.iter(tag):
+            if "license" in _rel_tokens(el) and (lic := cc_license_id(el.get("href", ""), base_url)):
+                return lic, where
+    for el in root.iter("meta"):
+        if (el.get("name") or "").strip().lower() in ("license", "dc.rights", "dcterms.license"):
+            content = (el.get("content") or "").strip()
+            lic = cc_license_id(content, base_url) or _spdx_cc(content)
+            if lic:
+                return lic, "meta[name=license]"
+    found = None
+    for el in root.iter("a"):
+        if lic := cc_license_id(el.get("href", ""), base_url):
+            found = lic
+    return (found, "a[href]") if found else (None, None)
+
+
+_SPDX_CC = re.compile(r"^(cc-(?:by(?:-nc)?(?:-sa|-nd)?|pdm)-\d\.\d|cc0-1\.0)$", re.I)
+
+
+def _spdx_cc(value: str) -> str | None:
+    """`<meta name="license" content="CC-BY-4.0">` (an SPDX id rather than a URL)."""
+    return value.lower() if _SPDX_CC.match(value.strip()) else None
+
+
+# --- opt-out ----------------------------------------------------------------------------------------
+
+# TDMRep (W3C community group report, 2024): tdm-reservation = 1 reserves text-and-data-mining rights.
+# "noai" / "noimageai": the robots directives proposed by DeviantArt (2022) and honoured by several crawlers.
+_NOAI = {"noai", "noimageai"}
+
+
+def _robots_tokens(value: str) -> list[str]:
+    """`googlebot: noai, noimageai` -> ["noai", "noimageai"] (a leading user-agent is dropped)."""
+    tokens = []
+    for raw in value.split(","):
+        tok = raw.strip().lower()
+        if ":" in tok:  # "ua: directive" (X-Robots-Tag), keep the directive
+            tok = tok.rsplit(":", 1)[1].strip()
+        if tok:
+            tokens.append(tok)
+    return tokens
+
+
+def detect_opt_out(html: str, http_headers: list[tuple[str, str]] | None = None) -> dict:
+    """{"tdm_reserved": bool, "noai": bool, "sources": [...]} from TDMRep and robots noai signals."""
+    tdm, noai, sources = False, False, []
+    for name, value in http_headers or []:
+        key, val = (name or "").strip().lower(), (value or "").strip()
+        if key == "tdm-reservation" and val == "1":
+            tdm = True
+            sources.append("http:tdm-reservation")
+        elif key == "x-robots-tag":
+            for tok in _robots_tokens(val):
+                if tok in _NOAI:
+                    noai = True
+                    sources.append(f"http:x-robots-tag:{tok}")
+    root = _parse(html)
+    if root is not None:
+        for el in root.iter("meta"):
+            name, content = (el.get("name") or "").strip().lower(), (el.get("content") or "").strip()
+            if name == "tdm-reservation" and content == "1":
+                tdm = True
+                sources.append("meta[name=tdm-reservation]")
+            elif name in ("robots", "ccbot", "gptbot"):
+                for tok in _robots_tokens(content):
+                    if tok in _NOAI:
+                        noai = True
+                        sources.append(f"meta[name={name}]:{tok}")
+    return {"tdm_reserved": tdm, "noai": noai, "sources": sorted(set(sources))}

@@ -1,0 +1,178 @@
+"""The AB 2013 disclosure on a corpus curated from the real wget-crawl WARCs (issue 5)."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+from conftest import REPO, warc
+
+from curate.config import load_config
+from curate.pipeline import curate
+from provenance.declarations import DeclarationsError, load_declarations
+from provenance.disclosure import NOT_PROVIDED, build_disclosure, count_range, write_disclosure
+from provenance.schema import PII_TYPES
+
+WGET = ("wget-crawl-2024-a.warc.gz", "wget-crawl-2024-b.warc.gz")
+EXAMPLE_DECLARATIONS = REPO / "examples" / "declarations.toml"
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("disclose") / "web"
+    cfg = load_config(overrides={"tokenize.enabled": True, "tokenize.vocab_size": 512, "tokenize.shard_tokens": 20_000})
+    curate([str(warc(n)) for n in WGET], out, cfg)
+    return out
+
+
+@pytest.fixture(scope="module")
+def disclosure(corpus: Path, tmp_path_factory) -> dict:
+    out = tmp_path_factory.mktemp("ab2013")
+    paths = write_disclosure([corpus], out)
+    return json.loads(paths["json"].read_text()) | {"_dir": str(out)}
+
+
+def item(d: dict, n: int) -> dict:
+    return next(i for i in d["items"] if i["number"] == n)
+
+
+def test_shape_twelve_items(disclosure: dict) -> None:
+    assert [i["number"] for i in disclosure["items"]] == list(range(1, 13))
+    for it in disclosure["items"]:
+        assert set(it) == {"number", "title", "answer", "basis", "evidence"}
+        assert it["basis"] in ("derived", "declared", "not_provided") and it["answer"]
+        if it["basis"] == "not_provided":
+            assert NOT_PROVIDED in it["answer"]
+    assert disclosure["generated_at"] and len(disclosure["inputs"]) == 1
+    # what no scan can know and nobody declared: NOT PROVIDED, never guessed
+    for n in (2, 6, 8, 11):
+        assert item(disclosure, n)["basis"] == "not_provided"
+    for n in (1, 3, 4, 5, 7, 9, 10, 12):
+        assert item(disclosure, n)["basis"] == "derived"
+    assert "ongoing" in item(disclosure, 10)["answer"] and NOT_PROVIDED in item(disclosure, 10)["answer"]
+
+
+def test_disclosed_figures_match_an_independent_polars_recount(corpus: Path, disclosure: dict) -> None:
+    prov = pl.read_parquet(corpus / "provenance" / "*.parquet")
+    kept = prov.filter(pl.col("decision") == "kept")
+    n_kept = kept.height
+    assert 0 < n_kept < prov.height
+    # (3) counts: exact and as a range
+    ev3 = item(disclosure, 3)["evidence"]["datasets"][0]
+    assert ev3["documents"] == n_kept and ev3["records_read"] == prov.height
+    assert ev3["range"] == count_range(n_kept) and f"{n_kept:,} documents" in item(disclosure, 3)["answer"]
+    # (10) time period: WARC-Date of kept documents
+    lo, hi = kept["warc_date"].min(), kept["warc_date"].max()
+    ev10 = item(disclosure, 10)["evidence"]
+    assert ev10["min"] == lo.strftime("%Y-%m-%dT%H:%M:%SZ") and ev10["max"] == hi.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert ev10["min"].startswith("2024-04-25")
+    # (1) domains with counts
+    want = {r["domain"]: r["len"] for r in kept.group_by("domain").len().to_dicts()}
+    got = {x["domain"]: x["documents"] for x in item(disclosure, 1)["evidence"]["domains"]}
+    assert got == want and "creativecommons.org" in got
+    top = max(want.items(), key=lambda kv: (kv[1], [-ord(c) for c in kv[0]]))
+    assert f"{top[0]} ({top[1]})" in item(disclosure, 1)["answer"]
+    # (7) PII totals
+    pii = {t: int(kept["pii_counts"].struct.field(t).sum()) for t in PII_TYPES}
+    assert item(disclosure, 7)["evidence"]["pii_totals"] == pii
+    assert sum(pii.values()) > 0 and f"email: {pii['email']:,}" in item(disclosure, 7)["answer"]
+    # (9) every removal step with its count, as recorded
+    steps = prov.filter(pl.col("decision") != "kept").group_by(["decision", "step"]).len().to_dicts()
+    for s in steps:
+        assert f"{s['step']} ({s['decision']}): {s['len']:,}" in item(disclosure, 9)["answer"]
+    # evidence names the manifest it came from
+    assert item(disclosure, 3)["evidence"]["datasets"][0]["manifest"]["path"] == str(corpus.resolve() / "run.json")
+
+
+def test_licences_found_on_real_pages_are_disclosed(corpus: Path, disclosure: dict) -> None:
+    kept = pl.read_parquet(corpus / "provenance" / "*.parquet").filter(pl.col("decision") == "kept")
+    lic = {r["license"]: r["len"] for r in kept.filter(pl.col("license").is_not_null()).group_by("license").len().to_dicts()}
+    # soldaini.net (a[rel=license]) and creativecommons.org pages carry CC BY 4.0; no other kept page does
+    assert set(lic) == {"cc-by-4.0"}
+    licensed_domains = set(kept.filter(pl.col("license").is_not_null())["domain"].to_list())
+    assert licensed_domains <= {"soldaini.net", "creativecommons.org"} and "creativecommons.org" in licensed_domains
+    ev5 = item(disclosure, 5)["evidence"]
+    assert ev5["licenses"]["cc-by-4.0"] == lic["cc-by-4.0"]
+    assert ev5["licenses"]["none detected"] == kept.height - lic["cc-by-4.0"]
+    assert "not entirely public domain" in item(disclosure, 5)["answer"]
+
+
+def test_declarations_fill_what_no_scan_knows(corpus: Path, tmp_path: Path) -> None:
+    d = build_disclosure([corpus], load_declarations(EXAMPLE_DECLARATIONS))
+    assert item(d, 2)["basis"] == "declared" and "general English prose" in item(d, 2)["answer"]
+    assert item(d, 6)["basis"] == "declared" and item(d, 6)["answer"].startswith("Purchased: No. Licensed: No.")
+    assert item(d, 8)["basis"] == "declared" and item(d, 8)["answer"].startswith("No")
+    assert item(d, 11)["basis"] == "declared" and item(d, 11)["answer"].startswith("2025-05-01")
+    assert "Data collection is not ongoing." in item(d, 10)["answer"]
+    assert d["system"]["name"] == "Example Assistant" and d["exemptions"]["national_security"] is False
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[licensing]\npurchased = "maybe"\n')
+    with pytest.raises(DeclarationsError, match=r"bad.toml: licensing.purchased: "):
+        load_declarations(bad)
+    bad.write_text('[colection]\nongoing = true\n')
+    with pytest.raises(DeclarationsError, match=r"bad.toml: colection: unknown key"):
+        load_declarations(bad)
+
+
+def test_outputs_and_cli(corpus: Path, tmp_path: Path) -> None:
+    out = tmp_path / "disc"
+    env_cmd = [sys.executable, "-m", "assay", "disclose", str(corpus), "-o", str(out),
+               "--declarations", str(EXAMPLE_DECLARATIONS)]
+    r = subprocess.run(env_cmd, capture_output=True, text=True, cwd=REPO,
+                       env={**os.environ, "SOURCE_DATE_EPOCH": "1714000000"})
+    assert r.returncode == 0, r.stderr
+    md, html = (out / "ab2013.md").read_text(), (out / "ab2013.html").read_text()
+    assert all(f"## {n}. " in md for n in range(1, 13)) and all(f'id="item-{n}"' in html for n in range(1, 13))
+    assert json.loads((out / "ab2013.json").read_text())["generated_at"] == "2024-04-24T23:06:40Z"
+    # a bad declarations file: one line, exit 2
+    r = subprocess.run([*env_cmd[:-1], str(tmp_path / "missing.toml")], capture_output=True, text=True, cwd=REPO)
+    assert r.returncode == 2 and r.stderr.strip().count("\n") == 0 and "missing.toml" in r.stderr
+    r = subprocess.run([sys.executable, "-m", "assay", "disclose", str(tmp_path), "-o", str(out)],
+                       capture_output=True, text=True, cwd=REPO)
+    assert r.returncode == 2 and "no run manifest" in r.stderr
+
+
+def test_html_escapes_crawled_url_and_text(tmp_path: Path) -> None:
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+    path = tmp_path / "evil.warc.gz"
+    sentences = [
+        "Our community garden opened early this year because the frost ended in late February.",
+        "Volunteers planted tomatoes, beans and squash along the southern fence where sunlight lasts longest.",
+        "A retired teacher organised a rota so that every bed is watered at least twice each week.",
+        "Children from the nearby school visit on Thursdays to learn how compost turns scraps into soil.",
+        "Last summer the harvest was shared with a food bank that feeds about ninety families.",
+        "Rainwater collected from the shed roof now covers most of what the beds need in dry months.",
+        "Several neighbours asked whether bees could be kept, and the council approved two hives.",
+        "The committee meets on the first Monday of each month to plan repairs and new projects.",
+        "Anyone may join; membership costs nothing, although donations of tools are always welcome.",
+        "Next spring we hope to add raised beds so that older members can garden without kneeling.",
+        "Photographs from the autumn festival are pinned to the noticeboard beside the gate.",
+        "Questions about the garden can be left in the wooden box near the entrance.",
+    ]
+    body = ("<html><head><title>x</title></head><body><article>"
+            + "".join(f"<p>{s}</p>" for s in sentences)
+            + "<p>Our web form once echoed &lt;script&gt;alert(0)&lt;/script&gt; back to visitors.</p>"
+            + "</article></body></html>").encode()
+    with open(path, "wb") as f:
+        w = WARCWriter(f, gzip=True)
+        http = StatusAndHeaders("200 OK", [("Content-Type", "text/html; charset=utf-8")], protocol="HTTP/1.1")
+        w.write_record(w.create_warc_record("http://evil.example/<script>alert(1)</script>", "response",
+                                            payload=io.BytesIO(body), http_headers=http))
+    corpus = tmp_path / "evil"
+    curate([str(path)], corpus)
+    assert "<script>alert(0)</script>" in pl.read_parquet(corpus / "documents" / "*.parquet")["text"][0]
+    paths = write_disclosure([corpus], tmp_path / "disc")
+    d = json.loads(paths["json"].read_text())
+    assert "http://evil.example/<script>alert(1)</script>" in json.dumps(item(d, 1)["evidence"]["sample_urls"])
+    html = paths["html"].read_text()
+    assert "<script" not in html.lower()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "<script" not in paths["md"].read_text().lower()

@@ -1,0 +1,413 @@
+"""Quality filters: every rule fires for the right reason and stays quiet otherwise; real pages."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import random
+import tomllib
+from collections import Counter
+
+import pytest
+
+from curate.filters import (
+    C4Config,
+    C4Filter,
+    Doc,
+    Filter,
+    FiltersConfig,
+    FineWebQualityConfig,
+    FineWebQualityFilter,
+    GopherQualityConfig,
+    GopherQualityFilter,
+    GopherRepetitionConfig,
+    GopherRepetitionFilter,
+    UrlFilter,
+    UrlFilterConfig,
+    build_filters,
+    run_filters,
+)
+from curate.filters.c4 import count_sentences
+from curate.filters.text import NGrams, word_tokens, words
+from tests.conftest import warc
+
+# A real paragraph (Python 3.11 tutorial, "An Informal Introduction to Python"), as prose.
+PROSE = (
+    "In the following examples, input and output are distinguished by the presence or absence of prompts: "
+    "to repeat the example, you must type everything after the prompt, when the prompt appears; lines that "
+    "do not begin with a prompt are output from the interpreter.\n"
+    "Note that a secondary prompt on a line by itself in an example means you must type a blank line; this "
+    "is used to end a multi-line command.\n"
+    "Many of the examples in this manual, even those entered at the interactive prompt, include comments. "
+    "Comments in Python start with the hash character and extend to the end of the physical line.\n"
+    "A comment may appear at the start of a line or following whitespace or code, but not within a string "
+    "literal. A hash character within a string literal is just a hash character.\n"
+    "Since comments are to clarify code and are not interpreted by Python, they may be omitted when typing "
+    "in examples. The interpreter acts as a simple calculator: you can type an expression at it and it will "
+    "write the value."
+)
+NO_RULES_GOPHER_REP = {
+    "dup_line_frac": None,
+    "dup_para_frac": None,
+    "dup_line_char_frac": None,
+    "dup_para_char_frac": None,
+    "top_n_grams": [],
+    "dup_n_grams": [],
+}
+
+
+def only(cfg_cls, **kwargs):
+    return cfg_cls.model_validate(kwargs)
+
+
+# ------------------------------------------------------------------ words
+
+
+def test_words_split_cjk_into_characters_and_keep_other_scripts_whole():
+    toks = words("Hello, world... don't 3.14 docs.python.org 中文字 日本語です 한국어 हिन्दी")
+    assert toks[:6] == ("Hello", ",", "world", "...", "don't", "3.14")
+    assert "docs.python.org" in toks
+    assert ("中", "文", "字", "日", "本", "語", "で", "す", "한", "국", "어") == toks[7:18]
+    assert toks[-1] == "हिन्दी"  # vowel signs (combining marks) stay inside the word
+    assert word_tokens("a, b... c!") == ("a", "b", "c")
+
+
+def test_chinese_page_is_not_rejected_for_lacking_spaces():
+    zh = ("我们的目标是把网页变成干净的训练数据。" * 1) + "这个过程包括抽取正文、识别语言和过滤低质量页面。"
+    text = "\n".join(f"{zh}第{i}段说明了不同的步骤和它们的理由以及常见的问题。" for i in range(8))
+    sig = GopherQualityFilter().annotate(Doc(text=text, lang="zh"))
+    assert sig["word_count"] > 300  # one token per character, not one per line
+    assert sig["cjk_token_frac"] > 0.9
+    assert "stop_word_count" not in sig  # English stop words do not apply to zh
+    assert GopherQualityFilter().decide(sig) is None
+    # The same text labelled English would need stop words: the rule is language-aware.
+    sig_en = GopherQualityFilter().annotate(Doc(text=text, lang="en"))
+    assert GopherQualityFilter().decide(sig_en) == "stop_word_count=0<2"
+
+
+# ------------------------------------------------------------------ n-gram helpers
+
+
+def _ref_dup_chars(tokens, n):
+    """Gopher's duplicate n-gram characters, written plainly (the definition we must match)."""
+    seen, chars, i = set(), 0, 0
+    while i < len(tokens) - n + 1:
+        gram = tuple(tokens[i : i + n])
+        if gram in seen:
+            chars += sum(map(len, gram))
+            i += n
+        else:
+            seen.add(gram)
+            i += 1
+    return chars
+
+
+def _ref_top_chars(tokens, n):
+    grams = [" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
+    if not grams:
+        return 0
+    gram, count = Counter(grams).most_common(1)[0]
+    return len(gram) * count
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_ngram_helpers_match_the_plain_definitions(seed):
+    rng = random.Random(seed)
+    vocab = ["a", "bb", "ccc", "dddd", "the", "of", "x"][: rng.randint(2, 7)]
+    tokens = [rng.choice(vocab) for _ in range(rng.randint(0, 400))]
+    grams = NGrams(tokens)
+    for n in range(2, 11):
+        assert grams.dup_chars(n) == _ref_dup_chars(tokens, n), n
+        assert grams.top_chars(n) == _ref_top_chars(tokens, n), n
+
+
+# ------------------------------------------------------------------ Gopher repetition
+
+
+def test_gopher_repetition_keeps_real_prose():
+    f = GopherRepetitionFilter()
+    sig = f.annotate(Doc(text=PROSE))
+    assert f.decide(sig) is None
+    assert sig["dup_line_frac"] == 0.0 and sig["dup_5_gram_char_frac"] == 0.0
+
+
+def test_gopher_repetition_removes_a_repetitive_page_for_the_right_reason():
+    spam = "\n".join(["Buy cheap watches online today!"] * 6 + ["Contact us for more details about prices."] * 2)
+    f = GopherRepetitionFilter()
+    sig = f.annotate(Doc(text=spam))
+    assert sig["dup_line_frac"] == round(6 / 8, 4)
+    assert f.decide(sig) == "dup_line_frac=0.75>0.3"
+
+
+@pytest.mark.parametrize(
+    ("rule", "cfg", "text", "reason_prefix"),
+    [
+        ("dup_para_frac", {"dup_para_frac": 0.3}, "\n\n".join(["Same paragraph here."] * 3 + ["Other one."]), "dup_para_frac="),
+        (
+            "dup_para_char_frac",
+            {"dup_para_char_frac": 0.2},
+            "\n\n".join(["A long repeated paragraph of words."] * 2 + ["x", "y", "z"]),
+            "dup_para_char_frac=",
+        ),
+        (
+            "dup_line_char_frac",
+            {"dup_line_char_frac": 0.2},
+            "\n".join(["This very long line is repeated twice in the page."] * 2 + ["a", "b", "c", "d"]),
+            "dup_line_char_frac=",
+        ),
+        ("top_2_gram", {"top_n_grams": [(2, 0.2)]}, "click here " * 10 + PROSE[:200], "top_2_gram_char_frac="),
+        (
+            "dup_10_gram",
+            {"dup_n_grams": [(10, 0.1)]},
+            ("one two three four five six seven eight nine ten " * 3) + PROSE[:300],
+            "dup_10_gram_char_frac=",
+        ),
+    ],
+)
+def test_gopher_repetition_each_rule(rule, cfg, text, reason_prefix):
+    f = GopherRepetitionFilter(only(GopherRepetitionConfig, **{**NO_RULES_GOPHER_REP, **cfg}))
+    reason = f.decide(f.annotate(Doc(text=text)))
+    assert reason is not None and reason.startswith(reason_prefix), (rule, reason)
+    # the same rule on real prose stays quiet
+    assert f.decide(f.annotate(Doc(text=PROSE))) is None
+
+
+def test_gopher_repetition_empty_page():
+    f = GopherRepetitionFilter()
+    assert f.decide(f.annotate(Doc(text=""))) == "n_chars=0<1"
+
+
+# ------------------------------------------------------------------ Gopher quality
+
+
+def test_gopher_quality_keeps_real_prose():
+    f = GopherQualityFilter()
+    sig = f.annotate(Doc(text=PROSE, lang="en"))
+    assert f.decide(sig) is None
+    assert 3 <= sig["mean_word_length"] <= 10 and sig["stop_word_count"] >= 2
+
+
+@pytest.mark.parametrize(
+    ("text", "cfg", "expected"),
+    [
+        ("The cat and the dog.", {}, "word_count=5<50"),
+        (PROSE, {"max_doc_words": 100}, "word_count="),
+        (" ".join(["a", "to", "of", "be"] * 20), {}, "mean_word_length=1.75<3"),
+        (" ".join(["internationalization", "counterrevolutionaries", "the", "of"] * 20), {}, "mean_word_length=11.75>10"),
+        (PROSE + " #tag" * 40, {}, "hash_word_ratio="),
+        (PROSE + " and so on..." * 40, {}, "ellipsis_word_ratio="),
+        ("\n".join(["• item number one of the list"] * 20), {"min_doc_words": None}, "bullet_line_frac=1.0>0.9"),
+        ("\n".join([PROSE[:80] + " and more"] * 3 + ["it goes on and on..."] * 3), {"min_doc_words": None}, "ellipsis_line_frac=0.5>0.3"),
+        ("the of " + " ".join(str(10_000 + i) for i in range(100)), {}, "alpha_word_frac=0.0196<0.8"),
+        (" ".join(["lorem", "ipsum", "dolor"] * 30), {}, "stop_word_count=0<2"),
+    ],
+)
+def test_gopher_quality_each_rule(text, cfg, expected):
+    f = GopherQualityFilter(only(GopherQualityConfig, **cfg))
+    reason = f.decide(f.annotate(Doc(text=text, lang="en")))
+    assert reason is not None and reason.startswith(expected), reason
+
+
+def test_gopher_quality_stop_words_only_for_english():
+    f = GopherQualityFilter()
+    text = " ".join(["lorem", "ipsum", "dolor"] * 30)
+    assert f.decide(f.annotate(Doc(text=text, lang="de"))) is None
+    assert f.decide(f.annotate(Doc(text=text, lang=None))) == "stop_word_count=0<2"  # unknown: as English
+
+
+# ------------------------------------------------------------------ C4
+
+
+def test_c4_line_cleaner_drops_javascript_policy_short_lines_and_citations():
+    text = "\n".join(
+        [
+            "Please enable JavaScript in your browser to see this page.",
+            "This website uses cookies to improve your experience.",
+            "Read our privacy policy before you continue browsing.",
+            "Home",
+            "Menu About",
+            *PROSE.splitlines(),
+            "The sky is blue.[1] It was measured in 1901.[citation needed]",
+        ]
+    )
+    doc = Doc(text=text)
+    f = C4Filter()
+    sig = f.annotate(doc)
+    assert f.decide(sig) is None
+    assert "JavaScript" not in doc.text and "cookies" not in doc.text and "privacy policy" not in doc.text
+    assert "Home" not in doc.text.splitlines() and "Menu About" not in doc.text
+    assert doc.text.endswith("The sky is blue. It was measured in 1901.")
+    assert sig["c4_dropped_javascript"] == 1 and sig["c4_dropped_policy"] == 2 and sig["c4_dropped_too_few_words"] == 2
+    assert sig["c4_lines_kept"] == len(PROSE.splitlines()) + 1
+
+
+def test_c4_terminal_punctuation_rule_is_fineweb_off_c4_on():
+    text = PROSE + "\nA heading without a full stop\nIt trails off..."
+    off, on = Doc(text=text), Doc(text=text)
+    C4Filter().annotate(off)
+    sig = C4Filter(C4Config(filter_no_terminal_punct=True)).annotate(on)
+    assert "A heading without a full stop" in off.text
+    assert "A heading without a full stop" not in on.text and "trails off" not in on.text
+    assert sig["c4_dropped_no_terminal_punct"] == 2
+
+
+@pytest.mark.parametrize(
+    ("extra", "reason"),
+    [
+        ("Lorem ipsum dolor sit amet, consectetur adipiscing elit.", "lorem_ipsum=true"),
+        ("Use a dict like {'a': 1} to map keys to values.", "curly_bracket=true"),
+    ],
+)
+def test_c4_page_rules_reject_whole_page_and_leave_text(extra, reason):
+    doc = Doc(text=PROSE + "\n" + extra)
+    f = C4Filter()
+    assert f.decide(f.annotate(doc)) == reason
+    assert doc.text == PROSE + "\n" + extra  # rejected whole, not edited
+
+
+def test_c4_too_few_sentences():
+    f = C4Filter()
+    assert count_sentences("One here. Two here! Three? And four") == 4
+    assert f.decide(f.annotate(Doc(text="Only one sentence is here.\nAnd a second one."))) == "c4_sentences=2<5"
+    assert f.decide(f.annotate(Doc(text=PROSE))) is None
+
+
+# ------------------------------------------------------------------ FineWeb quality
+
+
+def test_fineweb_keeps_real_prose():
+    f = FineWebQualityFilter()
+    assert f.decide(f.annotate(Doc(text=PROSE))) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "cfg", "expected"),
+    [
+        ("\n".join(["Section heading number"] * 1 + [f"Item {i} of the long list of things" for i in range(20)]), {}, "line_punct_ratio=0.0<0.12"),
+        ("\n".join([f"Short line {i}." for i in range(20)] + [PROSE]), {}, "short_line_ratio="),
+        (PROSE + "\nSubscribe to our newsletter today.\nSubscribe to our newsletter today.", {}, "char_dup_ratio="),
+        ("\n".join(f"Word {i}." for i in range(40)), {"short_line_thr": None}, "list_ratio="),
+    ],
+)
+def test_fineweb_each_rule(text, cfg, expected):
+    f = FineWebQualityFilter(only(FineWebQualityConfig, **cfg))
+    reason = f.decide(f.annotate(Doc(text=text)))
+    assert reason is not None and reason.startswith(expected), reason
+
+
+def test_fineweb_line_punct_exclude_zero():
+    text = "\n".join(f"Item {i} of the long list of things" for i in range(20))
+    f = FineWebQualityFilter(FineWebQualityConfig(line_punct_exclude_zero=True, new_line_ratio=None))
+    assert f.decide(f.annotate(Doc(text=text))) is None
+
+
+# ------------------------------------------------------------------ URL
+
+
+def test_url_blocklist_domains_subdomains_and_regexes(tmp_path):
+    rules = tmp_path / "block.txt"
+    rules.write_text("# adult sites\nexample.com  # and its subdomains\n\nre:/casino[-/]\n", encoding="utf-8")
+    f = UrlFilter(UrlFilterConfig(blocklist_file=rules, domains=["Spam.ORG"]))
+
+    def reason(url, domain=None):
+        return f.decide(f.annotate(Doc(text="", url=url, domain=domain)))
+
+    assert reason("https://example.com/a") == "url-blocklist:domain=example.com"
+    assert reason("http://a.b.example.com:8080/x") == "url-blocklist:domain=example.com"
+    assert reason("https://notexample.com/") is None  # label boundary, not substring
+    assert reason("https://ample.com/") is None
+    assert reason("https://www.spam.org/") == "url-blocklist:domain=spam.org"
+    assert reason("https://good.net/casino-night") == "url-blocklist:regex=/casino[-/]"
+    assert reason("https://good.net/", domain="example.com") == "url-blocklist:domain=example.com"
+    assert reason("https://good.net/article") is None
+    assert reason("not a url") is None and reason(None) is None
+
+
+def test_url_default_is_empty_and_bad_rules_are_clear_errors(tmp_path):
+    f = UrlFilter()
+    assert f.decide(f.annotate(Doc(text="", url="https://example.com/"))) is None
+    with pytest.raises(ValueError, match="bad regex"):
+        UrlFilter(UrlFilterConfig(regexes=["(unclosed"]))
+    with pytest.raises(ValueError, match="cannot read"):
+        UrlFilter(UrlFilterConfig(blocklist_file=tmp_path / "missing.txt"))
+
+
+# ------------------------------------------------------------------ config, order, determinism
+
+
+def test_config_from_toml_order_and_disabling():
+    cfg = FiltersConfig.model_validate(
+        tomllib.loads(
+            """
+[c4]
+enabled = false
+[gopher_repetition]
+top_n_grams = [[2, 0.25]]
+"""
+        )
+    )
+    fs = build_filters(cfg)
+    assert [f.name for f in fs] == ["url", "gopher_repetition", "gopher_quality", "fineweb_quality"]
+    assert all(isinstance(f, Filter) for f in fs)
+    assert cfg.gopher_repetition.top_n_grams == [(2, 0.25)]
+    names = [f.name for f in build_filters(FiltersConfig())]
+    assert names == ["url", "gopher_repetition", "gopher_quality", "c4", "fineweb_quality"]
+    with pytest.raises(ValueError):
+        FiltersConfig.model_validate({"gopher_quality": {"min_words": 10}})  # unknown key
+
+
+def test_signals_are_json_numbers_and_identical_across_runs():
+    def run():
+        doc = Doc(text=PROSE + "\n" + PROSE.splitlines()[0], url="https://docs.python.org/3/", lang="en")
+        return run_filters(build_filters(), doc)
+
+    first, second = run(), run()
+    assert json.dumps(first, sort_keys=True) == json.dumps(second, sort_keys=True)
+    signals = first[0]
+    assert all(type(v) in (int, float, bool) for v in signals.values())
+    assert all(len(str(v).split(".")[-1]) <= 4 for v in signals.values() if isinstance(v, float))
+
+
+# ------------------------------------------------------------------ real pages
+
+
+def _python_doc_pages(step: int):
+    """Every `step`-th HTML page of the real Python 3.11 docs WARC, extracted as the pipeline
+    does (trafilatura, FineWeb settings)."""
+    import trafilatura
+    from warcio.archiveiterator import ArchiveIterator
+
+    pages = []
+    with gzip.open(warc("python-3.11-docs.warc.gz"), "rb") as fh:
+        responses = (r for r in ArchiveIterator(fh) if r.rec_type == "response")
+        for i, rec in enumerate(responses):
+            if i % step:
+                continue
+            html = rec.content_stream().read().decode("utf-8", "replace")
+            text = trafilatura.extract(html, favor_precision=True, include_comments=False, include_tables=True, deduplicate=False)
+            pages.append((rec.rec_headers.get_header("WARC-Target-URI"), text or ""))
+    return pages
+
+
+def test_real_python_docs_pages(capsys):
+    pages = _python_doc_pages(step=20)
+    assert len(pages) >= 25
+    filters = build_filters()[1:]
+    kept, reasons = 0, []
+    for url, text in pages:
+        doc = Doc(text=text, url=url, lang="en")
+        _, step, reason = run_filters(filters, doc)
+        if reason is None:
+            kept += 1
+            assert doc.text.strip() and len(doc.text) <= len(text)
+        else:
+            reasons.append((url, step, reason))
+            if reason == "curly_bracket=true":  # the reason must be true of the page
+                assert "{" in text
+    with capsys.disabled():
+        print(f"\nreal Python docs: {kept}/{len(pages)} pages pass all filters; rejected:")
+        for r in reasons:
+            print("  ", *r)
+    # FineWeb's rules are tuned for web prose: code-heavy API pages fail "{" (C4) and the
+    # n-gram repetition rules. Measured over all 530 pages: 152 kept (29%).
+    assert kept / len(pages) >= 0.2

@@ -1,0 +1,162 @@
+"""Trainer data: packing, validation split, mixing weights, loader resume, corpus checks (real WARC text)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from conftest import warc
+from curate.tokens import TokenShards
+from provenance.manifest import read_manifest, write_manifest
+from train.config import ConfigError, DataSource, make_config, parse_data_spec
+from train.data import DocStream, MixedLoader, open_corpora, split_documents, val_windows
+from train.testing import build_corpus, warc_texts
+
+SEQ = 64
+
+
+@pytest.fixture(scope="module")
+def corpora(tmp_path_factory):
+    """Two corpora from real Python-docs pages sharing one tokenizer, and a third with its own."""
+    docs = warc_texts(str(warc("python-3.11-docs.warc.gz")), 24)
+    root = tmp_path_factory.mktemp("train-data")
+    a = build_corpus(root / "a", docs[:14], vocab_size=512, shard_tokens=20_000)
+    b = build_corpus(root / "b", docs[14:], tokenizer=a / "tokenizer.json", shard_tokens=20_000)
+    c = build_corpus(root / "c", docs[14:], vocab_size=400)
+    return a, b, c
+
+
+def test_packing_reads_every_document_once_with_eos(corpora):
+    a, _, _ = corpora
+    ts = TokenShards(a)
+    docs = np.arange(ts.n_docs)
+    stream = DocStream(ts, docs, seed=7)
+    total = stream.total_tokens()
+    got, cur = stream.read((0, 0, 0), total)
+    assert cur == (1, 0, 0)  # exactly one epoch
+    expected = np.concatenate([np.append(ts.doc(int(d)), ts.eos_id) for d in stream.order(0)])
+    assert np.array_equal(got, expected)
+    assert (got == ts.eos_id).sum() == ts.n_docs
+    assert not np.array_equal(stream.order(0), stream.order(1))  # reshuffled each epoch
+    # reading in odd-sized pieces gives the same stream
+    pieces, cur = [], (0, 0, 0)
+    for n in [1, 63, 500, 7] * 1000:
+        if sum(len(p) for p in pieces) >= total:
+            break
+        p, cur = stream.read(cur, n)
+        pieces.append(p)
+    assert np.array_equal(np.concatenate(pieces)[:total], expected)
+
+
+def test_windows_overlap_by_one_token_so_every_token_is_a_target_once(corpora):
+    a, _, _ = corpora
+    [c] = open_corpora([DataSource(name="a", path=a)], seed=1, val_fraction=0.1)
+    loader = MixedLoader([c], SEQ, seed=1)
+    batch, which = loader.next_batch(6)
+    assert batch.shape == (6, SEQ + 1) and set(which) == {0}
+    for i in range(5):
+        assert batch[i, -1] == batch[i + 1, 0]
+    stream = loader.streams[0]
+    flat, _ = stream.read((0, 0, 0), 6 * SEQ + 1)
+    assert np.array_equal(np.concatenate([batch[0, :1], batch[:, 1:].reshape(-1)]), flat)
+
+
+def test_validation_split_is_by_document_disjoint_and_stable(corpora):
+    a, _, _ = corpora
+    ts = TokenShards(a)
+    tr, va = split_documents(ts, 0.2, seed=3)
+    assert len(va) == round(0.2 * ts.n_docs) and len(tr) + len(va) == ts.n_docs
+    assert not set(tr) & set(va)
+    tr2, va2 = split_documents(ts, 0.2, seed=3)
+    assert np.array_equal(va, va2) and np.array_equal(tr, tr2)
+    _, va3 = split_documents(ts, 0.2, seed=4)
+    assert not np.array_equal(va, va3)
+    [c] = open_corpora([DataSource(name="a", path=a)], seed=3, val_fraction=0.2)
+    w = val_windows(c, SEQ, 8)
+    val_tokens = np.concatenate([np.append(ts.doc(int(d)), ts.eos_id) for d in va])
+    assert np.array_equal(w[0], val_tokens[:SEQ + 1])
+    # no training window contains a validation document's tokens: the train stream covers train docs only
+    loader = MixedLoader([c], SEQ, seed=3)
+    assert set(loader.streams[0].docs.tolist()) == set(tr.tolist())
+
+
+@pytest.mark.parametrize("weights", [(0.8, 0.2), (0.5, 0.5), (0.3, 0.7)])
+def test_mixing_weights_are_honoured_within_two_percent(corpora, weights):
+    a, b, _ = corpora
+    srcs = [DataSource(name="human", path=a, weight=weights[0]), DataSource(name="synthetic", path=b, weight=weights[1])]
+    cs = open_corpora(srcs, seed=0, val_fraction=0.05)
+    loader = MixedLoader(cs, SEQ, seed=0)
+    seen = np.zeros(2)
+    for _ in range(40):  # 40 steps x 10 sequences: several epochs of the small corpus
+        _, which = loader.next_batch(10)
+        seen += np.bincount(which, minlength=2)
+        share = seen / seen.sum()
+        assert abs(share[0] - weights[0]) <= 0.02 or seen.sum() < 50
+    tok = loader.tokens_by_corpus()
+    assert abs(tok["human"] / sum(tok.values()) - weights[0]) < 0.02
+    assert tok["human"] == seen[0] * SEQ
+
+
+def test_loader_state_resumes_exactly(corpora):
+    a, b, _ = corpora
+    srcs = [DataSource(name="x", path=a, weight=2), DataSource(name="y", path=b, weight=1)]
+    one = MixedLoader(open_corpora(srcs, 5, 0.1), SEQ, seed=5)
+    for _ in range(7):
+        one.next_batch(8)
+    state = json.loads(json.dumps(one.state_dict()))  # the checkpoint stores it as JSON
+    expect = [one.next_batch(8)[0] for _ in range(5)]
+    two = MixedLoader(open_corpora(srcs, 5, 0.1), SEQ, seed=5)
+    two.load_state_dict(state)
+    got = [two.next_batch(8)[0] for _ in range(5)]
+    assert all(np.array_equal(x, y) for x, y in zip(expect, got, strict=True))
+    other_seed = MixedLoader(open_corpora(srcs, 5, 0.1), SEQ, seed=6)
+    assert not np.array_equal(other_seed.next_batch(8)[0], MixedLoader(open_corpora(srcs, 5, 0.1), SEQ, seed=5).next_batch(8)[0])
+    bad = dict(state, seq_len=SEQ * 2)
+    with pytest.raises(ConfigError, match="seq_len"):
+        two.load_state_dict(bad)
+
+
+def test_different_tokenizers_are_refused(corpora):
+    a, _, c = corpora
+    with pytest.raises(ConfigError, match="different tokenizers"):
+        open_corpora([DataSource(name="a", path=a), DataSource(name="c", path=c)], 0, 0.1)
+
+
+def test_failed_synthetic_set_is_refused_unless_allowed(corpora, tmp_path):
+    a, b, _ = corpora
+    man = read_manifest(b)
+    write_manifest(b, {**man, "kind": "synth", "gates": {"overall": {"verdict": "fail"}}})
+    try:
+        srcs = [DataSource(name="h", path=a), DataSource(name="s", path=b)]
+        with pytest.raises(ConfigError, match="allow-failed-synthetic"):
+            open_corpora(srcs, 0, 0.1)
+        cs = open_corpora(srcs, 0, 0.1, allow_failed_synthetic=True)
+        assert [c.manifest.get("kind") for c in cs] == ["curate", "synth"]
+    finally:
+        write_manifest(b, {k: v for k, v in man.items() if k not in ("manifest_version", "software")})
+
+
+def test_bad_inputs_give_one_line_errors(tmp_path):
+    with pytest.raises(ConfigError, match="NAME=DIR"):
+        parse_data_spec("nodir")
+    assert parse_data_spec("h=/x/y:0.25") == {"name": "h", "path": "/x/y", "weight": 0.25}
+    assert parse_data_spec("h=/x/y") == {"name": "h", "path": "/x/y", "weight": 1.0}
+    with pytest.raises(ConfigError, match="unknown preset"):
+        make_config("huge")
+    with pytest.raises(ConfigError, match="not a tokenized corpus|no such directory"):
+        open_corpora([DataSource(name="a", path=tmp_path / "missing")], 0, 0.1)
+    bad = tmp_path / "t.toml"
+    bad.write_text("steps = [\n")
+    with pytest.raises(ConfigError, match="not valid TOML") as e:
+        make_config(config_file=bad)
+    assert "\n" not in str(e.value)
+    bad.write_text('preset = "tiny"\nsteps = -3\nlr = "fast"\n')
+    with pytest.raises(ConfigError, match="steps") as e:
+        make_config(config_file=bad)
+    assert "lr" in str(e.value) and "\n" not in str(e.value)
+    with pytest.raises(ConfigError, match="not divisible"):
+        make_config("tiny", overrides={"model": {"n_heads": 3}})
+    with pytest.raises(ConfigError, match="unique"):
+        make_config("tiny", data=["a=/x", "a=/y"])

@@ -1,0 +1,72 @@
+"""Helpers for tests and benchmarks: small tokenized corpora built from real WARC pages.
+
+`build_corpus` writes an assay output directory the way the curate stage does (documents/*.parquet
+with the shared DOCUMENT_SCHEMA plus run.json), then tokenizes it with the real tokenizer stage.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from provenance.manifest import now_iso, write_manifest
+from provenance.schema import DOCUMENT_SCHEMA, PARQUET_OPTIONS
+
+
+@functools.lru_cache(maxsize=8)
+def warc_texts(path: str, limit: int) -> tuple[tuple[str, str], ...]:
+    """(doc_id, main text) of the first `limit` HTML responses of a WARC that trafilatura can extract."""
+    import trafilatura
+    from warcio.archiveiterator import ArchiveIterator
+
+    out: list[tuple[str, str]] = []
+    with open(path, "rb") as f:
+        for rec in ArchiveIterator(f):
+            if rec.rec_type != "response":
+                continue
+            rid = rec.rec_headers.get_header("WARC-Record-ID") or f"{path}:{len(out)}"
+            text = trafilatura.extract(rec.content_stream().read().decode("utf-8", "replace"))
+            if text:
+                out.append((rid, text))
+            if len(out) >= limit:
+                break
+    return tuple(out)
+
+
+def build_corpus(out: Path, docs: list[tuple[str, str]] | tuple[tuple[str, str], ...], vocab_size: int = 1024,
+                 manifest: dict[str, Any] | None = None, tokenizer: Path | None = None,
+                 shard_tokens: int = 50_000) -> Path:
+    """A tokenized assay output directory holding `docs`; `manifest` adds/overrides run.json keys."""
+    from curate.tokenize import tokenize_corpus
+
+    out = Path(out)
+    (out / "documents").mkdir(parents=True, exist_ok=True)
+    run_id = hashlib.sha256(repr(sorted(d for d, _ in docs)).encode()).hexdigest()[:16]
+    n = len(docs)
+    table = pa.table(
+        {
+            "doc_id": [d for d, _ in docs], "text": [t for _, t in docs], "url": [None] * n, "domain": [None] * n,
+            "lang": ["en"] * n, "lang_score": [1.0] * n, "warc_date": [None] * n, "source_file": [None] * n,
+            "offset": [None] * n, "license": [None] * n, "n_chars": [len(t) for _, t in docs],
+            "signals": ["{}"] * n, "run_id": [run_id] * n,
+        },
+        schema=DOCUMENT_SCHEMA,
+    )
+    pq.write_table(table, out / "documents" / "part-00000.parquet", **PARQUET_OPTIONS)
+    write_manifest(out, {"kind": "curate", "run_id": run_id, "started_at": now_iso(), **(manifest or {})})
+    tokenize_corpus(out, tokenizer=tokenizer, train_vocab_size=None if tokenizer else vocab_size,
+                    shard_tokens=shard_tokens, workers=1, progress=False)
+    return out
+
+
+def unigram_entropy(token_arrays: list[np.ndarray], vocab_size: int) -> float:
+    """Entropy (nats) of the empirical unigram distribution: the loss of the best context-free model."""
+    counts = np.bincount(np.concatenate(token_arrays).astype(np.int64), minlength=vocab_size).astype(np.float64)
+    p = counts[counts > 0] / counts.sum()
+    return float(-(p * np.log(p)).sum())
