@@ -1,3 +1,4 @@
 from assay.cli import app
 
-app()
+if __name__ == "__main__":  # multiprocessing spawn re-imports the main module: no second CLI run
+    app()

@@ -83,11 +83,12 @@ def demo(
     small: bool = typer.Option(False, "--small", help="A faster, smaller setting (used by CI)."),
 ) -> None:
     """Build a sample crawl from pages present on every Python install, then run the whole loop."""
-    from assay.demo import run_demo
+    from assay.demo import run_demo, stdout_to_stderr
 
     try:
-        report = run_demo(out, warcs=[str(w) for w in warc] if warc else None, small=small)
-    except (FileNotFoundError, ValueError) as e:
+        with stdout_to_stderr():  # stage progress -> stderr; stdout carries only the report's path
+            report = run_demo(out, warcs=[str(w) for w in warc] if warc else None, small=small)
+    except (FileNotFoundError, ValueError, RuntimeError) as e:
         fail(str(e))
     typer.echo(str(report))
 
@@ -254,3 +255,41 @@ def train_export(
         typer.echo(f"HF model -> {export_hf(run, out)}")
     except ConfigError as e:
         fail(str(e))
+
+
+@app.command("dedup-report")
+def dedup_report(
+    out: Path = typer.Argument(..., help="A curation output directory (reads OUT/provenance/*.parquet)."),
+    html_out: Path | None = typer.Option(None, "-o", "--html", help="Also write the HTML section to this file."),
+) -> None:
+    """Duplicates of a run: cluster-size histogram, largest clusters with sample URLs, number removed."""
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    from curate.dedup_report import dedup_section_html, dedup_summary
+
+    try:
+        s = dedup_summary(out)
+    except (FileNotFoundError, ValueError) as e:
+        fail(str(e))
+    console = Console()
+    by_step = ", ".join(f"{k}: {v}" for k, v in s["removed_by_step"].items()) or "none"
+    console.print(f"{s['duplicates_removed']} of {s['records']} records removed as duplicates ({by_step})")
+    for kind in ("exact", "near"):
+        k = s[kind]
+        console.print(f"[bold]{kind}[/bold]: {k['clusters']} clusters, {k['documents_in_clusters']} documents, "
+                      f"{k['removed']} removed")
+        if not k["clusters"]:
+            continue
+        hist = Table("cluster size", "clusters", title=f"{kind} cluster sizes")
+        for size, n in k["histogram"]:
+            hist.add_row(str(size), str(n))
+        console.print(hist)
+        top = Table("cluster", "size", "sample URLs", title=f"largest {kind} clusters")
+        for c in k["largest"]:
+            top.add_row(c["cluster"], str(c["size"]), Text("\n".join(u or "" for u in c["sample_urls"])))  # no markup
+        console.print(top)
+    if html_out is not None:
+        html_out.write_text(dedup_section_html(s), encoding="utf-8")
+        console.print(f"HTML section -> {html_out}")

@@ -3,14 +3,35 @@
 The sample is made of the HTML pages `pydoc` renders for standard-library modules,
 packed into a WARC by our own writer (warcio) with fixed dates and record ids, so
 the demo ships no third-party text and gives the same crawl on every run.
+
+The loop, each stage one function, each writing one directory under OUT:
+
+    sample-crawl/  the WARC (unless --warc gives the user's files)
+    corpus/        curate + tokenize (provenance for every record)
+    train/         the `tiny` Llama trained on corpus/tokens on the CPU
+    model/         its Hugging Face export
+    synth/         continuations generated with vLLM from corpus documents
+    synth-validation/  collapse and bias gates against the human corpus
+    disclosure/    the AB 2013 disclosure of corpus + synth + train
+    report.html    one page over all of it (assay/report.py); demo.json: settings and timings
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
+import json
+import os
 import pydoc
+import shutil
+import subprocess
+import sys
+import time
 import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
@@ -79,18 +100,198 @@ def build_sample_crawl(path: str | Path, modules: tuple[str, ...] = SAMPLE_MODUL
     return path
 
 
-def run_demo(out: str | Path, warcs: list[str] | None = None, small: bool = False) -> Path:
-    """Curate (and, as the other stages land, tokenize, train, generate, validate, disclose).
-    Returns the path of the report."""
+
+
+# ------------------------------------------------------------------------------------ the loop
+
+
+@dataclass(frozen=True)
+class DemoSettings:
+    """How big each stage runs. FULL fits the tracker's 15 minutes on 2 CPU cores; SMALL is CI's."""
+
+    modules: tuple[str, ...] = SAMPLE_MODULES
+    vocab_size: int = 4096  # byte-level BPE on ~1 MB of text: 4k merges cover it (GPT-2 used 50k on 40 GB)
+    train_steps: int = 400  # tiny preset: 16 x 128 tokens a step, a few minutes on 2 cores
+    eval_every: int = 50
+    synth_seeds: int = 64  # seed documents -> one continuation each
+    prefix_words: int = 24  # prompt = first words of a seed; tiny's context is 128 tokens
+    max_tokens: int = 64  # generated tokens per request (vLLM's default of 16 is too short, DESIGN.md)
+    seed: int = 0
+
+
+FULL = DemoSettings()
+SMALL = DemoSettings(modules=SAMPLE_MODULES[:30], vocab_size=2048, train_steps=30, eval_every=10,
+                     synth_seeds=16, max_tokens=48)
+
+STAGE_DIRS = ("corpus", "train", "model", "synth", "synth-validation", "disclosure")
+
+# What no scan can know about the demo, stated honestly (AB 2013 items the records cannot answer).
+DEMO_DECLARATIONS = """\
+purpose = "A demonstration: a tiny language model trained on Python's own documentation, to show the pipeline end to end."
+data_types = "Plain text extracted from HTML documentation pages."
+personal_information = "The pages are generated from the Python standard library's docstrings; authors' names may appear."
+processing = "Filtering and deduplication remove boilerplate and repeated pages so the model learns from the prose."
+
+[system]
+name = "assay demo model"
+developer = "whoever ran `assay demo`"
+version = "demo"
+
+[sources]
+owners = ["Python Software Foundation (pydoc pages of the standard library, rendered locally)"]
+notes = "No network crawl: the WARC is built by `assay demo` from the local Python installation."
+
+[licensing]
+purchased = false
+licensed = false
+terms = "Python documentation, PSF licence; nothing bought or licensed."
+
+[consumer_information]
+aggregate = false
+
+[collection]
+ongoing = false
+
+[synthetic]
+used = true
+purpose = "Shows generation and the collapse/bias gates; the demo model is not trained on it."
+"""
+
+
+def _say(msg: str) -> None:
+    print(f"[demo] {msg}", file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def stdout_to_stderr() -> Iterator[None]:
+    """Send everything the stages print (progress bars, worker output) to stderr, so that
+    stdout carries one line: the report's path. Works at the file-descriptor level too."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def curate_stage(warcs: list[str], out: Path, s: DemoSettings) -> Path:
     from curate.config import load_config
     from curate.pipeline import curate
 
+    corpus = out / "corpus"
+    cfg = load_config(overrides={"workers": 2, "tokenize.enabled": True, "tokenize.vocab_size": s.vocab_size})
+    curate(warcs, corpus, cfg, overwrite=True, progress=True)
+    return corpus
+
+
+def train_stage(corpus: Path, out: Path, s: DemoSettings) -> Path:
+    from train import make_config, train
+
+    cfg = make_config("tiny", data=[f"human={corpus}"], overrides={
+        "out_dir": out / "train", "steps": s.train_steps, "eval_every": s.eval_every,
+        "log_every": max(1, min(10, s.train_steps // 20)), "seed": s.seed, "device": "cpu"})
+    return train(cfg)
+
+
+def export_stage(run: Path, out: Path) -> Path:
+    from train import export_hf
+
+    return export_hf(run, out / "model")
+
+
+def generate_stage(model: Path, corpus: Path, out: Path, s: DemoSettings) -> Path:
+    """vLLM in a child process: its engine spawns workers and changes process-wide state
+    (torch threads, logging); a child keeps that out of the caller (and out of stdout)."""
+    synth = out / "synth"
+    args = {"model": str(model), "seeds": str(corpus), "out": str(synth), "max_seeds": s.synth_seeds,
+            "prefix_words": s.prefix_words, "max_tokens": s.max_tokens, "seed": s.seed}
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "VLLM_NO_USAGE_STATS": "1", "TOKENIZERS_PARALLELISM": "false"}
+    proc = subprocess.run([sys.executable, "-m", "assay.demo", "generate", json.dumps(args)],
+                          env=env, stdout=sys.stderr, stderr=sys.stderr, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"synthetic generation failed (vLLM child exited {proc.returncode}); see the log above")
+    return synth
+
+
+def _generate_child(args: dict[str, Any]) -> None:
+    from synth.generate import Sampling, generate
+
+    generate(args["model"], args["seeds"], args["out"], "continuation", seed=args["seed"],
+             sampling=Sampling(max_tokens=args["max_tokens"]), max_seeds=args["max_seeds"],
+             params={"prefix_words": args["prefix_words"]}, progress=True,
+             purpose="assay demo: continuations of documentation pages, to exercise the collapse and bias gates")
+
+
+def validate_stage(synth: Path, corpus: Path, out: Path) -> Path:
+    from synth.validate import validate
+
+    dest = out / "synth-validation"
+    validate(synth, corpus, dest)
+    return dest
+
+
+def disclose_stage(dirs: list[Path], out: Path) -> Path:
+    from provenance.disclosure import write_disclosure
+
+    decl = out / "declarations.toml"
+    decl.write_text(DEMO_DECLARATIONS, encoding="utf-8")
+    dest = out / "disclosure"
+    write_disclosure(dirs, dest, declarations=decl)
+    return dest
+
+
+def _timed(timings: dict[str, float], name: str, fn: Callable[..., Any], *args: Any) -> Any:
+    _say(f"{name} ...")
+    t0 = time.perf_counter()
+    result = fn(*args)
+    timings[name] = round(time.perf_counter() - t0, 1)
+    _say(f"{name} done in {timings[name]:.1f} s")
+    return result
+
+
+def run_demo(out: str | Path, warcs: list[str] | None = None, small: bool = False,
+             settings: DemoSettings | None = None) -> Path:
+    """Crawl -> corpus -> tiny model -> synthetic set -> gates -> disclosure -> one report.
+    Returns the path of OUT/report.html. Stage output goes to stderr."""
+    from assay.report import write_report
+
+    s = settings or (SMALL if small else FULL)
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    if warcs is None:
-        modules = SAMPLE_MODULES[:30] if small else SAMPLE_MODULES
-        warcs = [str(build_sample_crawl(out / "sample-crawl" / "pydoc-sample.warc.gz", modules))]
-    cfg = load_config(overrides={"workers": 2})
-    corpus = out / "corpus"
-    curate(warcs, corpus, cfg, overwrite=True, progress=True)
-    return corpus / "report.html"
+    if warcs:
+        missing = [w for w in warcs if not any(ch in w for ch in "*?[") and not Path(w).exists()]
+        if missing:
+            raise FileNotFoundError(f"no such WARC file: {missing[0]}")
+    for name in STAGE_DIRS:  # a rerun starts clean (only the directories the demo owns)
+        shutil.rmtree(out / name, ignore_errors=True)
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    if not warcs:
+        warcs = [str(_timed(timings, "sample crawl", build_sample_crawl,
+                            out / "sample-crawl" / "pydoc-sample.warc.gz", s.modules))]
+    corpus = _timed(timings, "curate + tokenize", curate_stage, warcs, out, s)
+    run = _timed(timings, "train", train_stage, corpus, out, s)
+    model = _timed(timings, "export", export_stage, run, out)
+    synth = _timed(timings, "generate (vLLM)", generate_stage, model, corpus, out, s)
+    validation = _timed(timings, "validate", validate_stage, synth, corpus, out)
+    disclosure = _timed(timings, "disclose", disclose_stage, [corpus, synth, run], out)
+    report = _timed(timings, "report", write_report, out, {
+        "corpus": corpus, "train": run, "model": model, "synth": synth, "validation": validation,
+        "disclosure": disclosure})
+    timings["total"] = round(time.perf_counter() - t0, 1)
+    (out / "demo.json").write_text(json.dumps(
+        {"settings": {**asdict(s), "modules": len(s.modules)}, "small": small, "warcs": warcs,
+         "timings_s": timings}, indent=2) + "\n")
+    _say(f"total {timings['total']:.0f} s: " + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items() if k != "total"))
+    return report
+
+
+if __name__ == "__main__":  # `python -m assay.demo generate JSON`: the vLLM child of generate_stage
+    if len(sys.argv) == 3 and sys.argv[1] == "generate":
+        _generate_child(json.loads(sys.argv[2]))
+    else:
+        sys.exit("usage: python -m assay.demo generate JSON_ARGS")

@@ -14,9 +14,10 @@ permutations as 14 bands x 8 rows (S-curve threshold ~0.72, catches Jaccard >= 0
 with p >= 0.92).
 
 Hashing, all vectorised with numpy:
-- shingles: a polynomial prefix hash over the UTF-8 bytes of the normalised text
-  gives every n-word substring's hash in O(bytes) numpy work (no Python loop per
-  word), finished with the MurmurHash3 64-bit finaliser;
+- normalisation: code points (utf-32) classified through numpy lookup tables;
+- shingles: a polynomial prefix hash over the code points of the normalised text
+  gives every n-word substring's hash in O(characters) numpy work (no Python loop
+  per word), finished with the MurmurHash3 64-bit finaliser;
 - permutations: datasketch >= 2.0's "affine32" scheme (fmix32 pre-mix, then
   h -> a*h + b mod 2^32, a odd, a/b drawn from `np.random.RandomState(seed)`), so a
   signature equals `datasketch.MinHash(num_perm, seed, scheme="affine32")` fed the
@@ -33,6 +34,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
@@ -49,7 +51,7 @@ from pydantic import BaseModel, model_validator
 from provenance.schema import PARQUET_OPTIONS, TS
 
 # Bumped whenever a change alters signature values: files of another version are recomputed.
-HASH_SCHEME = "assay-minhash-1:poly64+fmix64>>32,fmix32,affine32"
+HASH_SCHEME = "assay-minhash-1:poly64(codepoints)+fmix64>>32,fmix32,affine32"
 METADATA_KEY = b"assay.minhash"
 CLUSTER_PREFIX = "mh-"
 
@@ -62,6 +64,7 @@ EMPTY_VALUE = np.uint32(0xFFFFFFFF)
 _U64 = np.uint64
 _MASK32 = _U64(0xFFFFFFFF)
 _POLY_BASE = _U64(0x100000001B3 * 2 + 1)  # an odd 64-bit base (FNV prime * 2 + 1) for the prefix hash
+_POLY_BASE_INV = _U64(pow(int(_POLY_BASE), -1, 2**64))
 _SHINGLE_CHUNK = 4096  # shingles per (chunk x num_perm) uint32 block: 4096 x 112 x 4 B = 1.8 MB, cache sized
 
 
@@ -112,25 +115,64 @@ class NearDedupConfig(BaseModel, extra="forbid"):
 
 # --- text -> shingles ---------------------------------------------------------------
 
-# Punctuation and symbols become spaces (so "end.Start" stays two words); datatrove's
-# simplify_text removes punctuation the same way before shingling.
-_PUNCT = regex.compile(r"[\p{P}\p{S}\s]+")
-# Scripts written without spaces: each character counts as a word (ja, zh).
-_CJK = regex.compile(r"([\p{Han}\p{Hiragana}\p{Katakana}\p{Bopomofo}])")
-_SPACES = regex.compile(r" {2,}")
+# Character classes, decided per code point with `regex` the first time a code point is seen
+# and then looked up in numpy tables, so normalising a document is a few vectorised passes.
+# Punctuation, symbols and whitespace become one space (so "end.Start" stays two words), as
+# datatrove's simplify_text removes punctuation before shingling. Han, kana and bopomofo are
+# written without spaces: each such character counts as a word (ja, zh).
+_SEP_RE = regex.compile(r"[\p{P}\p{S}\s\p{Cc}]")
+_CJK_RE = regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}\p{Bopomofo}]")
+_N_CODEPOINTS = sys.maxunicode + 1
+_KNOWN = np.zeros(_N_CODEPOINTS, dtype=bool)
+_SEP = np.zeros(_N_CODEPOINTS, dtype=bool)
+_CJK = np.zeros(_N_CODEPOINTS, dtype=bool)
+_SPACE = np.uint32(0x20)
+
+
+def _classify(cp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(is_separator, is_cjk) per code point; classifies code points not seen before."""
+    new = cp[~_KNOWN[cp]]
+    if len(new):
+        for c in np.unique(new).tolist():
+            ch = chr(c)
+            _SEP[c] = _SEP_RE.match(ch) is not None
+            _CJK[c] = _CJK_RE.match(ch) is not None
+            _KNOWN[c] = True
+    return _SEP[cp], _CJK[cp]
+
+
+def _normalized_codepoints(text: str) -> tuple[np.ndarray, np.ndarray]:
+    """Code points (uint32) of the normalised text and their CJK flags."""
+    if not unicodedata.is_normalized("NFKC", text):
+        text = unicodedata.normalize("NFKC", text)
+    cp = np.frombuffer(text.lower().encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    if len(cp) == 0:
+        return cp, np.zeros(0, dtype=bool)
+    sep, cjk = _classify(cp)
+    keep = ~sep
+    keep[1:] |= ~sep[:-1]  # a separator survives (as one space) only right after a non-separator
+    cp, sep, cjk = np.where(sep, _SPACE, cp)[keep], sep[keep], cjk[keep]
+    if len(cp) and sep[-1]:
+        cp, cjk = cp[:-1], cjk[:-1]
+    return cp, cjk
 
 
 def normalize_for_shingles(text: str) -> str:
-    """NFKC, lowercase, punctuation/symbols -> space, whitespace collapsed to single spaces."""
-    text = unicodedata.normalize("NFKC", text).lower()
-    return _PUNCT.sub(" ", text).strip()
+    """NFKC, lowercase, punctuation/symbols/controls -> space, whitespace collapsed to single spaces."""
+    return _normalized_codepoints(text)[0].tobytes().decode("utf-32-le", "surrogatepass")
 
 
-def _words_text(norm: str) -> str:
-    """Normalised text with a space around each CJK character, so every word is space separated."""
-    if _CJK.search(norm) is None:
-        return norm
-    return _SPACES.sub(" ", _CJK.sub(r" \1 ", norm)).strip()
+def _word_codepoints(cp: np.ndarray, cjk: np.ndarray) -> np.ndarray:
+    """Normalised code points with a space around each CJK character, so words are space separated."""
+    if not cjk.any():
+        return cp
+    space = cp == _SPACE
+    nxt_word = np.concatenate((~space[1:], [False]))
+    nxt_cjk = np.concatenate((cjk[1:], [False]))
+    extra = nxt_word & ~space & (cjk | nxt_cjk)  # insert a space after this character
+    out = np.repeat(cp, 1 + extra)
+    out[(np.cumsum(1 + extra) - 1)[extra]] = _SPACE
+    return out
 
 
 def _fmix64(h: np.ndarray) -> np.ndarray:
@@ -151,23 +193,22 @@ def _fmix32(h: np.ndarray) -> np.ndarray:
     return h ^ (h >> np.uint32(16))
 
 
-def _substring_hashes(data: bytes, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """64-bit hashes of data[starts[i]:ends[i]] for all i, in O(len(data)) numpy work.
+def _substring_hashes(symbols: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """64-bit hashes of symbols[starts[i]:ends[i]] for all i, in O(len(symbols)) numpy work.
 
     Polynomial prefix hash mod 2^64 (Karp-Rabin): P[k] = sum_{i<k} c_i B^(k-1-i), so
     H(s, e) = P[e] - P[s] * B^(e-s). P is built without a sequential loop as
-    P[k] = B^(k-1) * cumsum(c_i * B^-i) (B odd, so invertible mod 2^64).
+    P[k] = B^(k-1) * cumsum(c_i * B^-i) (B odd, so invertible mod 2^64). The
+    MurmurHash3 finaliser then spreads the bits.
     """
-    c = np.frombuffer(data, dtype=np.uint8).astype(_U64) + _U64(1)  # +1: no zero symbol
+    c = symbols.astype(_U64) + _U64(1)  # +1: no zero symbol
     n = len(c)
-    base_inv = _U64(pow(int(_POLY_BASE), -1, 2**64))
     pw = np.empty(n + 1, dtype=_U64)
     pw[0] = 1
     np.cumprod(np.full(n, _POLY_BASE, dtype=_U64), out=pw[1:])
     inv = np.empty(n, dtype=_U64)
     inv[0] = 1
-    if n > 1:
-        np.cumprod(np.full(n - 1, base_inv, dtype=_U64), out=inv[1:])
+    np.cumprod(np.full(n - 1, _POLY_BASE_INV, dtype=_U64), out=inv[1:])
     prefix = np.zeros(n + 1, dtype=_U64)
     np.cumsum(c * inv, out=prefix[1:])
     prefix[1:] *= pw[:-1]  # B^(k-1) * sum_{i<k} c_i B^-i
@@ -179,31 +220,28 @@ def shingle_hashes(text: str, cfg: NearDedupConfig) -> np.ndarray:
     """uint64 hashes of the document's shingles (with repeats, in text order).
 
     word: n consecutive words of the normalised text (each CJK character is a word);
-    char: n consecutive characters of the normalised text. A text shorter than n
-    words/characters gives ONE shingle, the whole normalised text; an empty text (or
-    one that is only punctuation) gives an empty array.
+    char: n consecutive characters of the normalised text. A shingle is hashed as its
+    words joined by single spaces. A text shorter than n words/characters gives ONE
+    shingle, the whole normalised text; an empty text (or only punctuation) gives none.
     """
-    norm = normalize_for_shingles(text)
-    if not norm:
+    cp, cjk = _normalized_codepoints(text)
+    if len(cp) == 0:
         return np.empty(0, dtype=_U64)
     if cfg.shingle == "word":
-        data = _words_text(norm).encode("utf-8")
-        b = np.frombuffer(data, dtype=np.uint8)
-        spaces = np.flatnonzero(b == 0x20)  # 0x20 never occurs inside a UTF-8 multibyte sequence
+        cp = _word_codepoints(cp, cjk)
+        spaces = np.flatnonzero(cp == _SPACE)
         unit_starts = np.concatenate(([0], spaces + 1))
-        unit_ends = np.concatenate((spaces, [len(data)]))
+        unit_ends = np.concatenate((spaces, [len(cp)]))
     else:
-        data = norm.encode("utf-8")
-        b = np.frombuffer(data, dtype=np.uint8)
-        unit_starts = np.flatnonzero((b & 0xC0) != 0x80)  # first byte of each UTF-8 character
-        unit_ends = np.concatenate((unit_starts[1:], [len(data)]))
+        unit_starts = np.arange(len(cp))
+        unit_ends = unit_starts + 1
     n_units = len(unit_starts)
     if n_units < cfg.ngram:
-        starts, ends = np.array([0]), np.array([len(data)])
+        starts, ends = np.array([0]), np.array([len(cp)])
     else:
         starts = unit_starts[: n_units - cfg.ngram + 1]
         ends = unit_ends[cfg.ngram - 1 :]
-    return _substring_hashes(data, starts.astype(np.int64), ends.astype(np.int64))
+    return _substring_hashes(cp, starts.astype(np.int64), ends.astype(np.int64))
 
 
 # --- shingles -> signatures -------------------------------------------------------------

@@ -31,9 +31,10 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from curate import fsio
 from curate.config import CurateConfig, load_config
 from curate.warc import WarcRecord, fallback_doc_id, is_warc_path, read_warc
-from provenance.manifest import file_entry, now_iso, sha256_file, write_manifest
+from provenance.manifest import file_entry, now_iso, write_manifest
 from provenance.schema import (
     DOCUMENT_SCHEMA,
     DUPLICATE,
@@ -76,6 +77,18 @@ def expand_inputs(inputs: Iterable[str]) -> list[str]:
     """Files, directories (recursive, web-archive names only) and globs -> sorted absolute paths."""
     found: set[str] = set()
     for item in inputs:
+        try:  # file:// URLs are local paths; s3://, gs://... are listed through fsspec
+            item = fsio.to_local(item)
+            if fsio.is_url(item):
+                urls = fsio.expand_url(item, keep=is_warc_path)
+                if not urls:
+                    raise InputError(f"{item}: no such object, or nothing matches")
+                found.update(urls)
+                continue
+        except InputError:
+            raise
+        except (OSError, ImportError, ValueError) as exc:
+            raise InputError(f"{item}: {type(exc).__name__}: {exc}"[:300]) from None
         path = Path(item)
         if any(ch in item for ch in "*?["):
             matches = [m for m in glob.glob(item, recursive=True) if os.path.isfile(m)]
@@ -97,7 +110,7 @@ def expand_inputs(inputs: Iterable[str]) -> list[str]:
 
 
 def make_tasks(paths: list[str]) -> list[FileTask]:
-    return [FileTask(i, p, sha256_file(p), os.path.getsize(p)) for i, p in enumerate(paths)]
+    return [FileTask(i, p, fsio.sha256_of(p), fsio.size_of(p)) for i, p in enumerate(paths)]
 
 
 def compute_run_id(cfg: CurateConfig, tasks: list[FileTask]) -> str:
@@ -216,7 +229,7 @@ class _FileProcessor:
             html, codec, source = decode_html(rec.payload, rec.content_type)
         row.update(charset=codec, charset_source=source)
         if html:
-            row["license"], row["license_source"] = detect_license(html)
+            row["license"], row["license_source"] = detect_license(html, base_url=rec.url)
             opt = detect_opt_out(html, rec.http_headers)
             row["tdm_reserved"], row["noai"] = bool(opt["tdm_reserved"]), bool(opt["noai"])
             try:
@@ -381,7 +394,10 @@ def dedup_stage(out_dir: Path, tasks: list[FileTask], cfg: CurateConfig) -> pa.T
             mark(r, dup_cluster="exact-" + r["text_hash"][:16])
 
     if cfg.near_dedup.enabled:
-        from curate.minhash import find_clusters
+        if cfg.executor == "ray":  # LSH buckets as Ray tasks: signatures never reach the driver
+            from curate.ray_lsh import find_clusters_ray as find_clusters
+        else:
+            from curate.minhash import find_clusters
 
         where = {r["doc_id"]: r for r in cands.iter_rows(named=True) if r["doc_id"] not in removed}
         sig_paths = [out_dir / WORK / "minhash" / f"{t.part}.parquet" for t in tasks]
@@ -453,7 +469,10 @@ def curate(
     from curate.executor import run_tasks
 
     cfg = config or load_config()
-    out = Path(out_dir).resolve()
+    try:
+        out = Path(fsio.local_dir(out_dir)).resolve()
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
     started = now_iso()
     tasks = make_tasks(expand_inputs(inputs))
     run_id = compute_run_id(cfg, tasks)
@@ -480,6 +499,7 @@ def curate(
             out, tokenizer=cfg.tokenize.tokenizer,
             train_vocab_size=None if cfg.tokenize.tokenizer else cfg.tokenize.vocab_size,
             shard_tokens=cfg.tokenize.shard_tokens, shuffle_seed=cfg.tokenize.shuffle_seed, workers=cfg.workers,
+            executor=cfg.executor,
         )
         from provenance.manifest import read_manifest
 

@@ -309,6 +309,7 @@ def tokenize_corpus(
     shuffle_seed: int | None = None,
     workers: int = 2,
     progress: bool = True,
+    executor: str = "local",
 ) -> dict[str, Any]:
     """Tokenize `OUT/documents` into `OUT/tokens/shard-*.arrow`; update run.json; return its `tokenize` section."""
     out = Path(out_dir)
@@ -353,7 +354,13 @@ def tokenize_corpus(
     with _progress(progress) as bar:
         task = bar.add_task("tokenize", total=n_total)
         bar.advance(task, sum(m["n_docs"] + m["n_skipped"] for m in markers.values()))
-        if workers == 1 or len(pending) <= 1:
+        if executor == "ray":  # one Ray task per documents part (curate.ray_executor)
+            from curate.ray_executor import tokenize_parts_ray
+
+            for name, done in tokenize_parts_ray([(p.name, want, rows) for p, want, rows in pending], str(out), str(tok_path)):
+                markers[name] = done
+                bar.advance(task, done["n_docs"] + done["n_skipped"])
+        elif workers == 1 or len(pending) <= 1:
             for p, want, rows in pending:
                 markers[p.name] = encode_part(p.name, str(out), str(tok_path), want, rows)
                 bar.advance(task, markers[p.name]["n_docs"] + len(rows))

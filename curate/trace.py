@@ -65,13 +65,30 @@ def find_in_shards(out_dir: Path, doc_id: str) -> dict[str, Any] | None:
     return None
 
 
+TEXT_FILTERS = ("gopher_repetition", "gopher_quality", "c4", "fineweb_quality")  # FineWeb order (curate.filters)
+
+
+def _enabled(section: Any) -> bool:
+    return not isinstance(section, dict) or section.get("enabled", True) is not False
+
+
 def pipeline_steps(manifest: dict[str, Any]) -> list[str] | None:
-    """The curate steps in order, as the run manifest lists them (None when it does not)."""
+    """The curate steps in order (the provenance `step` names): an explicit `steps` list in the manifest,
+    else derived from the curate config in the order curate.pipeline runs them. None when neither exists."""
     for holder in (manifest, manifest.get("config") or {}):
         steps = holder.get("steps") if isinstance(holder, dict) else None
         if isinstance(steps, list) and steps:
             return [s if isinstance(s, str) else str(s.get("name", s)) for s in steps]
-    return None
+    cfg = manifest.get("config")
+    if manifest.get("kind") != "curate" or not isinstance(cfg, dict):
+        return None
+    filters = cfg.get("filters") or {}
+    steps = ["read"] + (["url"] if _enabled(filters.get("url")) else []) + ["extract", "lid"]
+    steps += [f for f in TEXT_FILTERS if _enabled(filters.get(f))]
+    if (cfg.get("signals") or {}).get("drop_opted_out"):
+        steps.append("opt_out")
+    steps += [s for s in ("exact_dedup", "near_dedup") if _enabled(cfg.get(s))]
+    return steps
 
 
 def trace(
@@ -108,6 +125,8 @@ def trace(
         passed = steps[: steps.index(row0["step"])]  # every step before the one that removed it
     else:
         passed = None
+    if passed is not None and location is not None:
+        passed.append("tokenize")
     tok = manifest.get("tokenize") or {}
     if location is not None and tok:
         location["tokenizer_sha256"] = (tok.get("tokenizer") or {}).get("sha256")

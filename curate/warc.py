@@ -21,6 +21,8 @@ from urllib.parse import urlsplit
 from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 
+from curate.fsio import open_input
+
 WARC_SUFFIXES = (".warc", ".warc.gz", ".arc", ".arc.gz", ".wet", ".wet.gz", ".warc.wet.gz")
 
 
@@ -99,8 +101,7 @@ def _read_capped(stream: io.IOBase, max_bytes: int) -> tuple[bytes, int, bool]:
 
 
 def _convert(record, index: int, max_bytes: int) -> WarcRecord:  # noqa: ANN001 (warcio type)
-    """Read what the pipeline needs from a warcio record (offset is filled in by the caller,
-    since warcio's get_record_offset() consumes the rest of the record)."""
+    """Read what the pipeline needs from a warcio record (the caller fills in the offset)."""
     headers = record.rec_headers
     out = WarcRecord(
         index=index,
@@ -135,8 +136,9 @@ def _iterate(stream, path: str, max_bytes: int, skip: int = 0) -> Iterator[WarcR
     index = 0
     for record in it:
         if index >= skip:
+            offset = it.offset  # start of this record (warcio's get_record_offset() would consume it)
             rec = _convert(record, index, max_bytes)
-            rec.offset = it.get_record_offset()
+            rec.offset = offset
             yield rec
         index += 1
 
@@ -147,7 +149,7 @@ def read_warc(path: str | Path, source_sha256: str, max_bytes: int = 5 << 20) ->
     emitted = 0
     last_offset = 0
     try:
-        with open(path, "rb") as f:
+        with open_input(path) as f:  # plain open() for local paths, fsspec for URLs
             for rec in _iterate(f, path, max_bytes):
                 emitted += 1
                 last_offset = rec.offset
@@ -166,7 +168,7 @@ def read_warc(path: str | Path, source_sha256: str, max_bytes: int = 5 << 20) ->
     # One gzip member holds several records: warcio refuses it; read it as one decompressed stream
     # (offsets of these records are then positions in the decompressed stream).
     try:
-        with gzip.open(path, "rb") as f:
+        with open_input(path) as raw, gzip.open(raw, "rb") as f:
             for rec in _iterate(f, path, max_bytes, skip=emitted):
                 emitted += 1
                 yield rec

@@ -76,24 +76,29 @@ def exact_dedup(docs: list[dict]) -> list[dict]:
     return kept
 
 
-@pytest.fixture(scope="session")
-def docs_by_file(request) -> dict[str, list[dict]]:
-    """Extracted docs per WARC, cached in the pytest cache keyed by the WARCs' sha256 (extraction ~1 min)."""
+def load_docs_cached(cache_dir: Path) -> dict[str, list[dict]]:
+    """Extracted docs of the three docs WARCs, kept after exact dedup, per file. The extraction (~1-5 min)
+    is cached in `cache_dir`, keyed by the WARCs' sha256 and trafilatura's version (also used by the benchmark)."""
     import trafilatura
 
     paths = [warc(name) for name in DOCS_WARCS]
-    key = hashlib.sha256(trafilatura.__version__.encode())
+    key = hashlib.sha256(f"{trafilatura.__version__} fast".encode())
     for p in paths:
         key.update(hashlib.sha256(p.read_bytes()).digest())
-    cache = Path(request.config.cache.mkdir("minhash-docs")) / f"{key.hexdigest()[:16]}.parquet"
+    cache = Path(cache_dir) / f"{key.hexdigest()[:16]}.parquet"
     if not cache.exists():
+        cache.parent.mkdir(parents=True, exist_ok=True)
         rows = [dict(d, file=p.name) for p in paths for d in extract_docs(p)]
         tmp = cache.with_suffix(".tmp")
         pq.write_table(pa.Table.from_pylist(rows), tmp)
         tmp.replace(cache)
-    rows = pq.read_table(cache).to_pylist()
-    kept = exact_dedup(rows)
+    kept = exact_dedup(pq.read_table(cache).to_pylist())
     return {name: [d for d in kept if d["file"] == name] for name in DOCS_WARCS}
+
+
+@pytest.fixture(scope="session")
+def docs_by_file(request) -> dict[str, list[dict]]:
+    return load_docs_cached(Path(request.config.cache.mkdir("minhash-docs")))
 
 
 @pytest.fixture(scope="session")
@@ -416,3 +421,61 @@ def test_quality_against_brute_force(tmp_path, docs_by_file, capsys):
     assert high.sum() >= 100  # enough pairs for the figure to mean something
     assert recall >= 0.9
     assert precision >= 0.95
+
+
+# --- dedup report ------------------------------------------------------------------------------
+
+
+def _write_provenance(out: Path) -> None:
+    """Two provenance parts shaped like the pipeline's: an exact cluster of 2, near clusters of 3 and 2."""
+    rows = [
+        # doc_id, decision, step, dup_cluster, dup_of, url
+        ("d1", "kept", None, "mh-aaa", None, "https://a.example/1"),
+        ("d2", "duplicate", "near_dedup", "mh-aaa", "d1", "https://a.example/2?<script>alert(1)</script>"),
+        ("d3", "duplicate", "near_dedup", "mh-aaa", "d1", "https://a.example/3"),
+        ("d4", "kept", None, "mh-bbb", None, "https://b.example/[bold]x[/bold]"),
+        ("d5", "duplicate", "near_dedup", "mh-bbb", "d4", "https://b.example/5"),
+        ("d6", "kept", None, "exact-123", None, "https://c.example/6"),
+        ("d7", "duplicate", "exact_dedup", "exact-123", "d6", "https://c.example/7"),
+        ("d8", "rejected", "gopher_quality", None, None, "https://d.example/8"),
+        ("d9", "kept", None, None, None, "https://d.example/9"),
+    ]
+    cols = list(zip(*rows, strict=True))
+    names = ["doc_id", "decision", "step", "dup_cluster", "dup_of", "url"]
+    (out / "provenance").mkdir(parents=True)
+    for part, sl in (("part-00000", slice(0, 5)), ("part-00001", slice(5, 9))):
+        pq.write_table(pa.table({n: pa.array(list(c[sl]), pa.string()) for n, c in zip(names, cols, strict=True)}),
+                       out / "provenance" / f"{part}.parquet")
+
+
+def test_dedup_summary_and_html(tmp_path):
+    from curate.dedup_report import dedup_section_html, dedup_summary
+
+    _write_provenance(tmp_path)
+    s = dedup_summary(tmp_path)
+    assert s["records"] == 9 and s["duplicates_removed"] == 4
+    assert s["removed_by_step"] == {"exact_dedup": 1, "near_dedup": 3}
+    assert s["near"]["clusters"] == 2 and s["near"]["removed"] == 3 and s["near"]["documents_in_clusters"] == 5
+    assert s["near"]["histogram"] == [[2, 1], [3, 1]]
+    top = s["near"]["largest"][0]
+    assert top["cluster"] == "mh-aaa" and top["size"] == 3 and top["representative_url"] == "https://a.example/1"
+    assert len(top["sample_urls"]) == 3
+    assert s["exact"]["clusters"] == 1 and s["exact"]["removed"] == 1
+    page = dedup_section_html(s)
+    assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert page.startswith('<section id="dedup">') and "Near duplicates" in page
+
+
+def test_dedup_report_cli(tmp_path):
+    from typer.testing import CliRunner
+
+    from assay.cli import app
+
+    _write_provenance(tmp_path / "out")
+    res = CliRunner().invoke(app, ["dedup-report", str(tmp_path / "out"), "-o", str(tmp_path / "d.html")])
+    assert res.exit_code == 0, res.output
+    assert "4 of 9 records removed" in res.output and "mh-aaa" in res.output
+    assert "[bold]x[/bold]" in res.output  # URLs printed literally, not as rich markup
+    assert "&lt;script&gt;" in (tmp_path / "d.html").read_text()
+    res = CliRunner().invoke(app, ["dedup-report", str(tmp_path / "nothing")])
+    assert res.exit_code == 2 and "no provenance" in res.output

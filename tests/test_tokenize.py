@@ -16,7 +16,6 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import warc
 from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
 from typer.testing import CliRunner
 
@@ -42,7 +41,7 @@ CORPUS_VERSION = "1"  # bump when the builder below changes
 # ---------------------------------------------------------------------------- corpus fixture
 
 
-def _build_corpus(out: Path, names: tuple[str, ...], per_file: int | None) -> None:
+def _build_corpus(out: Path, warc_dir: Path, names: tuple[str, ...], per_file: int | None) -> None:
     """documents/part-0000k.parquet (kept pages) + provenance (one row per WARC record) + run.json."""
     from resiliparse.extract.html2text import extract_plain_text
     from resiliparse.parse.encoding import bytes_to_str, detect_encoding
@@ -51,7 +50,7 @@ def _build_corpus(out: Path, names: tuple[str, ...], per_file: int | None) -> No
     (out / "documents").mkdir(parents=True)
     (out / "provenance").mkdir()
     for k, name in enumerate(names):
-        path = warc(name)
+        path = warc_dir / name
         src_sha = sha256_file(path)
         docs, prov = [], []
         with open(path, "rb") as f:
@@ -85,13 +84,13 @@ def _build_corpus(out: Path, names: tuple[str, ...], per_file: int | None) -> No
     write_manifest(out, {"run_id": RUN_ID, "kind": "curate", "config": {"steps": ["sample"]}})
 
 
-def _cached_corpus(request: pytest.FixtureRequest, key: str, per_file: int | None) -> Path:
+def _cached_corpus(request: pytest.FixtureRequest, warc_dir: Path, key: str, per_file: int | None) -> Path:
     root = Path(request.config.cache.mkdir(f"assay-tokenize-v{CORPUS_VERSION}")) / key
     if not (root / "run.json").exists():
         shutil.rmtree(root, ignore_errors=True)
         tmp = root.with_name(root.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
-        _build_corpus(tmp, DOCS_WARCS, per_file)
+        _build_corpus(tmp, warc_dir, DOCS_WARCS, per_file)
         tmp.rename(root)
     return root
 
@@ -99,13 +98,13 @@ def _cached_corpus(request: pytest.FixtureRequest, key: str, per_file: int | Non
 @pytest.fixture(scope="session")
 def small_corpus(request: pytest.FixtureRequest, warc_dir: Path) -> Path:
     """40 pages from each documentation WARC (about 700k characters)."""
-    return _cached_corpus(request, "small", 40)
+    return _cached_corpus(request, warc_dir, "small", 40)
 
 
 @pytest.fixture(scope="session")
 def full_corpus(request: pytest.FixtureRequest, warc_dir: Path) -> Path:
     """Every page of the three documentation WARCs (1,961 pages, ~25M characters)."""
-    return _cached_corpus(request, "full", None)
+    return _cached_corpus(request, warc_dir, "full", None)
 
 
 def _copy(src: Path, dst: Path) -> Path:
@@ -390,7 +389,7 @@ def test_bad_tokenizer_files_give_clear_errors(small_corpus: Path, tmp_path: Pat
     assert not (out / "tokens").exists()
 
 
-def test_cli_tokenize_and_trace(small_corpus: Path, small_tokenizer: Path, tmp_path: Path) -> None:
+def test_cli_tokenize_and_trace(small_corpus: Path, small_tokenizer: Path, tmp_path: Path, warc_dir: Path) -> None:
     out = _copy(small_corpus, tmp_path / "out")
     runner = CliRunner()
     res = runner.invoke(app, ["tokenize", str(out), "--tokenizer", str(small_tokenizer), "--shard-tokens", "50000",
@@ -414,11 +413,11 @@ def test_cli_tokenize_and_trace(small_corpus: Path, small_tokenizer: Path, tmp_p
     assert got["tokens"]["shard"] == s and got["tokens"]["row"] == r
     assert got["tokens"]["n_tokens"] == ts.doc(ts.index_of(doc_id)).size
     assert got["tokens"]["shard_sha256"] == ts.shard_sha256(s)
-    assert got["steps_passed"] == ["sample"]
+    assert got["steps_passed"] == ["sample", "tokenize"]
     # the WARC offset really points at that record
     from warcio.archiveiterator import ArchiveIterator
 
-    with open(warc(prov["source_file"]), "rb") as f:
+    with open(warc_dir / prov["source_file"], "rb") as f:
         f.seek(prov["offset"])
         rec = next(iter(ArchiveIterator(f)))
         assert rec.rec_headers.get_header("WARC-Target-URI") == got["provenance"]["url"]
@@ -447,3 +446,23 @@ def test_real_docs_corpora_must_hold(full_corpus: Path, tmp_path: Path) -> None:
     ts = assert_corpus_invariants(out)
     assert ts.n_docs == 530 + 1169 + 262 == section["n_docs"]
     assert len(ts.shard_paths) > 3 and ts.dtype == np.uint16
+
+
+@pytest.mark.slow
+def test_curate_pipeline_with_tokenize_stage(warc_dir: Path, tmp_path: Path) -> None:
+    """`assay curate --tokenize` path: the real pipeline's output (filters, dedup, provenance) tokenizes with
+    every invariant holding; rejected and duplicate records never reach the shards."""
+    from curate.config import load_config
+    from curate.pipeline import curate
+
+    cfg = load_config(overrides={"extract.extractor": "resiliparse", "tokenize.enabled": True,
+                                 "tokenize.vocab_size": 2048, "tokenize.shard_tokens": 200_000})
+    out = tmp_path / "out"
+    curate([str(warc_dir / "debian-multilingual-docs.warc.gz")], out, cfg)
+    ts = assert_corpus_invariants(out)
+    prov = _provenance(out)
+    assert 0 < ts.n_docs == prov.filter(pa.compute.equal(prov["decision"], KEPT)).num_rows < prov.num_rows
+    assert ts.run_id == read_manifest(out)["run_id"]
+    got = trace(out, shard=0, row=0)
+    assert got["provenance"]["source_file"].endswith("debian-multilingual-docs.warc.gz")
+    assert got["steps_passed"][0] == "read" and got["steps_passed"][-1] == "tokenize"

@@ -111,4 +111,6 @@ class UrlFilter:
             return None
         if rule < len(self.domains):
             return f"url-blocklist:domain={self.domains[rule]}"
-        return f"url-blocklist:regex={self.regexes[rule - len(self.domains)]}"
+        if rule < len(self.domains) + len(self.regexes):
+            return f"url-blocklist:regex={self.regexes[rule - len(self.domains)]}"
+        return f"url-blocklist:rule={rule}"  # signals from another block list

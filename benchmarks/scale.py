@@ -1,0 +1,149 @@
+"""Scale-out benchmark: pages/s of `assay curate` on Ray with 1 and 2 workers, against local.
+
+    python benchmarks/scale.py [--files NAME ...] [--shards 8] [--workers 1 2] [--repeats 1]
+
+Inputs are real WARCs from ../shared/data/warc, re-sharded (byte-exact gzip members, records
+dealt round-robin) into `--shards` files in a temp dir, so two workers get equal work the way
+Common Crawl's equal-size segments do; the per-file task is what is being scaled, not the
+luck of file sizes. Every measurement runs in a fresh process; a Ray cluster
+(`ray.init(num_cpus=W)`) is started before the clock starts (a cluster is up before a job is
+submitted) and its start-up time is printed apart. The clock covers the whole `curate()`
+call: per-file tasks, global dedup (MinHash LSH as Ray tasks on Ray), finalize.
+
+Prints a table and the two ratios of issue 8: Ray scaling 1 -> 2 workers (target >= 1.7x)
+and Ray's overhead against the local executor at the same worker count (target <= 15%).
+The best of `--repeats` runs is kept (timeit's advice: the minimum is the least noisy
+estimate on a shared machine).
+"""
+
+from __future__ import annotations
+
+import os.path
+import sys
+
+# benchmarks/ holds a tokenize.py that would shadow the stdlib module: drop this folder from the path.
+_HERE = os.path.dirname(os.path.realpath(__file__))
+sys.path = [p for p in sys.path if os.path.realpath(p or ".") != _HERE]
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("ASSAY_SHARED_DATA", REPO.parent / "shared" / "data")) / "warc"
+# About 800 HTML pages: the Python 3.11 docs and the multilingual Debian docs (real pages, real sizes).
+DEFAULT_FILES = ("python-3.11-docs.warc.gz", "debian-multilingual-docs.warc.gz")
+
+
+def reshard(files: list[Path], shards: int, dest: Path) -> list[Path]:
+    """Deal the records of `files` round-robin into `shards` .warc.gz files (raw gzip members copied)."""
+    from warcio.archiveiterator import ArchiveIterator
+
+    outs = [open(dest / f"shard-{i:03d}.warc.gz", "wb") for i in range(shards)]  # noqa: SIM115
+    k = 0
+    for path in files:
+        data = path.read_bytes()
+        with open(path, "rb") as f:
+            it = ArchiveIterator(f)
+            offsets = [it.offset for _ in it]
+        offsets.append(len(data))
+        for a, b in zip(offsets[:-1], offsets[1:], strict=True):
+            outs[k % shards].write(data[a:b])  # each record is its own gzip member (WARC 1.1 annex D)
+            k += 1
+    for f in outs:
+        f.close()
+    return sorted(dest.glob("shard-*.warc.gz"))
+
+
+def child(executor: str, workers: int, inputs: list[str], out: str) -> dict:
+    """One measurement (runs in its own process)."""
+    from curate.config import load_config
+    from curate.pipeline import curate
+
+    init_s = 0.0
+    if executor == "ray":
+        import ray
+
+        t = time.perf_counter()
+        ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+        init_s = time.perf_counter() - t
+    cfg = load_config(overrides={"workers": workers, "executor": executor})
+    t = time.perf_counter()
+    manifest = curate(inputs, out, cfg)
+    wall = time.perf_counter() - t
+    import polars as pl
+
+    prov = pl.read_parquet(Path(out) / "provenance" / "*.parquet", columns=["warc_type", "content_type"])
+    pages = prov.filter(pl.col("warc_type") == "response").height
+    return {"executor": executor, "workers": workers, "wall_s": wall, "init_s": init_s,
+            "records": manifest["counts"]["records"], "kept": manifest["counts"]["kept"], "pages": pages}
+
+
+def measure(executor: str, workers: int, inputs: list[str], tmp: Path, repeats: int) -> dict:
+    best = None
+    for r in range(repeats):
+        out = tmp / f"out-{executor}-{workers}-{r}"
+        cmd = [sys.executable, __file__, "--child", executor, str(workers), str(out), *inputs]
+        res = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+        if res.returncode != 0:
+            raise SystemExit(f"{executor} x{workers} failed:\n{res.stderr[-3000:]}")
+        got = json.loads(res.stdout.strip().splitlines()[-1])
+        print(f"  {executor:5s} x{workers}  run {r + 1}: {got['wall_s']:.1f} s", flush=True)
+        if best is None or got["wall_s"] < best["wall_s"]:
+            best = got
+    return best
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--files", nargs="+", default=list(DEFAULT_FILES), help="WARC names in ../shared/data/warc")
+    ap.add_argument("--shards", type=int, default=8)
+    ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--repeats", type=int, default=1)
+    ap.add_argument("--json", type=Path, help="also write the results here")
+    ap.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        executor, workers, out, *inputs = args.child
+        print(json.dumps(child(executor, int(workers), inputs, out)))
+        return
+
+    files = [DATA / n for n in args.files]
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        raise SystemExit(f"missing input: {', '.join(missing)} (real data lives in ../shared/data/warc)")
+    with tempfile.TemporaryDirectory(prefix="assay-scale-") as tmpdir:
+        tmp = Path(tmpdir)
+        (tmp / "in").mkdir()
+        inputs = [str(p) for p in reshard(files, args.shards, tmp / "in")]
+        print(f"{len(inputs)} shards of {', '.join(args.files)}; {os.cpu_count()} CPUs here", flush=True)
+        results = {}
+        for w in args.workers:
+            for ex in ("local", "ray"):
+                results[(ex, w)] = measure(ex, w, inputs, tmp, args.repeats)
+
+    print(f"\n{'executor':8s} {'workers':>7s} {'pages':>6s} {'wall s':>7s} {'pages/s':>8s} {'ray init s':>10s}")
+    for (ex, w), r in results.items():
+        print(f"{ex:8s} {w:7d} {r['pages']:6d} {r['wall_s']:7.1f} {r['pages'] / r['wall_s']:8.1f} "
+              f"{r['init_s']:10.1f}")
+    summary: dict[str, float] = {}
+    lo, hi = min(args.workers), max(args.workers)
+    if lo != hi:
+        for ex in ("local", "ray"):
+            summary[f"{ex}_scaling_{lo}_to_{hi}"] = results[(ex, lo)]["wall_s"] / results[(ex, hi)]["wall_s"]
+    for w in args.workers:
+        summary[f"ray_overhead_vs_local_{w}w"] = results[("ray", w)]["wall_s"] / results[("local", w)]["wall_s"] - 1
+    print()
+    for k, v in summary.items():
+        target = " (target >= 1.7x)" if k.startswith("ray_scaling") else " (target <= 15%)" if "overhead" in k else ""
+        print(f"{k:28s} {v * 100:+.1f}%{target}" if "overhead" in k else f"{k:28s} {v:.2f}x{target}")
+    if args.json:
+        args.json.write_text(json.dumps({"runs": [r for r in results.values()], "summary": summary}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
