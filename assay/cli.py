@@ -293,3 +293,82 @@ def dedup_report(
     if html_out is not None:
         html_out.write_text(dedup_section_html(s), encoding="utf-8")
         console.print(f"HTML section -> {html_out}")
+
+
+@synth_app.command("generate")
+def synth_generate(
+    model: Path = typer.Option(..., "--model", help="HF model directory (e.g. from `assay train export`)."),
+    seeds: Path = typer.Option(..., "--seeds", help="Seed corpus directory (documents/*.parquet)."),
+    task: str = typer.Option("continuation", "--task", help="continuation | rephrase | qa, or a template .toml path."),
+    out: Path = typer.Option(..., "-o", "--out", help="Output directory (a corpus directory; reruns resume)."),
+    seed: int = typer.Option(0, "--seed", help="Run seed; each request's seed derives from it and the seed doc_id."),
+    max_tokens: int = typer.Option(256, "--max-tokens", help="New tokens per request (vLLM's default 16 is never used)."),
+    temperature: float = typer.Option(1.0, "--temperature"),
+    top_p: float = typer.Option(1.0, "--top-p"),
+    max_seeds: int | None = typer.Option(None, "--max-seeds", help="Use only the first N seed documents."),
+    batch_size: int = typer.Option(512, "--batch-size", help="Prompts per `generate` call (and per resumable part)."),
+    purpose: str | None = typer.Option(None, "--purpose", help="Why this set exists (recorded for the disclosure)."),
+) -> None:
+    """Generate a synthetic corpus with vLLM from seed documents and a task template."""
+    from synth.generate import Sampling, generate
+
+    if max_tokens < 1:
+        fail("--max-tokens must be at least 1")
+    try:
+        m = generate(model, seeds, out, task, seed=seed, max_seeds=max_seeds, batch_size=batch_size, purpose=purpose,
+                     sampling=Sampling(temperature=temperature, top_p=top_p, max_tokens=max_tokens))
+    except (FileNotFoundError, ValueError) as e:
+        fail(str(e))
+    c = m["counts"]
+    typer.echo(f"{c['kept']} synthetic documents, {c['error']} errors -> {out}")
+
+
+@synth_app.command("validate")
+def synth_validate(
+    synth: Path = typer.Argument(..., help="Synthetic corpus directory."),
+    reference: Path = typer.Option(..., "--reference", help="Human reference corpus directory."),
+    reference_model: Path | None = typer.Option(None, "--reference-model", help="HF model for perplexities."),
+    config: Path | None = typer.Option(None, "--config", "-c", help="TOML: gate thresholds and metric settings."),
+    out: Path = typer.Option(..., "-o", "--out", help="Report directory (report.html + report.json)."),
+) -> None:
+    """Metrics and gates of a synthetic set against a human reference; verdicts go into its provenance."""
+    from pydantic import ValidationError
+
+    from synth.gates import ValidateConfig
+    from synth.validate import validate
+
+    try:
+        r = validate(synth, reference, out, reference_model=str(reference_model) if reference_model else None,
+                     config=ValidateConfig.from_toml(config))
+    except (FileNotFoundError, ValueError, ValidationError) as e:
+        fail(str(e).replace("\n", " "))
+    failed = [g["metric"] for g in r["gates"]["gates"] if g["verdict"] == "fail"]
+    typer.echo(f"gates: {r['gates']['overall']}" + (f" (failed: {', '.join(failed)})" if failed else "")
+               + f" -> {out / 'report.html'}")
+    if r["gates"]["overall"] == "fail":
+        raise typer.Exit(1)
+
+
+@synth_app.command("collapse")
+def synth_collapse(
+    corpus: Path = typer.Option(..., "--corpus", help="Tokenized human corpus directory."),
+    generations: int = typer.Option(2, "--generations", help="Generations after G0."),
+    mode: list[str] = typer.Option(["replace", "accumulate"], "--mode", help="replace and/or accumulate."),
+    preset: str = typer.Option("tiny", "--preset", help="Trainer preset for every generation."),
+    steps: int | None = typer.Option(None, "--steps", help="Training steps per generation (default: the preset's)."),
+    seed: int = typer.Option(0, "--seed"),
+    out: Path = typer.Option(..., "-o", "--out", help="Experiment directory (results.json, collapse.html)."),
+) -> None:
+    """The recursive-training experiment: train, generate, retrain; held-out perplexity and gates per generation."""
+    from synth.collapse import collapse
+
+    if generations < 1:
+        fail("--generations must be at least 1")
+    try:
+        s = collapse(corpus, out, generations=generations, modes=tuple(mode), preset=preset, steps=steps, seed=seed)
+    except (FileNotFoundError, ValueError) as e:
+        fail(str(e))
+    for m, rows in s["results"].items():
+        typer.echo(f"{m}: held-out ppl " + " -> ".join(f"{r['heldout_ppl']:.1f}" for r in rows)
+                   + ", tail mass " + " -> ".join(f"{r['tail_mass']:.3f}" for r in rows))
+    typer.echo(f"-> {out / 'collapse.html'}")

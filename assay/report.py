@@ -101,6 +101,17 @@ def _hist(values: list[int], title: str, xlabel: str, log: bool = False) -> str:
     return _png(fig)
 
 
+def _bars(xs: list[int], ys: list[int], title: str, xlabel: str) -> str:
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 3))
+    ax.bar([str(x) for x in xs], ys, color="#ae3ec9")
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("clusters")
+    ax.yaxis.get_major_locator().set_params(integer=True)
+    return _png(fig)
+
+
 def _loss_plot(rows: list[dict[str, Any]]) -> str:
     plt = _plt()
     tr = [(r["step"], r["loss"]) for r in rows if r.get("split") == "train"]
@@ -229,7 +240,10 @@ def corpus_section(root: Path, corpus: Path, c: dict[str, Any]) -> str:
     lang_rows = [[esc(r["lang"]), _n(f"corpus.lang.{r['lang']}", r["len"])] for r in langs]
     dom_rows = [[esc(r["domain"]), _n(f"corpus.domain.{r['domain']}", r["len"])] for r in c["domains"]]
     dd = c["dedup"]
-    sizes = [size for kind in ("exact", "near") for size, k in dd[kind]["histogram"] for _ in range(k)]
+    hist: dict[int, int] = {}
+    for kind in ("exact", "near"):
+        for size, k in dd[kind]["histogram"]:
+            hist[size] = hist.get(size, 0) + k
     per_doc = c["tokens_per_doc"]
     tok = c["tokens"]
     docs = pl.read_parquet(corpus / "documents" / "*.parquet", columns=["url", "lang", "text"]).head(SAMPLES)
@@ -247,7 +261,7 @@ def corpus_section(root: Path, corpus: Path, c: dict[str, Any]) -> str:
 {_barh([str(r['lang']) for r in langs[:10]], [r['len'] for r in langs[:10]], 'kept documents by language', '#2b8a3e') if langs else ''}
 {_table(['lang', 'documents'], lang_rows)}
 <h3>Top domains of kept documents</h3>{_table(['domain', 'documents'], dom_rows)}
-{_hist(sizes, 'duplicate-cluster sizes (exact + near)', 'documents in cluster') if sizes else '<p>No duplicate clusters.</p>'}
+{_bars(sorted(hist), [hist[k] for k in sorted(hist)], 'duplicate clusters by size (exact + near)', 'documents in cluster') if hist else '<p>No duplicate clusters.</p>'}
 {dedup_section_html(dd)}
 <h3>Token counts</h3>
 <p>{_n('corpus.tokens_total', tok['n_tokens'])} tokens in {_n('corpus.tokenized_documents', tok['documents'])} documents,

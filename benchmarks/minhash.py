@@ -9,6 +9,9 @@ exact dedup, plus 300 seeded near-duplicate variants of their pages (the real se
 pair with Jaccard >= 0.8). Prints signatures/s, end-to-end docs/s, ratios, recall against
 brute-force Jaccard (pairs >= 0.8), and the memory figures of docs/minhash-memory.md.
 
+Times are CPU seconds of one process (time.process_time): the work is single-threaded in all
+three, and CPU time stays meaningful on a shared, loaded machine where wall time does not.
+
 Usage: .venv/bin/python benchmarks/minhash.py [--no-datatrove] [--variants N]
 (bash benchmarks/setup_datatrove_venv.sh first for (c)).
 """
@@ -64,16 +67,16 @@ def recall(labels: list, i: np.ndarray, j: np.ndarray) -> float:
 
 
 def run_ours(files: dict[str, list[dict]], work: Path) -> dict:
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     sigs = {name: signatures([d["text"] for d in docs], CFG) for name, docs in files.items()}
-    t_sig = time.perf_counter() - t0
+    t_sig = time.process_time() - t0
     paths = []
     for name, docs in files.items():
         p = work / f"{name}.sig.parquet"
         write_signatures(p, [d["doc_id"] for d in docs], pa.array([d["warc_date"] for d in docs], TS), sigs[name], CFG)
         paths.append(p)
     clusters = find_clusters(paths, CFG)
-    total = time.perf_counter() - t0
+    total = time.process_time() - t0
     cluster_of = dict(zip(clusters.column("doc_id").to_pylist(), clusters.column("dup_cluster").to_pylist(),
                           strict=True))
     ids = [d["doc_id"] for docs in files.values() for d in docs]
@@ -84,9 +87,9 @@ def run_ours(files: dict[str, list[dict]], work: Path) -> dict:
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     _, all_sigs = read_signatures(paths, CFG)
-    t1 = time.perf_counter()
+    t1 = time.process_time()
     edges = candidate_edges(all_sigs, CFG)
-    t_band = time.perf_counter() - t1
+    t_band = time.process_time() - t1
     return {"signature_s": t_sig, "total_s": total, "labels": [cluster_of.get(x) for x in ids],
             "stored_bytes": stored, "cluster_peak_bytes": peak, "banding_s": t_band, "edges": len(edges),
             "sigs": all_sigs}
@@ -95,20 +98,20 @@ def run_ours(files: dict[str, list[dict]], work: Path) -> dict:
 def run_datasketch(docs: list[dict]) -> dict:
     from datasketch import MinHash, MinHashLSH
 
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     mhs = []
     for d in docs:
         m = MinHash(num_perm=CFG.num_perm, seed=CFG.seed)
         for s in string_shingles(d["text"], CFG.ngram):
             m.update(s.encode("utf-8"))
         mhs.append(m)
-    t_sig = time.perf_counter() - t0
+    t_sig = time.process_time() - t0
     lsh = MinHashLSH(num_perm=CFG.num_perm, params=(CFG.bands, CFG.rows))
     for k, m in enumerate(mhs):
         lsh.insert(k, m)
     edges = [(k, other) for k, m in enumerate(mhs) for other in lsh.query(m) if other != k]
     labels = cluster_labels(len(docs), np.array(edges, dtype=np.int64).reshape(-1, 2))
-    total = time.perf_counter() - t0
+    total = time.process_time() - t0
     sizes = np.bincount(labels)
     return {"signature_s": t_sig, "total_s": total, "labels": [int(x) if sizes[x] > 1 else None for x in labels]}
 
@@ -119,14 +122,14 @@ def datasketch_index_bytes(sigs: np.ndarray) -> tuple[float, float]:
 
     lean = [LeanMinHash(MinHash(num_perm=CFG.num_perm, seed=CFG.seed, hashvalues=s, scheme="affine32")) for s in sigs]
     tracemalloc.start()
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     lsh = MinHashLSH(num_perm=CFG.num_perm, params=(CFG.bands, CFG.rows))
     for k, m in enumerate(lean):
         lsh.insert(k, m)
     index_bytes = tracemalloc.get_traced_memory()[0]
     for m in lean:
         lsh.query(m)
-    secs = time.perf_counter() - t0
+    secs = time.process_time() - t0
     tracemalloc.stop()
     return secs, index_bytes
 

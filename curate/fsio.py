@@ -7,7 +7,7 @@ Local paths never touch fsspec: the single-machine path stays exactly as it was.
 
 Outputs are written with plain file I/O (atomic renames, memory-mapped shards), so an
 output directory must be a local path or a `file://` URL: on a cluster, a filesystem
-every node mounts (NFS, EFS, Filestore, or a bucket through a FUSE mount).
+every node mounts (NFS, EFS, Filestore, Lustre; bucket FUSE mounts lack atomic rename).
 """
 
 from __future__ import annotations
@@ -45,8 +45,8 @@ def local_dir(path: str | os.PathLike[str]) -> str:
     text = str(path)
     if is_url(text):
         raise ValueError(
-            f"{text}: outputs must be on a filesystem (a local path, file://, or a shared mount such as "
-            "NFS/EFS or a FUSE-mounted bucket); inputs may be object-store URLs"
+            f"{text}: outputs must be on a filesystem (a local path, file://, or a mount every node "
+            "shares, such as NFS/EFS); inputs may be object-store URLs"
         )
     return to_local(text)
 

@@ -359,19 +359,25 @@ def compute_signature_file(path: str | os.PathLike[str], doc_ids: list[str], war
 
 
 def read_signatures(paths: Sequence[str | os.PathLike[str]], cfg: NearDedupConfig) -> tuple[pa.Table, np.ndarray]:
-    """All files' doc_id/warc_date (one table) and signatures ((n, num_perm) uint32), in path order."""
-    tables, blocks = [], []
+    """All files' doc_id/warc_date (one table) and signatures ((n, num_perm) uint32), in path order.
+
+    Signatures are copied file by file into one preallocated array (one copy, 4 * num_perm B/doc).
+    """
     for p in paths:
         if not signature_file_matches(p, cfg):
             raise ValueError(f"{p}: not a signature file for {cfg.signature_params()} (recompute it)")
+    counts = [pq.read_metadata(p).num_rows for p in paths]
+    sigs = np.empty((sum(counts), cfg.num_perm), dtype=np.uint32)
+    tables, lo = [], 0
+    for p, n in zip(paths, counts, strict=True):
         t = pq.read_table(p)
-        sig = t.column("signature").combine_chunks()
-        blocks.append(sig.values.to_numpy(zero_copy_only=False).reshape(len(t), cfg.num_perm))
+        flat = t.column("signature").combine_chunks().values.to_numpy(zero_copy_only=False)
+        sigs[lo : lo + n] = flat.reshape(n, cfg.num_perm)
         tables.append(t.select(["doc_id", "warc_date"]))
+        lo += n
     if not tables:
-        empty = pa.table({"doc_id": pa.array([], pa.string()), "warc_date": pa.array([], TS)})
-        return empty, np.empty((0, cfg.num_perm), dtype=np.uint32)
-    return pa.concat_tables(tables), np.concatenate(blocks)
+        return pa.table({"doc_id": pa.array([], pa.string()), "warc_date": pa.array([], TS)}), sigs
+    return pa.concat_tables(tables), sigs
 
 
 # --- banding and clustering -------------------------------------------------------------
@@ -462,7 +468,8 @@ def find_clusters(signature_paths: Sequence[Path], cfg: NearDedupConfig,
     if exclude:
         keep &= ~np.isin(doc_ids.astype(str), np.asarray(sorted(exclude), dtype=str))
     rows = np.flatnonzero(keep)
-    sigs, doc_ids = sigs[rows], doc_ids[rows]
+    if len(rows) < len(sigs):
+        sigs, doc_ids = sigs[rows], doc_ids[rows]
     dates = meta.column("warc_date").combine_chunks().take(pa.array(rows, pa.int64()))
 
     edges = candidate_edges(sigs, cfg)

@@ -134,8 +134,8 @@ def _keep_masks(paths: Sequence[str], exclude: set[str] | frozenset[str]) -> lis
     lengths = [len(c) for c in ids]
     if not sum(lengths):
         return [np.zeros(0, dtype=bool) for _ in paths]
-    all_ids = pa.chunked_array([c for c in ids if len(c)]).combine_chunks()
-    mask = pl.from_arrow(all_ids).is_first_distinct().to_numpy()
+    all_ids = pa.chunked_array([ch for c in ids for ch in c.chunks], type=pa.string()).combine_chunks()
+    mask = np.array(pl.from_arrow(all_ids).is_first_distinct().to_numpy(), dtype=bool)
     if exclude:
         mask &= ~pc.is_in(all_ids, value_set=pa.array(sorted(exclude), pa.string())).to_numpy(zero_copy_only=False)
     bounds = np.cumsum([0, *lengths])

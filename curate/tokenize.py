@@ -370,6 +370,7 @@ def tokenize_corpus(
             # on one thread. The Rust pool's work stealing keeps oversubscription cheap.
             threads = os.cpu_count() or 1
             ctx = multiprocessing.get_context("spawn")
+            pending.sort(key=lambda t: -t[0].stat().st_size)  # largest first (LPT): the shortest tail
             with ProcessPoolExecutor(n_procs, mp_context=ctx, initializer=_init_worker, initargs=(threads,)) as ex:
                 futs = {ex.submit(encode_part, p.name, str(out), str(tok_path), want, rows): p for p, want, rows in pending}
                 for fut in as_completed(futs):

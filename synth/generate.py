@@ -61,12 +61,13 @@ class Sampling:
     temperature: float = 1.0
     top_p: float = 1.0
     max_tokens: int = 256
+    ignore_eos: bool = False  # benchmarks only: fixed-length outputs so tokens/s compare like with like
 
     def to_vllm(self, seed: int):
         from vllm import SamplingParams
 
         return SamplingParams(temperature=self.temperature, top_p=self.top_p, max_tokens=self.max_tokens,
-                              seed=seed)
+                              seed=seed, ignore_eos=self.ignore_eos)
 
 
 def _h(*parts: Any) -> bytes:

@@ -132,9 +132,11 @@ def test_disclosure_counts_agree_with_provenance(out, rep):
     prov = _prov(out)
     kept = prov.filter(pl.col("decision") == "kept").height
     synth_kept = pl.read_parquet(out / "synth" / "documents" / "*.parquet").height
-    ev = json.dumps(items[3]["evidence"])
-    assert f'"kept": {kept}' in ev and f'"records": {prov.height}' in ev
-    assert f'"records": {synth_kept}' in ev
+    sets = {Path(x["dataset"]).name: x for x in items[3]["evidence"]["datasets"]}
+    assert sets["corpus"]["documents"] == kept and sets["corpus"]["records_read"] == prov.height
+    assert sets["corpus"]["tokens"] == rep["corpus"]["tokens"]["n_tokens"]
+    assert sets["synth"]["documents"] == synth_kept
+    assert items[3]["evidence"]["total"] == kept + synth_kept
     assert items[12]["answer"].startswith("Yes")  # synthetic data was generated
     assert [it["answer"] for it in rep["disclosure"]["items"]] == [items[n]["answer"] for n in range(1, 13)]
 

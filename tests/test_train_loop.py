@@ -13,8 +13,8 @@ from conftest import warc
 from provenance.manifest import read_manifest, sha256_file
 from train import load_model
 from train.config import ConfigError, make_config
-from train.trainer import train
 from train.testing import build_corpus, warc_texts
+from train.trainer import train
 
 pytestmark = pytest.mark.slow
 
