@@ -60,7 +60,9 @@ def curate(
         nd = cfg.near_dedup
         typer.echo(config_to_toml(cfg), nl=False)
         typer.echo(f"# near_dedup: {nd.bands} bands x {nd.rows} rows -> a pair with Jaccard "
-                   f"{nd.s_curve_threshold():.3f} has a 50% chance of being caught (S-curve threshold)")
+                   f"{nd.half_probability_similarity():.3f} has a 50% chance of being caught; "
+                   f"S-curve threshold (1/b)^(1/r) = {nd.s_curve_threshold():.3f} "
+                   f"(caught with p = {nd.candidate_probability(nd.s_curve_threshold()):.2f})")
         return
     if not inputs:
         fail("no INPUT given (WARC files, directories or globs)")

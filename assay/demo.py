@@ -52,6 +52,7 @@ SAMPLE_MODULES = (
 )
 SAMPLE_DATE = "2024-01-15T12:00:00Z"
 SAMPLE_HOST = "https://docs.sample.invalid"
+SAMPLE_FILENAME = "pydoc-sample.warc.gz"
 
 
 def _page(module_name: str) -> bytes | None:
@@ -85,7 +86,8 @@ def build_sample_crawl(path: str | Path, modules: tuple[str, ...] = SAMPLE_MODUL
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "wb") as f:
         writer = WARCWriter(f, gzip=True)
-        info = writer.create_warcinfo_record(path.name, {"software": "assay demo", "format": "WARC/1.1"})
+        # a fixed WARC-Filename: the same crawl bytes wherever the file is written
+        info = writer.create_warcinfo_record(SAMPLE_FILENAME, {"software": "assay demo", "format": "WARC/1.1"})
         info.rec_headers.replace_header("WARC-Date", SAMPLE_DATE)
         info.rec_headers.replace_header("WARC-Record-ID", _record_id("warcinfo"))
         writer.write_record(info)
@@ -113,7 +115,7 @@ class DemoSettings:
 
     modules: tuple[str, ...] = SAMPLE_MODULES
     vocab_size: int = 4096  # byte-level BPE on ~1 MB of text: 4k merges cover it (GPT-2 used 50k on 40 GB)
-    train_steps: int = 400  # tiny preset: 16 x 128 tokens a step, a few minutes on 2 cores
+    train_steps: int = 600  # tiny preset (4 x 128 tokens a step): 300 steps took 70-90 s here under load
     eval_every: int = 50
     synth_seeds: int = 64  # seed documents -> one continuation each
     prefix_words: int = 24  # prompt = first words of a seed; tiny's context is 128 tokens
@@ -186,7 +188,10 @@ def curate_stage(warcs: list[str], out: Path, s: DemoSettings) -> Path:
 
     corpus = out / "corpus"
     cfg = load_config(overrides={"workers": 2, "tokenize.enabled": True, "tokenize.vocab_size": s.vocab_size})
-    curate(warcs, corpus, cfg, overwrite=True, progress=True)
+    manifest = curate(warcs, corpus, cfg, overwrite=True, progress=True)
+    if manifest["counts"]["kept"] == 0:
+        raise ValueError(f"no document of {manifest['counts']['records']} records passed curation, so there is "
+                         f"nothing to train on; see why in {corpus / 'report.html'}")
     return corpus
 
 
@@ -241,9 +246,14 @@ def _generate_child(args: dict[str, Any]) -> None:
              purpose="assay demo: continuations of documentation pages, to exercise the collapse and bias gates")
 
 
-def validate_stage(synth: Path, corpus: Path, out: Path) -> Path:
+def validate_stage(synth: Path, corpus: Path, out: Path) -> Path | None:
+    """None when the model generated nothing usable: the report then says "not validated"."""
+    from provenance.manifest import read_manifest
     from synth.validate import validate
 
+    if not read_manifest(synth).get("counts", {}).get("kept"):
+        _say("no synthetic document was generated (see synth/provenance): skipping validation")
+        return None
     dest = out / "synth-validation"
     validate(synth, corpus, dest)
     return dest
@@ -287,7 +297,7 @@ def run_demo(out: str | Path, warcs: list[str] | None = None, small: bool = Fals
     t0 = time.perf_counter()
     if not warcs:
         warcs = [str(_timed(timings, "sample crawl", build_sample_crawl,
-                            out / "sample-crawl" / "pydoc-sample.warc.gz", s.modules))]
+                            out / "sample-crawl" / SAMPLE_FILENAME, s.modules))]
     corpus = _timed(timings, "curate + tokenize", curate_stage, warcs, out, s)
     run = _timed(timings, "train", train_stage, corpus, out, s)
     model = _timed(timings, "export", export_stage, run, out)

@@ -56,7 +56,7 @@ class ExactDedupConfig(_Section):
 class TokenizeStageConfig(_Section):
     enabled: bool = False
     tokenizer: Path | None = None  # a tokenizer.json to use; default: train one on the kept documents
-    vocab_size: int = Field(16_384, ge=256)
+    vocab_size: int = Field(16_384, ge=257)  # 256 byte symbols + <|endoftext|>
     shard_tokens: int = Field(50_000_000, gt=0)
     shuffle_seed: int | None = None
 

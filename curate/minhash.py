@@ -23,11 +23,14 @@ Hashing, all vectorised with numpy:
   signature equals `datasketch.MinHash(num_perm, seed, scheme="affine32")` fed the
   same 32-bit shingle hashes (tested), and is identical whichever process computes it.
 
-Measured (benchmarks/minhash.py, 1,9xx docs pages of python/postgresql/debian docs,
-2-core machine): see docs/minhash-memory.md for figures. Own banding (numpy
-`np.unique` per band) vs `datasketch.MinHashLSH.insert` of LeanMinHash: the
-benchmark prints both; we band ourselves because it needs no Python call per
-document per band and gives candidate pairs directly.
+Measured (benchmarks/minhash.py, 2,244 docs: the python/postgresql/debian docs WARCs after
+exact dedup + 300 seeded near-duplicate variants; CPU seconds on the shared 2-core machine):
+signatures 687 docs/s vs 33 for a plain datasketch loop and 24 for datatrove's stage 1;
+end to end 656 vs 33 vs 24 docs/s; recall on pairs with Jaccard >= 0.8: 1.00 / 1.00 / 0.98.
+Banding: our numpy `np.unique` per band took 10 ms for all 2,244 signatures against
+673 ms for `datasketch.MinHashLSH` insert + query of LeanMinHash (4,477 B/doc of index),
+so we band ourselves. Memory per document: docs/minhash-memory.md. rensa was not tried:
+the numpy path already beats the targets and adds no dependency.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from provenance.manifest import read_manifest
 
@@ -27,6 +27,8 @@ KIND_TEXT = {
 
 
 class Gate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     metric: str
     kind: Kind
     value: float
@@ -73,6 +75,8 @@ def default_gates() -> list[Gate]:
 
 class ValidateConfig(BaseModel):
     """Everything `assay synth validate` reads from its config (TOML: top-level keys + [[gates]])."""
+
+    model_config = ConfigDict(extra="forbid")
 
     gates: list[Gate] = Field(default_factory=default_gates)
     budget_tokens: int | None = None  # None: the smaller of the two sets' word-token counts

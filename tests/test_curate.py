@@ -51,6 +51,14 @@ def count_records(path: Path) -> tuple[int, bool]:
     return n, failed is True
 
 
+def no_quality_filters(tmp_path: Path) -> Path:
+    """A config with the four quality filters off, for tests about other decisions."""
+    path = tmp_path / "no-quality-filters.toml"
+    path.write_text("".join(f"[filters.{f}]\nenabled = false\n" for f in
+                            ("gopher_repetition", "gopher_quality", "c4", "fineweb_quality")))
+    return path
+
+
 def all_warc_files(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file() and is_warc_path(p))
 
@@ -130,11 +138,7 @@ def test_clueweb_duplicates(tmp_path: Path) -> None:
     pages = prov.filter(pl.col("warc_type") == "response")
     assert pages.height == 29 and pages["reason"].null_count() == pages.filter(pl.col("decision") == "kept").height
     # With the quality filters off, exact dedup sees them: one representative, 28 duplicates.
-    cfg_path = tmp_path / "nofilters.toml"
-    cfg_path.write_text(
-        "[filters.gopher_repetition]\nenabled = false\n[filters.gopher_quality]\nenabled = false\n"
-        "[filters.c4]\nenabled = false\n[filters.fineweb_quality]\nenabled = false\n"
-    )
+    cfg_path = no_quality_filters(tmp_path)
     out2 = tmp_path / "nofilters"
     curate([str(src)], out2, load_config(cfg_path))
     prov2 = pl.read_parquet(out2 / "provenance" / "*.parquet")
@@ -237,7 +241,9 @@ def test_print_config_shows_s_curve_threshold() -> None:
     r = run_cli("curate", "--print-config")
     assert r.returncode == 0
     assert "threshold = 0.65" in r.stdout
-    assert "14 bands x 8 rows" in r.stdout and "Jaccard 0.719" in r.stdout  # (1/14)^(1/8) = 0.7191
+    # 50% point: (1 - 0.5^(1/14))^(1/8) = 0.685; S-curve threshold (1/14)^(1/8) = 0.719
+    assert "14 bands x 8 rows" in r.stdout and "Jaccard 0.685 has a 50% chance" in r.stdout
+    assert "S-curve threshold (1/b)^(1/r) = 0.719" in r.stdout
 
 
 def test_extraction_limits_become_error_rows(tmp_path: Path) -> None:
@@ -276,7 +282,7 @@ def test_report_escapes_crawled_text(tmp_path: Path) -> None:
         w.write_record(w.create_warc_record("http://evil.example/<script>alert(1)</script>", "response",
                                             payload=io.BytesIO(body), http_headers=http))
     out = tmp_path / "out"
-    curate([str(path)], out)
+    curate([str(path)], out, load_config(no_quality_filters(tmp_path)))
     docs = pl.read_parquet(out / "documents" / "*.parquet")
     assert docs.height == 1 and "<script>alert(0)</script>" in docs["text"][0]
     html = (out / "report.html").read_text()
@@ -292,3 +298,51 @@ def test_demo_sample_crawl_is_deterministic(tmp_path: Path) -> None:
     assert a.read_bytes() == b.read_bytes()
     n, failed = count_records(a)
     assert not failed and n == 1 + 1 + 8 + 1  # warcinfo, robots.txt, 8 pages, 1 mirror copy
+
+
+def test_near_duplicates_are_marked_in_provenance_and_kept_for_inspection(tmp_path: Path) -> None:
+    """A real page and a lightly edited copy (later date, other URL): one kept, one `duplicate`
+    from near_dedup with the representative's id; the copy's text is in rejected/."""
+    import io
+    import re
+
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+    pages = []
+    with open(warc("python-3.11-docs.warc.gz"), "rb") as f:
+        for rec in ArchiveIterator(f):
+            if rec.rec_type == "response":
+                body = rec.content_stream().read()
+                if b"tutorial" in rec.rec_headers.get_header("WARC-Target-URI").encode() and len(body) > 30_000:
+                    pages.append(body)
+            if len(pages) == 3:
+                break
+    original = pages[0]
+    # Change every 40th word of the page's paragraphs: Jaccard of 5-shingles stays high (~0.9).
+    counter = iter(range(10**9))
+    edited = re.sub(rb"(?<=<p>)(\w+)", lambda m: b"Indeed" if next(counter) % 40 == 0 else m.group(1), original)
+    assert edited != original
+    path = tmp_path / "near.warc.gz"
+    with open(path, "wb") as f:
+        w = WARCWriter(f, gzip=True)
+        for url, body, date in (("https://a.example/page", original, "2024-01-01T00:00:00Z"),
+                                ("https://b.example/copy", edited, "2024-02-01T00:00:00Z"),
+                                ("https://c.example/other", pages[1], "2024-03-01T00:00:00Z")):
+            http = StatusAndHeaders("200 OK", [("Content-Type", "text/html; charset=utf-8")], protocol="HTTP/1.1")
+            w.write_record(w.create_warc_record(url, "response", payload=io.BytesIO(body), http_headers=http,
+                                                warc_headers_dict={"WARC-Date": date}))
+    cfg_path = no_quality_filters(tmp_path)  # this test is about dedup decisions
+    out = tmp_path / "out"
+    curate([str(path)], out, load_config(cfg_path))
+    prov = pl.read_parquet(out / "provenance" / "*.parquet").sort("record_index")
+    a, b, c = prov.filter(pl.col("warc_type") == "response").iter_rows(named=True)
+    assert a["decision"] == "kept" and c["decision"] == "kept"
+    assert b["decision"] == "duplicate" and b["step"] == "near_dedup" and b["dup_of"] == a["doc_id"]
+    assert a["dup_cluster"] == b["dup_cluster"] is not None
+    rejected = pl.read_parquet(out / "rejected" / "*.parquet")
+    assert rejected.filter(pl.col("doc_id") == b["doc_id"])["text"][0].count("Indeed") >= 1
+    # Turned off, the copy is kept.
+    out2 = tmp_path / "off"
+    curate([str(path)], out2, load_config(cfg_path, {"near_dedup.enabled": False}))
+    assert pl.read_parquet(out2 / "provenance" / "*.parquet")["decision"].to_list().count("kept") == 3

@@ -190,3 +190,14 @@ def test_report_is_self_contained_and_links_resolve(out):
             continue
         assert (out / r).is_file(), r
     assert 'href="disclosure/ab2013.html"' in page
+
+
+def test_missing_warc_is_a_one_line_error(tmp_path):
+    import subprocess
+    import sys
+
+    assay = Path(sys.executable).with_name("assay")
+    proc = subprocess.run([str(assay), "demo", "--warc", str(tmp_path / "nope.warc.gz"), "-o", str(tmp_path / "o")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert "no such WARC file" in proc.stderr and "Traceback" not in proc.stderr

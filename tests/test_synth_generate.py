@@ -7,6 +7,7 @@ import os
 
 import pyarrow.parquet as pq
 import pytest
+
 from conftest import warc
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -17,13 +18,13 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
+    import time
+
     from synth.generate import load_engine
     from train.config import make_config
     from train.export import export_hf
     from train.testing import build_corpus, warc_texts
     from train.trainer import train
-
-    import time
 
     root = tmp_path_factory.mktemp("synthgen")
     t = time.perf_counter()

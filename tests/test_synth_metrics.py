@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import warc
 
+from conftest import warc
 from synth import bias, metrics
 from synth.gates import FAIL, NA, PASS, Gate, ValidateConfig, check_mixable, evaluate
 from synth.tasks import load_template
@@ -134,3 +134,20 @@ def test_validate_writes_escaped_report_and_refuses_unvalidated(tmp_path, human_
     with pytest.raises(ValueError, match="distinct_2"):
         check_mixable(syn, allow_failed=False)
     check_mixable(syn, allow_failed=True)
+
+
+def test_bad_inputs_give_clear_errors(tmp_path):
+    from pydantic import ValidationError
+
+    from synth.generate import generate, request_seed, synth_doc_id
+
+    bad = tmp_path / "gates.toml"
+    bad.write_text('bogus = 1\n')
+    with pytest.raises(ValidationError, match="bogus"):
+        ValidateConfig.from_toml(bad)
+    (tmp_path / "model").mkdir()
+    with pytest.raises(FileNotFoundError, match="model.safetensors"):
+        generate(tmp_path / "model", tmp_path / "seeds", tmp_path / "out")
+    # per-request seeds and synthetic doc_ids: deterministic, and distinct across seeds and documents
+    assert request_seed(0, "a") == request_seed(0, "a") != request_seed(1, "a") != request_seed(0, "b")
+    assert synth_doc_id(0, "a", "qa").startswith("syn-") and synth_doc_id(0, "a", "qa") != synth_doc_id(0, "a", "rephrase")
