@@ -1,6 +1,7 @@
 """`assay demo`: the whole loop on a sample crawl that every Python installation can build.
 
-The sample is made of the HTML pages `pydoc` renders for standard-library modules,
+The sample is made of article pages written from the docstrings of standard-library
+modules (the prose `pydoc` shows),
 packed into a WARC by our own writer (warcio) with fixed dates and record ids, so
 the demo ships no third-party text and gives the same crawl on every run.
 
@@ -19,16 +20,18 @@ The loop, each stage one function, each writing one directory under OUT:
 from __future__ import annotations
 
 import contextlib
+import html
+import importlib
+import inspect
 import io
 import json
 import os
-import pydoc
 import shutil
 import subprocess
 import sys
-import sysconfig
 import time
 import uuid
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -49,20 +52,52 @@ SAMPLE_MODULES = (
     "socketserver", "statistics", "string", "struct", "subprocess", "tarfile", "tempfile",
     "textwrap", "threading", "timeit", "tokenize", "trace", "traceback", "turtle", "typing",
     "unittest", "urllib.parse", "uuid", "warnings", "wave", "weakref", "webbrowser", "zipfile",
+    "ast", "asyncio.events", "asyncio.locks", "asyncio.queues", "asyncio.streams", "asyncio.tasks", "bz2",
+    "code", "codeop", "compileall", "concurrent.futures", "dis", "doctest", "email.parser", "email.utils",
+    "filecmp", "ftplib", "getpass", "http.cookiejar", "http.cookies", "http.server", "importlib.metadata",
+    "inspect", "io", "lzma", "multiprocessing.pool", "os", "pdb", "pkgutil", "platform", "plistlib",
+    "poplib", "profile", "pstats", "py_compile", "pydoc", "reprlib", "runpy", "socket", "sqlite3", "ssl",
+    "symtable", "tomllib", "tracemalloc", "types", "unittest.mock", "urllib.request", "wsgiref.handlers",
+    "xml.dom.minidom", "xml.etree.ElementTree", "xmlrpc.client", "zipapp", "zoneinfo",
 )
 SAMPLE_DATE = "2024-01-15T12:00:00Z"
 SAMPLE_HOST = "https://docs.sample.invalid"
 SAMPLE_FILENAME = "pydoc-sample.warc.gz"
 
 
+def _paragraphs(doc: str) -> list[str]:
+    """A docstring's paragraphs, each folded onto one line."""
+    return [" ".join(p.split()) for p in inspect.cleandoc(doc).split("\n\n") if p.strip()]
+
+
 def _page(module_name: str) -> bytes | None:
-    try:
-        obj, name = pydoc.resolve(module_name)
-    except (ImportError, pydoc.ErrorDuringImport):
-        return None
-    text = pydoc.html.page(pydoc.describe(obj), pydoc.html.document(obj, name))
-    # pydoc links each module's source file: show a fixed prefix instead of this machine's install path
-    return text.replace(sysconfig.get_paths()["stdlib"], "/usr/lib/python3").encode("utf-8")
+    """An article page for one module, written from its docstrings (the prose pydoc shows):
+    the module's own, then each public class and function defined there, in name order."""
+    with warnings.catch_warnings():  # deprecated members warn when touched; the page stays the same
+        warnings.simplefilter("ignore")
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            return None
+        return _article(module_name, module)
+
+
+def _article(module_name: str, module: Any) -> bytes:
+    parts = [f"<h1>{html.escape(module_name)}</h1>"]
+    parts += [f"<p>{html.escape(p)}</p>" for p in _paragraphs(module.__doc__ or "")]
+    for name, obj in sorted(vars(module).items()):
+        if name.startswith("_") or getattr(obj, "__module__", None) != module.__name__:
+            continue
+        if not (inspect.isclass(obj) or inspect.isfunction(obj)) or not obj.__doc__:
+            continue
+        parts.append(f"<h2>{html.escape(name)}</h2>")
+        parts += [f"<p>{html.escape(p)}</p>" for p in _paragraphs(obj.__doc__)]
+    title = html.escape(f"{module_name} — Python standard library")
+    page = (f"<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title></head>"
+            f"<body><nav><a href=\"/\">Library index</a></nav><article>{''.join(parts)}</article>"
+            f"<footer>Generated from the docstrings of Python {sys.version_info.major}.{sys.version_info.minor}</footer>"
+            "</body></html>")
+    return page.encode("utf-8")
 
 
 def _record_id(key: str) -> str:

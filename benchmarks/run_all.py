@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
-ORDER = ["curate_vs_datatrove", "minhash", "tokenize", "train_throughput", "generate", "scale"]
+ORDER = ["curate_vs_datatrove", "minhash", "tokenize_shards", "train_throughput", "generate", "scale"]
 
 
 def main(names: list[str]) -> int:

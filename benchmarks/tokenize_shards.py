@@ -14,7 +14,7 @@ tokenizer.json (a 16k byte-level BPE trained on them), each side in its own fres
 tokens/s uses the same numerator for every side (the documents' tokens, no EOS), so the ratios
 are ratios of wall time. Each side runs --repeats times, interleaved; the best time counts.
 
-    .venv/bin/python benchmarks/tokenize.py [--corpus OUT_DIR] [--workers 2] [--threads 2]
+    .venv/bin/python benchmarks/tokenize_shards.py [--corpus OUT_DIR] [--workers 2] [--threads 2]
 """
 
 from __future__ import annotations
