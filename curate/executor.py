@@ -64,8 +64,9 @@ def _run_one(task: FileTask, cfg: CurateConfig, out_dir: str, run_id: str, q: qu
 
 def run_local(tasks: list[FileTask], cfg: CurateConfig, out_dir: str, run_id: str, show_progress: bool) -> None:
     """Run tasks in `cfg.workers` processes (in this process when workers == 1)."""
-    from curate.pipeline import marker_path, process_file
     from pathlib import Path
+
+    from curate.pipeline import marker_path, process_file
 
     todo = [t for t in tasks if not marker_path(Path(out_dir), "extract", t.part).exists()]
     with RecordProgress(len(tasks), show_progress) as prog:

@@ -17,10 +17,10 @@ import pytest
 from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 
+from conftest import REPO, warc
 from curate.config import load_config
 from curate.pipeline import curate
 from curate.warc import is_warc_path
-from conftest import REPO, warc
 
 ASSAY = [sys.executable, "-m", "assay"]
 OUTPUT_DIRS = ("provenance", "documents", "rejected")

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from conftest import REPO, warc
 
+from conftest import REPO, warc
 from curate.config import load_config
 from curate.pipeline import curate
 from provenance.declarations import DeclarationsError, load_declarations

@@ -10,8 +10,8 @@ from pathlib import Path
 import polars as pl
 import pyarrow as pa
 import pytest
-from conftest import REPO, warc
 
+from conftest import REPO, warc
 from curate.config import load_config
 from curate.pipeline import curate
 from curate.takedown import TakedownError, takedown

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from conftest import warc
 from warcio.archiveiterator import ArchiveIterator
 
+from conftest import warc
 from curate.signals import detect_license, detect_opt_out, detect_pii, redact_pii
 from provenance.schema import PII_TYPES
 
