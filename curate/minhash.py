@@ -486,7 +486,15 @@ def find_clusters(signature_paths: Sequence[Path], cfg: NearDedupConfig,
     ts = pc.fill_null(dates.take(pa.array(members, pa.int64())).cast(pa.int64()), np.iinfo(np.int64).max)
     ts = ts.to_numpy(zero_copy_only=False)
 
-    # Representative: first of each label when sorted by (label, date with nulls last, doc_id).
+    return clusters_table(labels, ids, ts)
+
+
+def clusters_table(labels: np.ndarray, ids: np.ndarray, ts: np.ndarray) -> pa.Table:
+    """The cluster table from component labels, doc ids and int64 dates (nulls as int64 max).
+
+    Representative of a cluster: earliest date, then smallest doc_id. Rows sorted by
+    (dup_cluster, doc_id), so every executor writes the same table.
+    """
     order = np.lexsort((ids, ts, labels))
     first = np.concatenate(([True], labels[order][1:] != labels[order][:-1]))
     rep_of_label = dict(zip(labels[order][first].tolist(), ids[order][first].tolist(), strict=True))

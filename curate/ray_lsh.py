@@ -34,8 +34,8 @@ from curate.minhash import (
     CLUSTER_SCHEMA,
     EMPTY_VALUE,
     NearDedupConfig,
-    cluster_id,
     cluster_labels,
+    clusters_table,
     signature_file_matches,
 )
 
@@ -187,19 +187,4 @@ def _clusters_table(paths: list[str], nodes: np.ndarray, labels: np.ndarray) -> 
         dates = pc.fill_null(meta.column("warc_date").combine_chunks().cast(pa.int64()), np.iinfo(np.int64).max)
         ts[at] = dates.to_numpy(zero_copy_only=False)
     ids = ids.astype(str)
-    # Representative: earliest warc_date (nulls last), then smallest doc_id (as find_clusters).
-    order = np.lexsort((ids, ts, labels))
-    first = np.concatenate(([True], labels[order][1:] != labels[order][:-1]))
-    rep_of_label = dict(zip(labels[order][first].tolist(), ids[order][first].tolist(), strict=True))
-    reps = np.array([rep_of_label[lab] for lab in labels.tolist()], dtype=str)
-    clusters = np.array([cluster_id(rep_of_label[lab]) for lab in labels.tolist()], dtype=str)
-    final = np.lexsort((ids, clusters))
-    return pa.table(
-        {
-            "doc_id": ids[final].tolist(),
-            "dup_cluster": clusters[final].tolist(),
-            "dup_of": reps[final].tolist(),
-            "is_representative": (ids == reps)[final].tolist(),
-        },
-        schema=CLUSTER_SCHEMA,
-    )
+    return clusters_table(labels, ids, ts)  # same representative rule and row order as find_clusters
