@@ -96,6 +96,13 @@ def expand_inputs(inputs: Iterable[str]) -> list[str]:
                 raise InputError(f"{item}: the pattern matches no file")
             found.update(os.path.abspath(m) for m in matches)
         elif path.is_dir():
+            if (path / "run.json").is_file():
+                kind = json.loads((path / "run.json").read_text()).get("kind")
+                raise InputError(
+                    f"{item}: an assay {kind or 'output'} directory, not web archives; corpora and synthetic "
+                    "sets are mixed at training time (assay train run --data NAME=DIR:WEIGHT), where the "
+                    "synthetic gates are checked"
+                )
             files = [p for p in path.rglob("*") if p.is_file() and is_warc_path(p)]
             if not files:
                 raise InputError(f"{item}: directory holds no WARC/ARC/WET files")

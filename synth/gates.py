@@ -80,7 +80,9 @@ class ValidateConfig(BaseModel):
 
     gates: list[Gate] = Field(default_factory=default_gates)
     budget_tokens: int | None = None  # None: the smaller of the two sets' word-token counts
-    tail_top_k: int = 1000  # the reference's head vocabulary; beyond it is the tail
+    # the reference's head: its most frequent types covering this share of its tokens; the rest is
+    # the tail (a fixed top-k held nearly every type of a small reference, see metrics.head_types)
+    tail_head_coverage: float = Field(0.9, gt=0, lt=1)
     self_bleu_sample: int = 64  # Texygen samples a subset too; keeps it O(sample^2)
     seed: int = 0
     terms_path: str | None = None

@@ -27,8 +27,9 @@ DEFINITIONS: dict[str, str] = {
                  "all other sampled documents as references; higher means more alike (Zhu et al. 2018, Texygen)",
     "self_repetition": "mean over documents of the share of a document's distinct 4-grams that also occur in "
                        "another document of the set (Salkar et al. 2022, self-repetition)",
-    "tail_mass": "share of tokens whose word type is not among the reference's top-k most frequent types; "
-                 "collapse loses the tails first (Shumailov et al. 2024)",
+    "tail_mass": "share of tokens whose word type is not in the reference's head, the most frequent reference "
+                 "types that together cover 90% of the reference's tokens (so the reference's own tail mass is "
+                 "about 0.1 at any size); collapse loses the tails first (Shumailov et al. 2024)",
     "type_coverage": "share of the reference's word types that occur in the set",
     "hapax_ratio": "share of word types that occur exactly once",
     "ngram_novelty": "share of the set's distinct 4-grams that do not occur in the seed documents",
@@ -118,6 +119,23 @@ def self_repetition(docs: Sequence[list[str]], n: int = 4) -> float | None:
 def tail_mass(docs: Sequence[list[str]], head: set[str]) -> float | None:
     toks = [t for d in docs for t in d]
     return sum(t not in head for t in toks) / len(toks) if toks else None
+
+
+def head_types(docs: Iterable[list[str]], coverage: float = 0.9) -> set[str]:
+    """The most frequent types that together cover `coverage` of the tokens (the 'head').
+
+    A fixed top-k is not comparable across sizes: at ~8 k words a top-1000 holds nearly every
+    type, so the reference's own tail mass was 0-0.04 and the metric measured nothing. A coverage
+    cut keeps the reference's tail mass near 1 - coverage at any size (the nucleus idea, applied
+    to the reference's unigram distribution; Holtzman et al. 2020)."""
+    counts = Counter(t for d in docs for t in d)
+    need, head, seen = coverage * sum(counts.values()), set(), 0
+    for w, c in sorted(counts.items(), key=lambda x: (-x[1], x[0])):  # ties by word: deterministic
+        if seen >= need:
+            break
+        head.add(w)
+        seen += c
+    return head
 
 
 def top_k_types(docs: Iterable[list[str]], k: int) -> set[str]:

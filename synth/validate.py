@@ -39,7 +39,7 @@ def compare(synth_texts: list[str], ref_texts: list[str], *, config: ValidateCon
     r_tok = [metrics.words(t) for t in ref_texts]
     budget = cfg.budget_tokens or min(sum(map(len, s_tok)), sum(map(len, r_tok)))
     s_cut, r_cut = metrics.cut_to_budget(s_tok, budget), metrics.cut_to_budget(r_tok, budget)
-    head = metrics.top_k_types(r_cut, cfg.tail_top_k)
+    head = metrics.head_types(r_cut, cfg.tail_head_coverage)
     ref_types = {t for d in r_cut for t in d}
     seed_tok = [metrics.words(t) for t in seed_texts] if seed_texts else None
     ms = metrics.diversity(s_cut, head=head, ref_types=ref_types, seed_docs=seed_tok,

@@ -235,6 +235,11 @@ def test_missing_input_and_empty_directory_are_clear_errors(tmp_path: Path) -> N
     assert r.returncode == 2 and "holds no WARC" in r.stderr
     r = run_cli("curate", str(tmp_path / "*.warc.gz"), "-o", str(tmp_path / "o3"))
     assert r.returncode == 2 and "matches no file" in r.stderr
+    synth_set = tmp_path / "synth"  # a synthetic set is mixed at training time, where its gates are checked
+    synth_set.mkdir()
+    (synth_set / "run.json").write_text(json.dumps({"kind": "synth", "gates": {"overall": "fail"}}))
+    r = run_cli("curate", str(synth_set), "-o", str(tmp_path / "o4"))
+    assert r.returncode == 2 and "assay synth directory" in r.stderr and "assay train run --data" in r.stderr
 
 
 def test_print_config_shows_s_curve_threshold() -> None:
