@@ -103,7 +103,8 @@ def heldout_perplexity(model_dir: Path, texts: list[str]) -> float:
 TEMPERATURE, TOP_P = 0.6, 0.9
 # G0 must actually fit the human data before its samples mean anything: 100 tiny-preset steps left
 # it near-random (held-out ppl ~195, samples of word pieces). 200 steps x 4 x 128 tokens is ~4
-# epochs of the ~25 k-token test corpus, ~45 s on one idle core (~2,400 tokens/s).
+# epochs of the ~25 k-token test corpus (102 k tokens a model; at 290-375 tokens/s, measured on the
+# shared 2-core machine, that is ~5 min a model, so the 5-model test is slow; G0's val ppl: 186).
 STEPS = 200
 
 
