@@ -113,19 +113,10 @@ def _bars(xs: list[int], ys: list[int], title: str, xlabel: str) -> str:
 
 
 def _loss_plot(rows: list[dict[str, Any]]) -> str:
-    plt = _plt()
-    tr = [(r["step"], r["loss"]) for r in rows if r.get("split") == "train"]
-    va = [(r["step"], r["val_loss"]) for r in rows if r.get("split") == "val"]
-    fig, ax = plt.subplots(figsize=(7, 3.5))
-    if tr:
-        ax.plot(*zip(*tr, strict=True), label="train")
-    if va:
-        ax.plot(*zip(*va, strict=True), marker="o", label="validation")
-    ax.set_xlabel("step")
-    ax.set_ylabel("cross-entropy (nats/token)")
-    ax.set_title("training loss")
-    ax.grid(alpha=0.3)
-    ax.legend()
+    from train.trainer import loss_figure
+
+    fig = loss_figure(rows, figsize=(7, 3.5))
+    fig.axes[0].set_title("training loss")
     return _png(fig)
 
 

@@ -124,17 +124,16 @@ class RunRecord:
         write_manifest(self.out, manifest)
 
 
-def plot_losses(out: Path) -> None:
-    """RUN/loss.png from metrics.jsonl: training loss and validation loss against step."""
+def loss_figure(rows: list[dict], figsize: tuple[float, float] = (6, 4)):  # noqa: ANN201 (matplotlib Figure)
+    """Training and validation loss against step, from metrics.jsonl rows (Agg backend)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = [json.loads(line) for line in (out / METRICS).read_text().splitlines() if line.strip()]
     tr = [(r["step"], r["loss"]) for r in rows if r.get("split") == "train"]
     va = [(r["step"], r["val_loss"]) for r in rows if r.get("split") == "val"]
-    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    fig, ax = plt.subplots(figsize=figsize, dpi=100)
     if tr:
         ax.plot(*zip(*tr, strict=True), label="train")
     if va:
@@ -143,6 +142,15 @@ def plot_losses(out: Path) -> None:
     ax.set_ylabel("cross-entropy (nats/token)")
     ax.grid(alpha=0.3)
     ax.legend()
+    return fig
+
+
+def plot_losses(out: Path) -> None:
+    """RUN/loss.png from metrics.jsonl: training loss and validation loss against step."""
+    import matplotlib.pyplot as plt
+
+    rows = [json.loads(line) for line in (out / METRICS).read_text().splitlines() if line.strip()]
+    fig = loss_figure(rows)
     fig.tight_layout()
     fig.savefig(out / "loss.png")
     plt.close(fig)
