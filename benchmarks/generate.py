@@ -126,7 +126,7 @@ def main() -> None:
     ap.add_argument("--hf-batch", type=int, default=32, help="transformers batch size")
     ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
     a = ap.parse_args()
-    from synth.generate import load_engine
+    from synth.generate import close_engine, load_engine
 
     assay_s, inside_s, bare_s = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
@@ -149,10 +149,7 @@ def main() -> None:
                     b_dt, b_tok = run_bare(llm, prompts, a.new_tokens)
                     bare_s.append(b_dt)
                     print(f"run {r}: bare LLM.generate {b_tok / b_dt:.1f} tokens/s ({b_dt:.1f} s)", flush=True)
-        del llm
-        import gc
-
-        gc.collect()
+        close_engine(llm)  # its worker processes stop before transformers runs
         h_load, h_dt, h_tok = run_hf(model, prompts, a.new_tokens, a.hf_batch)
     a_dt, b_dt = _median(assay_s), _median(bare_s)
     res = {

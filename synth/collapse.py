@@ -11,7 +11,6 @@ metrics and the gate verdicts of the data that generation wrote.
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import json
 from pathlib import Path
@@ -143,7 +142,6 @@ def collapse(corpus: str | Path, out_dir: str | Path, generations: int = 2,
             generate(model, seeds, data, "continuation", seed=seed, sampling=sampling,
                      params={"prefix_words": block_words}, progress=False,
                      purpose="model-collapse experiment (assay synth collapse)")
-            gc.collect()  # free the vLLM engine before the next one
             validate(data, human, where / "report", reference_model=str(ref_model), config=config)
             _tokenize(data, tokenizer)
         return json.loads((where / "report" / "report.json").read_text())

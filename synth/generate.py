@@ -118,6 +118,15 @@ def load_engine(model_dir: str | Path, seed: int = 0, max_model_len: int | None 
     return LLM(**args)
 
 
+def close_engine(llm: Any) -> None:
+    """Stop the engine's worker processes now. Left to garbage collection, an engine still alive at
+    interpreter exit is force-killed by vLLM's atexit hook, which logs into already-closed streams."""
+    engine = getattr(llm, "llm_engine", None)
+    core = getattr(engine, "engine_core", None)
+    if core is not None:
+        core.shutdown()
+
+
 def _write_atomic(table: pa.Table, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
@@ -151,6 +160,62 @@ def _run_batch(llm: Any, prompts: list[str], params: list[Any]) -> list[Any]:
                 outs.append(e1)
         return outs
 
+
+def _generate_todo(llm: Any, todo: list[tuple[int, dict]], n_seeds: int, tpl: Template, seed: int,
+                   sampling: Sampling, common: dict[str, Any], parts_dir: Path, batch_size: int,
+                   progress: bool) -> None:
+    """Render, check and generate the unfinished seeds, a batch at a time; one part file per batch."""
+    if not todo:
+        return
+    tok = llm.get_tokenizer()
+    max_len = llm.llm_engine.model_config.max_model_len
+    n_gen, t0 = 0, time.perf_counter()
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("[bold]synth generate"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                  TextColumn("{task.fields[tps]:.0f} tok/s"), TimeElapsedColumn(), disable=not progress) as bar:
+        job = bar.add_task("gen", total=n_seeds, completed=n_seeds - len(todo), tps=0.0)
+        for b in range(0, len(todo), batch_size):
+            batch = todo[b:b + batch_size]
+            rows, prompts, params, slots = [], [], [], []
+            for i, d in batch:
+                rs = request_seed(seed, d["doc_id"])
+                row = {**common, "doc_id": synth_doc_id(seed, d["doc_id"], tpl.id), "request_seed": rs,
+                       "seed_doc_ids": [d["doc_id"]], "seed_index": i, "lang": d.get("lang"),
+                       "license": d.get("license"), "text": None, "decision": ERROR, "reason": None,
+                       "n_prompt_tokens": None, "n_tokens": 0, "finish_reason": None}
+                rows.append(row)
+                try:
+                    prompt = tpl.render(d, tok)
+                    n = len(tok.encode(prompt, add_special_tokens=False))
+                except Exception as e:  # noqa: BLE001 - a bad seed is a row, not a crash
+                    row["reason"] = f"prompt rendering failed: {type(e).__name__}: {e}"
+                    continue
+                row["n_prompt_tokens"] = n
+                if n == 0:
+                    row["reason"] = "empty prompt"
+                elif n + sampling.max_tokens > max_len:
+                    row["reason"] = (f"prompt too long: {n} prompt tokens + max_tokens {sampling.max_tokens} "
+                                     f"> max_model_len {max_len}")
+                else:
+                    prompts.append(prompt)
+                    params.append(sampling.to_vllm(rs))
+                    slots.append(row)
+            outs = _run_batch(llm, prompts, params) if prompts else []
+            for row, o in zip(slots, outs, strict=True):
+                if isinstance(o, Exception):
+                    row["reason"] = f"generation failed: {type(o).__name__}: {o}"
+                    continue
+                c = o.outputs[0]
+                row["n_tokens"], row["finish_reason"] = len(c.token_ids), c.finish_reason
+                n_gen += len(c.token_ids)
+                if c.text.strip():
+                    row["text"], row["decision"] = c.text, KEPT
+                else:
+                    row["reason"] = "empty generation"
+            _write_atomic(pa.Table.from_pylist(rows, schema=PART_SCHEMA),
+                          parts_dir / f"part-{batch[0][0]:08d}.parquet")
+            bar.update(job, advance=len(batch), tps=n_gen / max(time.perf_counter() - t0, 1e-9))
 
 def generate(model_dir: str | Path, seeds_dir: str | Path, out_dir: str | Path, task: str | Path = "continuation",
              *, seed: int = 0, sampling: Sampling | None = None, max_seeds: int | None = None,
@@ -195,57 +260,14 @@ def generate(model_dir: str | Path, seeds_dir: str | Path, out_dir: str | Path, 
     sampling_json = json.dumps(asdict(sampling), sort_keys=True)
     common = {"generator_model": str(model_dir.resolve()), "generator_sha256": gen_sha, "sampling": sampling_json,
               "template_id": tpl.id, "template_version": tpl.version, "gate_verdict": NOT_VALIDATED}
-    if todo:
-        llm = llm or load_engine(model_dir, seed=seed)
-        tok = llm.get_tokenizer()
-        max_len = llm.llm_engine.model_config.max_model_len
-        n_gen, t0 = 0, time.perf_counter()
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-        with Progress(TextColumn("[bold]synth generate"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                      TextColumn("{task.fields[tps]:.0f} tok/s"), TimeElapsedColumn(), disable=not progress) as bar:
-            job = bar.add_task("gen", total=len(seeds), completed=len(seeds) - len(todo), tps=0.0)
-            for b in range(0, len(todo), batch_size):
-                batch = todo[b:b + batch_size]
-                rows, prompts, params, slots = [], [], [], []
-                for i, d in batch:
-                    rs = request_seed(seed, d["doc_id"])
-                    row = {**common, "doc_id": synth_doc_id(seed, d["doc_id"], tpl.id), "request_seed": rs,
-                           "seed_doc_ids": [d["doc_id"]], "seed_index": i, "lang": d.get("lang"),
-                           "license": d.get("license"), "text": None, "decision": ERROR, "reason": None,
-                           "n_prompt_tokens": None, "n_tokens": 0, "finish_reason": None}
-                    rows.append(row)
-                    try:
-                        prompt = tpl.render(d, tok)
-                        n = len(tok.encode(prompt, add_special_tokens=False))
-                    except Exception as e:  # noqa: BLE001 - a bad seed is a row, not a crash
-                        row["reason"] = f"prompt rendering failed: {type(e).__name__}: {e}"
-                        continue
-                    row["n_prompt_tokens"] = n
-                    if n == 0:
-                        row["reason"] = "empty prompt"
-                    elif n + sampling.max_tokens > max_len:
-                        row["reason"] = (f"prompt too long: {n} prompt tokens + max_tokens {sampling.max_tokens} "
-                                         f"> max_model_len {max_len}")
-                    else:
-                        prompts.append(prompt)
-                        params.append(sampling.to_vllm(rs))
-                        slots.append(row)
-                outs = _run_batch(llm, prompts, params) if prompts else []
-                for row, o in zip(slots, outs, strict=True):
-                    if isinstance(o, Exception):
-                        row["reason"] = f"generation failed: {type(o).__name__}: {o}"
-                        continue
-                    c = o.outputs[0]
-                    row["n_tokens"], row["finish_reason"] = len(c.token_ids), c.finish_reason
-                    n_gen += len(c.token_ids)
-                    if c.text.strip():
-                        row["text"], row["decision"] = c.text, KEPT
-                    else:
-                        row["reason"] = "empty generation"
-                _write_atomic(pa.Table.from_pylist(rows, schema=PART_SCHEMA),
-                              parts_dir / f"part-{batch[0][0]:08d}.parquet")
-                bar.update(job, advance=len(batch), tps=n_gen / max(time.perf_counter() - t0, 1e-9))
+    own_engine = bool(todo) and llm is None
+    if own_engine:
+        llm = load_engine(model_dir, seed=seed)
+    try:
+        _generate_todo(llm, todo, len(seeds), tpl, seed, sampling, common, parts_dir, batch_size, progress)
+    finally:
+        if own_engine:
+            close_engine(llm)
     manifest = finalize(out_dir, seeds_source, seeds_sha, run_id)
     manifest.update({
         "run_id": run_id, "kind": "synth", "started": started, "finished": now_iso(),

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow
 def setup(tmp_path_factory):
     import time
 
-    from synth.generate import load_engine
+    from synth.generate import close_engine, load_engine
     from train.config import make_config
     from train.export import export_hf
     from train.testing import build_corpus, warc_texts
@@ -39,7 +39,7 @@ def setup(tmp_path_factory):
     llm = load_engine(hf, seed=0)
     print(f"engine {time.perf_counter() - t:.1f}s")
     yield {"root": root, "seeds": seeds, "hf": hf, "llm": llm, "n": len(docs)}
-    del llm
+    close_engine(llm)
 
 
 def _gen(s, name, seed, **kw):
