@@ -217,6 +217,7 @@ def _generate_todo(llm: Any, todo: list[tuple[int, dict]], n_seeds: int, tpl: Te
                           parts_dir / f"part-{batch[0][0]:08d}.parquet")
             bar.update(job, advance=len(batch), tps=n_gen / max(time.perf_counter() - t0, 1e-9))
 
+
 def generate(model_dir: str | Path, seeds_dir: str | Path, out_dir: str | Path, task: str | Path = "continuation",
              *, seed: int = 0, sampling: Sampling | None = None, max_seeds: int | None = None,
              batch_size: int = 512, purpose: str | None = None, params: dict[str, Any] | None = None,
