@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -108,12 +109,6 @@ def run_hf(model: Path, prompts: list[str], new: int, batch: int) -> tuple[float
     return load, time.perf_counter() - t, n_tok
 
 
-def _median(xs: list[float]) -> float:
-    import statistics
-
-    return statistics.median(xs)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--prompts", type=int, default=128)
@@ -151,7 +146,7 @@ def main() -> None:
                     print(f"run {r}: bare LLM.generate {b_tok / b_dt:.1f} tokens/s ({b_dt:.1f} s)", flush=True)
         close_engine(llm)  # its worker processes stop before transformers runs
         h_load, h_dt, h_tok = run_hf(model, prompts, a.new_tokens, a.hf_batch)
-    a_dt, b_dt = _median(assay_s), _median(bare_s)
+    a_dt, b_dt = statistics.median(assay_s), statistics.median(bare_s)
     res = {
         "prompts": a.prompts, "new_tokens": a.new_tokens, "repeats": a.repeats,
         "assay_synth_generate": {"tokens": a_tok, "seconds": a_dt, "tokens_per_s": a_tok / a_dt, "load_s": vload,
