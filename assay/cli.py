@@ -106,15 +106,21 @@ def tokenize(
     workers: int = typer.Option(2, "--workers", help="Worker processes (one task per documents part)."),
 ) -> None:
     """Tokenize kept documents into Arrow token shards (OUT/tokens/*.arrow) that keep every doc_id."""
-    from curate.tokenize import tokenize_corpus
+    from pydantic import ValidationError
+
+    from curate import TokenizeConfig, tokenize_corpus
+    from curate.exec import LocalExecutor
 
     if train_tokenizer != (vocab_size is not None):
         fail("--train-tokenizer and --vocab-size go together")
     if train_tokenizer and tokenizer is not None:
         fail("give either --tokenizer or --train-tokenizer, not both")
     try:
-        section = tokenize_corpus(out, tokenizer=tokenizer, train_vocab_size=vocab_size, shard_tokens=shard_tokens,
-                                  shuffle_seed=shuffle_seed, workers=workers)
+        cfg = TokenizeConfig(tokenizer=tokenizer, vocab_size=vocab_size, shard_tokens=shard_tokens,
+                             shuffle_seed=shuffle_seed)
+        section = tokenize_corpus(out, cfg, executor=LocalExecutor(workers))
+    except ValidationError as e:
+        fail(f"{e.errors()[0]['loc'][0]}: {e.errors()[0]['msg']}")
     except (FileNotFoundError, ValueError) as e:
         fail(str(e))
     typer.echo(f"{section['n_docs']} documents, {section['n_tokens']} tokens in {len(section['shards'])} shards -> {out / 'tokens'}")

@@ -5,7 +5,7 @@ tokenizer.json (a 16k byte-level BPE trained on them), each side in its own fres
 
   (a) floor:     `Tokenizer.encode_batch` over all texts already in memory, no writing
                  (RAYON_NUM_THREADS = --threads); `encode_batch_fast` is shown for reference.
-  ours:          `curate.tokenize.tokenize_corpus(..., workers=--workers)`: read parquet, encode,
+  ours:          `curate.tokenize_corpus(..., executor=LocalExecutor(--workers))`: read parquet, encode,
                  write part files, reshard, hash, update run.json (interpreter start-up excluded).
   (b) datatrove: JsonlReader -> DocumentTokenizer(shuffle_documents=False) on a
                  LocalPipelineExecutor with --workers tasks/workers, in benchmarks/.venv-datatrove
@@ -112,13 +112,14 @@ def cpu():
 OURS = CPU + """
 import json, shutil, sys, time
 from pathlib import Path
-from curate.tokenize import tokenize_corpus
+from curate import TokenizeConfig, tokenize_corpus
+from curate.exec import LocalExecutor
 if __name__ == "__main__":
     out, tok_path, workers = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
     for d in ("_work", "tokens"):
         shutil.rmtree(out / d, ignore_errors=True)
     t0, c0 = time.perf_counter(), cpu()
-    s = tokenize_corpus(out, tokenizer=tok_path, workers=workers, progress=False)
+    s = tokenize_corpus(out, TokenizeConfig(tokenizer=tok_path), executor=LocalExecutor(workers), progress=False)
     dt, dc = time.perf_counter() - t0, cpu() - c0
     print(json.dumps({"seconds": dt, "cpu": dc, "tokens": s["n_tokens"], "docs": s["n_docs"], "shards": len(s["shards"])}))
 """

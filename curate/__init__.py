@@ -14,6 +14,7 @@ import importlib
 from typing import Any
 
 _WHERE = {"CurateConfig": "curate.config", "ConfigError": "curate.config", "load_config": "curate.config",
+          "TokenizeConfig": "curate.config", "config_to_toml": "curate.config",
           "curate": "curate.pipeline", "InputError": "curate.pipeline", "tokenize_corpus": "curate.tokenize",
           "summary": "curate.report", "dedup_summary": "curate.dedup_report"}
 __all__ = sorted(_WHERE)

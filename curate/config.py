@@ -53,10 +53,17 @@ class ExactDedupConfig(_Section):
     enabled: bool = True
 
 
-class TokenizeStageConfig(_Section):
+class TokenizeConfig(_Section):
+    """The `[tokenize]` section, and the argument of `tokenize_corpus`.
+
+    A `tokenizer` file is used as given; else a byte-level BPE of `vocab_size` is trained on
+    the kept documents; with neither, OUT/tokenizer.json is reused.
+    """
+
     enabled: bool = False
-    tokenizer: Path | None = None  # a tokenizer.json to use; default: train one on the kept documents
-    vocab_size: int = Field(16_384, ge=257)  # 256 byte symbols + <|endoftext|>
+    tokenizer: Path | None = None
+    vocab_size: int | None = Field(16_384, ge=257)  # 256 byte symbols + <|endoftext|>
+    # ~100 MB of uint16 per shard, nanoGPT/fineweb-edu shard scale
     shard_tokens: int = Field(50_000_000, gt=0)
     shuffle_seed: int | None = None
 
@@ -71,7 +78,7 @@ class CurateConfig(_Section):
     signals: SignalsConfig = Field(default_factory=SignalsConfig)
     exact_dedup: ExactDedupConfig = Field(default_factory=ExactDedupConfig)
     near_dedup: NearDedupConfig = Field(default_factory=NearDedupConfig)
-    tokenize: TokenizeStageConfig = Field(default_factory=TokenizeStageConfig)
+    tokenize: TokenizeConfig = Field(default_factory=TokenizeConfig)
     allow_failed_synthetic: bool = False
 
     def fingerprint_dict(self) -> dict[str, Any]:

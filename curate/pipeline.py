@@ -502,12 +502,9 @@ def curate(
         from curate.tokenize import tokenize_corpus
 
         write_manifest(out, manifest)
-        tokenize_corpus(
-            out, tokenizer=cfg.tokenize.tokenizer,
-            train_vocab_size=None if cfg.tokenize.tokenizer else cfg.tokenize.vocab_size,
-            shard_tokens=cfg.tokenize.shard_tokens, shuffle_seed=cfg.tokenize.shuffle_seed, workers=cfg.workers,
-            executor=cfg.executor,
-        )
+        from curate.exec import make_executor
+
+        tokenize_corpus(out, cfg.tokenize, executor=make_executor(cfg.executor, cfg.workers, cfg.ray_address))
         from provenance.manifest import read_manifest
 
         manifest = read_manifest(out)

@@ -224,9 +224,12 @@ def takedown(
 
         shutil.copyfile(src / "tokenizer.json", dst / "tokenizer.json")
         cfg = tok_section.get("config") or {}
-        tokenize_corpus(dst, tokenizer=dst / "tokenizer.json",
-                        shard_tokens=int(cfg.get("shard_tokens") or 50_000_000),
-                        shuffle_seed=cfg.get("shuffle_seed"), workers=1, progress=False)
+        from curate.config import TokenizeConfig
+        from curate.exec import LocalExecutor
+
+        tok_cfg = TokenizeConfig(tokenizer=dst / "tokenizer.json", shard_tokens=int(cfg.get("shard_tokens") or 50_000_000),
+                                 shuffle_seed=cfg.get("shuffle_seed"))
+        tokenize_corpus(dst, tok_cfg, executor=LocalExecutor(1), progress=False)
         clean_work(dst)
         shutil.rmtree(dst / "_work", ignore_errors=True)
         manifest = read_manifest(dst)

@@ -18,11 +18,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing
 import os
 import shutil
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -147,12 +146,6 @@ def iter_texts(parts: list[Path], skip: dict[str, list[int]], batch_rows: int = 
 
 
 # ---------------------------------------------------------------------------- phase 1: encode a part
-
-
-def _init_worker(threads: int) -> None:
-    # Must run before tokenizers' Rust thread pool starts in this process.
-    os.environ["RAYON_NUM_THREADS"] = str(threads)
-    os.environ["TOKENIZERS_PARALLELISM"] = "true"
 
 
 def _atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -292,143 +285,99 @@ def _skip_rows(parts: list[Path], kept: pa.Array | None) -> dict[str, list[int]]
     return skip
 
 
-def _progress(enabled: bool):  # noqa: ANN202
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    return Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        disable=not enabled, transient=False,
-    )
+def _want(part: Path, tok_sha: str, rows: list[int]) -> dict[str, Any]:
+    """A part's marker key: what its encoded file depends on."""
+    return {"part": part.name, "documents_sha256": sha256_file(part), "tokenizer_sha256": tok_sha,
+            "skip_sha256": hashlib.sha256(json.dumps(rows).encode()).hexdigest()}
 
 
-def tokenize_corpus(
-    out_dir: str | os.PathLike[str],
-    tokenizer: str | os.PathLike[str] | None = None,
-    train_vocab_size: int | None = None,
-    shard_tokens: int = DEFAULT_SHARD_TOKENS,
-    shuffle_seed: int | None = None,
-    workers: int = 2,
-    progress: bool = True,
-    executor: str = "local",
-) -> dict[str, Any]:
-    """Tokenize `OUT/documents` into `OUT/tokens/shard-*.arrow`; update run.json; return its `tokenize` section."""
+@dataclass(frozen=True)
+class EncodeTask:
+    """Encode one documents part: a picklable task for any executor."""
+
+    out_dir: str
+    part: str
+    tokenizer_path: str
+    key: dict[str, Any]
+    skip_rows: list[int]
+    size: int
+
+    @property
+    def label(self) -> str:
+        return self.part
+
+
+def encode_task(task: EncodeTask, report: Any) -> dict[str, Any]:
+    done = encode_part(task.part, task.out_dir, task.tokenizer_path, task.key, task.skip_rows)
+    report({"documents": done["n_docs"] + done["n_skipped"]})
+    return done
+
+
+def _encode_all(out: Path, parts: list[Path], skip: dict[str, list[int]], tok_path: Path, tok_sha: str,
+                executor: Any, progress: bool) -> dict[str, dict[str, Any]]:
+    """Phase 1 over every part through the executor; finished parts (marker matches) are reused."""
+    from curate.exec import LocalExecutor, Progress
+
+    work = out / "_work" / "tokenize"
+    work.mkdir(parents=True, exist_ok=True)
+    tasks = [EncodeTask(str(out), p.name, str(tok_path), _want(p, tok_sha, skip.get(p.name, [])),
+                        skip.get(p.name, []), p.stat().st_size) for p in parts]
+    markers: dict[str, dict[str, Any]] = {}
+    for t in tasks:
+        stem = Path(t.part).stem
+        done_path = work / f"{stem}.done"
+        if done_path.exists() and (work / f"{stem}.arrow").exists():
+            done = json.loads(done_path.read_text())
+            if all(done.get(k) == v for k, v in t.key.items()):
+                markers[t.part] = done
+    executor = executor or LocalExecutor(2)
+    with Progress("tokenize", len(tasks), progress) as bar:
+        for t, done in executor.map(encode_task, tasks, is_done=lambda t: t.part in markers,
+                                    cost=lambda t: t.size, progress=bar):
+            markers[t.part] = done
+    return markers
+
+
+def tokenize_corpus(out_dir: str | os.PathLike[str], config: Any = None, *, executor: Any = None,
+                    progress: bool = True) -> dict[str, Any]:
+    """Tokenize `OUT/documents` into `OUT/tokens/shard-*.arrow`; update run.json; return its `tokenize` section.
+
+    `config` is a `TokenizeConfig` (tokenizer file, or vocab_size to train one, shard_tokens,
+    shuffle_seed); `executor` runs the per-part encode tasks (default: 2 local processes).
+    """
+    from curate.config import TokenizeConfig
+
+    cfg = config or TokenizeConfig()
     out = Path(out_dir)
-    if shard_tokens <= 0:
-        raise ValueError(f"shard_tokens must be positive, got {shard_tokens}")
-    if workers < 1:
-        raise ValueError(f"workers must be >= 1, got {workers}")
     started = now_iso()
     manifest = read_manifest(out)
     run_id = str(manifest.get("run_id", ""))
     parts = document_parts(out)
-    kept = kept_doc_ids(out)
-    skip = _skip_rows(parts, kept)
-
-    tok_path, tok_source = _resolve_tokenizer(out, tokenizer, train_vocab_size, parts, skip)
+    skip = _skip_rows(parts, kept_doc_ids(out))
+    vocab = None if cfg.tokenizer is not None else cfg.vocab_size
+    tok_path, tok_source = _resolve_tokenizer(out, cfg.tokenizer, vocab, parts, skip)
     tok_sha = sha256_file(tok_path)
     tok = load_tokenizer(tok_path)
     vocab_size = tok.get_vocab_size(with_added_tokens=True)
     eos_id = find_eos_id(tok)
     dtype = ids_dtype(vocab_size)
-
-    work = out / "_work" / "tokenize"
-    work.mkdir(parents=True, exist_ok=True)
-    markers, pending = {}, []
-    for p in parts:
-        rows = skip.get(p.name, [])
-        want = {
-            "part": p.name,
-            "documents_sha256": sha256_file(p),
-            "tokenizer_sha256": tok_sha,
-            "skip_sha256": hashlib.sha256(json.dumps(rows).encode()).hexdigest(),
-        }
-        done_path = work / f"{p.stem}.done"
-        if done_path.exists() and (work / f"{p.stem}.arrow").exists():
-            done = json.loads(done_path.read_text())
-            if all(done.get(k) == v for k, v in want.items()):
-                markers[p.name] = done
-                continue
-        pending.append((p, want, rows))
-
-    n_total = sum(pq.ParquetFile(p).metadata.num_rows for p in parts)
-    with _progress(progress) as bar:
-        task = bar.add_task("tokenize", total=n_total)
-        bar.advance(task, sum(m["n_docs"] + m["n_skipped"] for m in markers.values()))
-        if executor == "ray":  # one Ray task per documents part (curate.ray_executor)
-            from curate.ray_executor import tokenize_parts_ray
-
-            for name, done in tokenize_parts_ray([(p.name, want, rows) for p, want, rows in pending], str(out), str(tok_path)):
-                markers[name] = done
-                bar.advance(task, done["n_docs"] + done["n_skipped"])
-        elif workers == 1 or len(pending) <= 1:
-            for p, want, rows in pending:
-                markers[p.name] = encode_part(p.name, str(out), str(tok_path), want, rows)
-                bar.advance(task, markers[p.name]["n_docs"] + len(rows))
-        else:
-            n_procs = min(workers, len(pending))
-            # Every worker may use every core: parts differ in size, and the tail would otherwise run
-            # on one thread. The Rust pool's work stealing keeps oversubscription cheap.
-            threads = os.cpu_count() or 1
-            ctx = multiprocessing.get_context("spawn")
-            pending.sort(key=lambda t: -t[0].stat().st_size)  # largest first (LPT): the shortest tail
-            with ProcessPoolExecutor(n_procs, mp_context=ctx, initializer=_init_worker, initargs=(threads,)) as ex:
-                futs = {ex.submit(encode_part, p.name, str(out), str(tok_path), want, rows): p for p, want, rows in pending}
-                for fut in as_completed(futs):
-                    done = fut.result()
-                    markers[futs[fut].name] = done
-                    bar.advance(task, done["n_docs"] + done["n_skipped"])
-
-        # phase 2: deterministic order (part order, or a seeded permutation) cut into shards
-        tables = []
-        for p in parts:
-            with pa.memory_map(str(work / f"{p.stem}.arrow")) as src:
-                tables.append(pa.ipc.open_file(src).read_all())
-        table = pa.concat_tables(tables) if tables else token_schema(dtype).empty_table()
-        ids = table["doc_id"]
-        if pc.count_distinct(ids).as_py() != len(ids):
-            counts = pc.value_counts(ids)
-            dup = counts.filter(pc.greater(counts.field("counts"), 1))[0]["values"].as_py()
-            raise ValueError(f"documents/ holds duplicate doc_ids, e.g. {dup!r}")
-        if shuffle_seed is not None:
-            # numpy PCG64 (default_rng): stable across platforms and numpy versions
-            order = np.random.default_rng(shuffle_seed).permutation(len(table))
-            table = table.take(pa.array(order))
-        lengths = table["n_tokens"].to_numpy()
-        cuts = plan_shards(lengths, shard_tokens)
-        tokens_dir = out / "tokens"
-        tokens_dir.mkdir(parents=True, exist_ok=True)
-        shard_task = bar.add_task("write shards", total=len(cuts))
-        shards = []
-        for k, (a, b) in enumerate(cuts):
-            n_tok = int(lengths[a:b].sum())
-            meta = {
-                "tokenizer_sha256": tok_sha, "run_id": run_id, "eos_id": eos_id, "vocab_size": vocab_size,
-                "n_tokens": n_tok, "format_version": FORMAT_VERSION,
-            }
-            path = tokens_dir / f"shard-{k:05d}.arrow"
-            write_shard(path, table.slice(a, b - a), token_schema(dtype, meta))
-            shards.append({"path": f"tokens/{path.name}", "sha256": sha256_file(path), "n_docs": b - a, "n_tokens": n_tok})
-            bar.advance(shard_task)
-    keep = {s["path"].split("/")[-1] for s in shards}
-    for stale in tokens_dir.glob("shard-*.arrow"):  # left by an earlier run with other settings
-        if stale.name not in keep:
-            stale.unlink()
-
+    markers = _encode_all(out, parts, skip, tok_path, tok_sha, executor, progress)
+    table, shards = _write_shards(out, parts, dtype, cfg, {"tokenizer_sha256": tok_sha, "run_id": run_id,
+                                                          "eos_id": eos_id, "vocab_size": vocab_size})
     section = {
         "tokenizer": {
             "path": "tokenizer.json", "sha256": tok_sha, "source": tok_source, "vocab_size": vocab_size,
             "eos_id": eos_id, "eos_token": tok.id_to_token(eos_id), "dtype": dtype.name,
         },
         "config": {
-            "tokenizer": str(tokenizer) if tokenizer is not None else None, "train_vocab_size": train_vocab_size,
-            "shard_tokens": shard_tokens, "shuffle_seed": shuffle_seed, "workers": workers,
-            "format_version": FORMAT_VERSION,
+            "tokenizer": str(cfg.tokenizer) if cfg.tokenizer is not None else None, "train_vocab_size": vocab,
+            "shard_tokens": cfg.shard_tokens, "shuffle_seed": cfg.shuffle_seed, "format_version": FORMAT_VERSION,
         },
         "parts": [markers[p.name] for p in parts],
         "shards": shards,
         "n_docs": int(len(table)),
         "n_skipped_not_kept": sum(len(v) for v in skip.values()),
-        "n_tokens": int(lengths.sum()),
+        "n_tokens": int(sum(s["n_tokens"] for s in shards)),
         "started": started,
         "ended": now_iso(),
     }
@@ -436,6 +385,41 @@ def tokenize_corpus(
     manifest["tokenize"] = section
     write_manifest(out, manifest)
     return section
+
+
+def _write_shards(out: Path, parts: list[Path], dtype: np.dtype, cfg: Any,
+                  meta: dict[str, Any]) -> tuple[pa.Table, list[dict[str, Any]]]:
+    """Phase 2: the encoded parts in a deterministic order (part order, or a seeded permutation) cut into shards."""
+    work = out / "_work" / "tokenize"
+    tables = []
+    for p in parts:
+        with pa.memory_map(str(work / f"{p.stem}.arrow")) as src:
+            tables.append(pa.ipc.open_file(src).read_all())
+    table = pa.concat_tables(tables) if tables else token_schema(dtype).empty_table()
+    ids = table["doc_id"]
+    if pc.count_distinct(ids).as_py() != len(ids):
+        counts = pc.value_counts(ids)
+        dup = counts.filter(pc.greater(counts.field("counts"), 1))[0]["values"].as_py()
+        raise ValueError(f"documents/ holds duplicate doc_ids, e.g. {dup!r}")
+    if cfg.shuffle_seed is not None:
+        # numpy PCG64 (default_rng): stable across platforms and numpy versions
+        order = np.random.default_rng(cfg.shuffle_seed).permutation(len(table))
+        table = table.take(pa.array(order))
+    lengths = table["n_tokens"].to_numpy()
+    tokens_dir = out / "tokens"
+    tokens_dir.mkdir(parents=True, exist_ok=True)
+    shards = []
+    for k, (a, b) in enumerate(plan_shards(lengths, cfg.shard_tokens)):
+        n_tok = int(lengths[a:b].sum())
+        path = tokens_dir / f"shard-{k:05d}.arrow"
+        shard_meta = {**meta, "n_tokens": n_tok, "format_version": FORMAT_VERSION}
+        write_shard(path, table.slice(a, b - a), token_schema(dtype, shard_meta))
+        shards.append({"path": f"tokens/{path.name}", "sha256": sha256_file(path), "n_docs": b - a, "n_tokens": n_tok})
+    keep = {s["path"].split("/")[-1] for s in shards}
+    for stale in tokens_dir.glob("shard-*.arrow"):  # left by an earlier run with other settings
+        if stale.name not in keep:
+            stale.unlink()
+    return table, shards
 
 
 def clean_work(out_dir: str | os.PathLike[str]) -> None:

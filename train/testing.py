@@ -43,7 +43,8 @@ def build_corpus(out: Path, docs: list[tuple[str, str]] | tuple[tuple[str, str],
                  manifest: dict[str, Any] | None = None, tokenizer: Path | None = None,
                  shard_tokens: int = 50_000) -> Path:
     """A tokenized assay output directory holding `docs`; `manifest` adds/overrides run.json keys."""
-    from curate.tokenize import tokenize_corpus
+    from curate import TokenizeConfig, tokenize_corpus
+    from curate.exec import LocalExecutor
 
     out = Path(out)
     (out / "documents").mkdir(parents=True, exist_ok=True)
@@ -60,8 +61,8 @@ def build_corpus(out: Path, docs: list[tuple[str, str]] | tuple[tuple[str, str],
     )
     pq.write_table(table, out / "documents" / "part-00000.parquet", **PARQUET_OPTIONS)
     write_manifest(out, {"kind": "curate", "run_id": run_id, "started_at": now_iso(), **(manifest or {})})
-    tokenize_corpus(out, tokenizer=tokenizer, train_vocab_size=None if tokenizer else vocab_size,
-                    shard_tokens=shard_tokens, workers=1, progress=False)
+    cfg = TokenizeConfig(tokenizer=tokenizer, vocab_size=vocab_size, shard_tokens=shard_tokens)
+    tokenize_corpus(out, cfg, executor=LocalExecutor(1), progress=False)
     return out
 
 

@@ -1,0 +1,72 @@
+"""The `local` executor: tasks in this process (one worker) or in a pool of spawned processes."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import queue
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from typing import Any
+
+from curate.exec.base import Progress, R, T, TaskFn, no_report, plan
+
+DRAIN_S = 0.2  # how often the driver moves task reports onto the progress bar
+
+
+def _call(fn: TaskFn, task: Any, reports: Any) -> Any:
+    """Runs in a worker: the task, with a report function that forwards counts to the driver."""
+    return fn(task, reports.put if reports is not None else no_report)
+
+
+class LocalExecutor:
+    """`workers` processes on this machine (`spawn`: fork with polars' or tokenizers' threads can deadlock)."""
+
+    def __init__(self, workers: int = 1) -> None:
+        if workers < 1:
+            raise ValueError(f"workers must be >= 1, got {workers}")
+        self.workers = workers
+
+    def map(self, fn: TaskFn[T, R], tasks: Sequence[T], *, is_done: Callable[[T], bool] | None = None,
+            cost: Callable[[T], int] | None = None, memory: Callable[[T], int] | None = None,
+            progress: Progress | None = None) -> Iterator[tuple[T, R]]:
+        todo, done = plan(tasks, is_done, cost)
+        if progress is not None and done:
+            progress.task_done(done)
+        if self.workers == 1 or len(todo) <= 1:
+            yield from self._inline(fn, todo, progress)
+        else:
+            yield from self._pool(fn, todo, progress)
+
+    @staticmethod
+    def _inline(fn: TaskFn[T, R], todo: list[T], progress: Progress | None) -> Iterator[tuple[T, R]]:
+        for task in todo:
+            result = fn(task, progress.add if progress is not None else no_report)
+            if progress is not None:
+                progress.task_done()
+            yield task, result
+
+    def _pool(self, fn: TaskFn[T, R], todo: list[T], progress: Progress | None) -> Iterator[tuple[T, R]]:
+        ctx = mp.get_context("spawn")
+        with ctx.Manager() as manager, ProcessPoolExecutor(min(self.workers, len(todo)), mp_context=ctx) as pool:
+            reports = manager.Queue() if progress is not None else None
+            pending = {pool.submit(_call, fn, t, reports): t for t in todo}
+            while pending:
+                finished, _ = wait(pending, timeout=DRAIN_S, return_when=FIRST_COMPLETED)
+                _drain(reports, progress)
+                for fut in finished:
+                    task = pending.pop(fut)
+                    result = fut.result()  # a task that raises is a bug (records never raise): surface it
+                    if progress is not None:
+                        progress.task_done()
+                    yield task, result
+            _drain(reports, progress)
+
+
+def _drain(reports: Any, progress: Progress | None) -> None:
+    if reports is None or progress is None:
+        return
+    while True:
+        try:
+            progress.add(reports.get_nowait())
+        except queue.Empty:
+            return
