@@ -23,7 +23,10 @@ $(STAMP): pyproject.toml Makefile
 browser:
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 
+# Architecture first (import-linter contracts in pyproject.toml, ruff), then the tests.
 test: install browser
+	$(BIN)/lint-imports
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 demo: install

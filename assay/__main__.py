@@ -1,4 +1,4 @@
-from assay.cli import app
+from assay.cli import main
 
 if __name__ == "__main__":  # multiprocessing spawn re-imports the main module: no second CLI run
-    app()
+    main()

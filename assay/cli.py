@@ -1,15 +1,42 @@
 """The `assay` command line: a thin front door over curate, synth, train and provenance.
 
-Heavy modules are imported inside each command so `assay --help` stays instant.
+Heavy modules are imported inside each command so `assay --help` stays instant. Errors meant
+for the user (`provenance.errors.UserError`) are caught once, where the root command group
+invokes a command (`Commands.invoke`): one line on stderr, exit code 2; anything else is a bug
+and keeps its traceback. Commands raise; they do not catch to translate.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import click
 import typer
+from typer.core import TyperGroup
+
+from provenance.errors import UserError
+
+
+def fail(message: str, code: int = 2) -> None:
+    """Print a one-line error and exit (exit code 2 = bad usage / config / input)."""
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code)
+
+
+class Commands(TyperGroup):
+    """The root group: every command (and sub-command) runs inside its `invoke`, the one place that
+    turns a `UserError` into `error: <one line>` on stderr and its exit code (2)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except UserError as e:
+            fail(str(e), e.exit_code)
+
 
 app = typer.Typer(
+    cls=Commands,
     name="assay",
     help="Auditable LLM training data: curate WARCs, validate synthetic data, train, disclose (AB 2013).",
     no_args_is_help=True,
@@ -22,10 +49,9 @@ app.add_typer(synth_app, name="synth")
 app.add_typer(train_app, name="train")
 
 
-def fail(message: str, code: int = 2) -> None:
-    """Print a one-line error and exit (exit code 2 = bad usage / config / input)."""
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(code)
+def main() -> None:
+    """The `assay` console script and `python -m assay` (user errors: see `Commands`)."""
+    app()
 
 
 # --- commands are added below (curate, demo, tokenize, trace, dedup-report, lineage, takedown, disclose, synth *, train *)
@@ -42,20 +68,17 @@ def curate(
     address: str | None = typer.Option(None, "--address", help="Ray cluster address (with --executor ray)."),
     near_dedup: bool | None = typer.Option(None, "--near-dedup/--no-near-dedup", help="MinHash near-dedup (on by default)."),
     tokenize_stage: bool | None = typer.Option(None, "--tokenize/--no-tokenize", help="Tokenize kept documents as a last stage."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an output dir that holds another run."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an output dir holding another run."),
     print_config: bool = typer.Option(False, "--print-config", help="Print the effective config and exit."),
 ) -> None:
     """Curate web archives into an auditable corpus: documents, provenance for every record, report."""
-    from curate.config import ConfigError, config_to_toml, load_config
-    from curate.pipeline import InputError
-    from curate.pipeline import curate as run_curate
+    from curate import config_to_toml, load_config
+    from curate import curate as run_curate
+    from provenance.outdir import OutDir
 
     overrides = {"workers": workers, "extract.extractor": extractor, "executor": executor,
                  "ray_address": address, "near_dedup.enabled": near_dedup, "tokenize.enabled": tokenize_stage}
-    try:
-        cfg = load_config(config, overrides)
-    except ConfigError as e:
-        fail(str(e))
+    cfg = load_config(config, overrides)
     if print_config:
         nd = cfg.near_dedup
         typer.echo(config_to_toml(cfg), nl=False)
@@ -68,14 +91,11 @@ def curate(
         fail("no INPUT given (WARC files, directories or globs)")
     if out is None:
         fail("missing -o/--out OUTPUT_DIR")
-    try:
-        manifest = run_curate(inputs, out, cfg, overwrite=overwrite, progress=True)
-    except (InputError, ConfigError) as e:
-        fail(str(e))
+    manifest = run_curate(inputs, out, cfg, overwrite=overwrite, progress=True)
     c = manifest["counts"]
     typer.echo(f"{c['records']:,} records: {c['kept']:,} kept, {c['rejected']:,} rejected, "
                f"{c['duplicate']:,} duplicate, {c['error']:,} error")
-    typer.echo(f"outputs: {out}  report: {Path(out) / 'report.html'}")
+    typer.echo(f"outputs: {out}  report: {OutDir(out).report}")
 
 
 @app.command()
@@ -87,11 +107,8 @@ def demo(
     """Build a sample crawl from pages present on every Python install, then run the whole loop."""
     from assay.demo import run_demo, stdout_to_stderr
 
-    try:
-        with stdout_to_stderr():  # stage progress -> stderr; stdout carries only the report's path
-            report = run_demo(out, warcs=[str(w) for w in warc] if warc else None, small=small)
-    except (FileNotFoundError, ValueError, RuntimeError) as e:
-        fail(str(e))
+    with stdout_to_stderr():  # stage progress -> stderr; stdout carries only the report's path
+        report = run_demo(out, warcs=[str(w) for w in warc] if warc else None, small=small)
     typer.echo(str(report))
 
 
@@ -108,8 +125,8 @@ def tokenize(
     """Tokenize kept documents into Arrow token shards (OUT/tokens/*.arrow) that keep every doc_id."""
     from pydantic import ValidationError
 
-    from curate import TokenizeConfig, tokenize_corpus
-    from curate.exec import LocalExecutor
+    from curate import TokenizeConfig, make_executor, tokenize_corpus
+    from provenance.outdir import TOKENS, OutDir
 
     if train_tokenizer != (vocab_size is not None):
         fail("--train-tokenizer and --vocab-size go together")
@@ -118,12 +135,12 @@ def tokenize(
     try:
         cfg = TokenizeConfig(tokenizer=tokenizer, vocab_size=vocab_size, shard_tokens=shard_tokens,
                              shuffle_seed=shuffle_seed)
-        section = tokenize_corpus(out, cfg, executor=LocalExecutor(workers))
-    except ValidationError as e:
+    except ValidationError as e:  # a flag's value: name the flag's field
         fail(f"{e.errors()[0]['loc'][0]}: {e.errors()[0]['msg']}")
-    except (FileNotFoundError, ValueError) as e:
-        fail(str(e))
-    typer.echo(f"{section['n_docs']} documents, {section['n_tokens']} tokens in {len(section['shards'])} shards -> {out / 'tokens'}")
+    section = tokenize_corpus(out, cfg, executor=make_executor("local", workers))
+    shards = len(section["shards"])
+    typer.echo(f"{section['n_docs']} documents, {section['n_tokens']} tokens in {shards} shards "
+               f"-> {OutDir(out).folder(TOKENS)}")
 
 
 @app.command()
@@ -136,16 +153,11 @@ def trace(
     """Print a document's provenance (WARC file, offset, record id, URL, date, decisions) as JSON."""
     import json
 
-    from curate.trace import trace as trace_doc
+    from curate import trace as trace_doc
 
     if (doc_id is None) == (shard is None or row is None):
         fail("give either DOC_ID or both --shard and --row")
-    try:
-        result = trace_doc(out, doc_id=doc_id, shard=shard, row=row)
-    except (FileNotFoundError, ValueError, IndexError) as e:
-        fail(str(e))
-    except KeyError as e:
-        fail(str(e.args[0]) if e.args else str(e))
+    result = trace_doc(out, doc_id=doc_id, shard=shard, row=row)
     typer.echo(json.dumps(result, indent=2, ensure_ascii=False))
 
 
@@ -159,14 +171,12 @@ def lineage(
     import json
 
     from provenance.lineage import build_lineage, format_tree, to_prov_json
+    from provenance.outdir import write_text
 
-    try:
-        tree = build_lineage(run_dir, roots=list(roots or []))
-    except (FileNotFoundError, ValueError) as e:
-        fail(str(e))
+    tree = build_lineage(run_dir, roots=list(roots or []))
     typer.echo(format_tree(tree))
     if prov_json is not None:
-        prov_json.write_text(json.dumps(to_prov_json(tree), indent=2) + "\n")
+        write_text(prov_json, json.dumps(to_prov_json(tree), indent=2) + "\n")
         typer.echo(f"PROV-JSON -> {prov_json}")
 
 
@@ -180,14 +190,12 @@ def takedown(
     runs: list[Path] = typer.Option(None, "--runs", help="Where to look for training runs (default: OUT's parent, */run.json)."),
 ) -> None:
     """Write a new corpus version without the named documents; list the training runs that used them."""
-    from curate.takedown import TakedownError, read_doc_ids
-    from curate.takedown import takedown as run_takedown
+    from curate import read_doc_ids
+    from curate import takedown as run_takedown
 
-    try:
-        ids = read_doc_ids(doc_ids) if doc_ids is not None else None
-        man = run_takedown(out, new, domain=domain, url_regex=url_regex, doc_ids=ids, runs=list(runs or []) or None)
-    except (TakedownError, FileNotFoundError, ValueError) as e:
-        fail(str(e))
+    ids = read_doc_ids(doc_ids) if doc_ids is not None else None
+    man = run_takedown(out, new, domain=domain, url_regex=url_regex, doc_ids=ids,
+                       runs=list(runs or []) or None)
     td = man["takedown"]
     typer.echo(f"{td['request_id']}: {td['removed_documents']} document(s) taken down -> {new}")
     for s in td["affected_shards"]:
@@ -205,13 +213,9 @@ def disclose(
     declarations: Path | None = typer.Option(None, "--declarations", help="TOML with what no scan can know (examples/declarations.toml)."),
 ) -> None:
     """Write the California AB 2013 training-data disclosure (all 12 items of Civil Code 3111(a))."""
-    from provenance.declarations import DeclarationsError
-    from provenance.disclosure import DisclosureError, write_disclosure
+    from provenance.disclosure import write_disclosure
 
-    try:
-        paths = write_disclosure(dirs, out, declarations)
-    except (DeclarationsError, DisclosureError, FileNotFoundError) as e:
-        fail(str(e))
+    paths = write_disclosure(dirs, out, declarations)
     typer.echo("  ".join(str(p) for p in paths.values()))
 
 
@@ -225,29 +229,28 @@ def train_run(
     stop_after: int | None = typer.Option(None, "--stop-after", help="Checkpoint and stop at this step (resume later)."),
     resume: bool = typer.Option(False, "--resume", help="Continue from the run directory's latest checkpoint."),
     nproc: int = typer.Option(1, "--nproc", help="Data-parallel processes on this machine (torchrun; NCCL on GPUs, gloo on CPU)."),
-    allow_failed_synthetic: bool = typer.Option(False, "--allow-failed-synthetic", help="Train on synthetic sets whose gates failed (recorded in run.json)."),
+    allow_failed_synthetic: bool = typer.Option(
+        False, "--allow-failed-synthetic",
+        help="Train on synthetic sets whose gates did not pass (failed or never validated); "
+             "recorded in run.json."),
     device: str | None = typer.Option(None, "--device", help="auto | cpu | cuda."),
     threads: int | None = typer.Option(None, "--threads", help="torch CPU threads per process."),
     compile_: bool = typer.Option(False, "--compile", help="torch.compile the model."),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
 ) -> None:
     """Train the bundled Llama on token shards, mixing corpora by weight."""
-    from train.config import ConfigError, make_config
+    from train.config import make_config
 
     overrides = {"out_dir": out, "steps": steps, "stop_after": stop_after, "device": device, "threads": threads,
                  "compile": compile_ or None, "progress": progress, "allow_failed_synthetic": allow_failed_synthetic or None}
-    try:
-        cfg = make_config(preset, config, list(data or []), overrides)
-        if nproc > 1:
-            from train.distributed import launch
+    cfg = make_config(preset, config, list(data or []), overrides)
+    if nproc > 1:
+        from train.distributed import launch
 
-            raise typer.Exit(launch(cfg, nproc, resume=resume))
-        from train.trainer import train
+        raise typer.Exit(launch(cfg, nproc, resume=resume))
+    from train.trainer import train
 
-        run = train(cfg, resume=resume)
-    except ConfigError as e:
-        fail(str(e))
-    typer.echo(f"run -> {run}")
+    typer.echo(f"run -> {train(cfg, resume=resume)}")
 
 
 @train_app.command("export")
@@ -256,13 +259,9 @@ def train_export(
     out: Path = typer.Option(..., "-o", "--out", help="HF directory to write (config.json, model.safetensors, tokenizer)."),
 ) -> None:
     """Export a run as a Hugging Face LlamaForCausalLM directory (loads in transformers and vLLM)."""
-    from train.config import ConfigError
     from train.export import export_hf
 
-    try:
-        typer.echo(f"HF model -> {export_hf(run, out)}")
-    except ConfigError as e:
-        fail(str(e))
+    typer.echo(f"HF model -> {export_hf(run, out)}")
 
 
 @app.command("dedup-report")
@@ -275,12 +274,10 @@ def dedup_report(
     from rich.table import Table
     from rich.text import Text
 
-    from curate.dedup_report import dedup_section_html, dedup_summary
+    from curate import dedup_section_html, dedup_summary
+    from provenance.outdir import write_text
 
-    try:
-        s = dedup_summary(out)
-    except (FileNotFoundError, ValueError) as e:
-        fail(str(e))
+    s = dedup_summary(out)
     console = Console()
     by_step = ", ".join(f"{k}: {v}" for k, v in s["removed_by_step"].items()) or "none"
     console.print(f"{s['duplicates_removed']} of {s['records']} records removed as duplicates ({by_step})")
@@ -299,7 +296,7 @@ def dedup_report(
             top.add_row(c["cluster"], str(c["size"]), Text("\n".join(u or "" for u in c["sample_urls"])))  # no markup
         console.print(top)
     if html_out is not None:
-        html_out.write_text(dedup_section_html(s), encoding="utf-8")
+        write_text(html_out, dedup_section_html(s))
         console.print(f"HTML section -> {html_out}")
 
 
@@ -316,17 +313,16 @@ def synth_generate(
     max_seeds: int | None = typer.Option(None, "--max-seeds", help="Use only the first N seed documents."),
     batch_size: int = typer.Option(512, "--batch-size", help="Prompts per `generate` call (and per resumable part)."),
     purpose: str | None = typer.Option(None, "--purpose", help="Why this set exists (recorded for the disclosure)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an output dir holding another run."),
 ) -> None:
     """Generate a synthetic corpus with vLLM from seed documents and a task template."""
     from synth.generate import Sampling, generate
 
     if max_tokens < 1:
         fail("--max-tokens must be at least 1")
-    try:
-        m = generate(model, seeds, out, task, seed=seed, max_seeds=max_seeds, batch_size=batch_size, purpose=purpose,
-                     sampling=Sampling(temperature=temperature, top_p=top_p, max_tokens=max_tokens))
-    except (FileNotFoundError, ValueError) as e:
-        fail(str(e))
+    sampling = Sampling(temperature=temperature, top_p=top_p, max_tokens=max_tokens)
+    m = generate(model, seeds, out, task, seed=seed, max_seeds=max_seeds, batch_size=batch_size,
+                 purpose=purpose, sampling=sampling, overwrite=overwrite)
     c = m["counts"]
     typer.echo(f"{c['kept']} synthetic documents, {c['error']} errors -> {out}")
 
@@ -340,19 +336,15 @@ def synth_validate(
     out: Path = typer.Option(..., "-o", "--out", help="Report directory (report.html + report.json)."),
 ) -> None:
     """Metrics and gates of a synthetic set against a human reference; verdicts go into its provenance."""
-    from pydantic import ValidationError
-
+    from provenance.outdir import REPORT
     from synth.gates import ValidateConfig
     from synth.validate import validate
 
-    try:
-        r = validate(synth, reference, out, reference_model=str(reference_model) if reference_model else None,
-                     config=ValidateConfig.from_toml(config))
-    except (FileNotFoundError, ValueError, ValidationError) as e:
-        fail(str(e).replace("\n", " "))
+    r = validate(synth, reference, out, reference_model=str(reference_model) if reference_model else None,
+                 config=ValidateConfig.from_toml(config))
     failed = [g["metric"] for g in r["gates"]["gates"] if g["verdict"] == "fail"]
     typer.echo(f"gates: {r['gates']['overall']}" + (f" (failed: {', '.join(failed)})" if failed else "")
-               + f" -> {out / 'report.html'}")
+               + f" -> {out / REPORT}")
     if r["gates"]["overall"] == "fail":
         raise typer.Exit(1)
 
@@ -372,10 +364,8 @@ def synth_collapse(
 
     if generations < 1:
         fail("--generations must be at least 1")
-    try:
-        s = collapse(corpus, out, generations=generations, modes=tuple(mode), preset=preset, steps=steps, seed=seed)
-    except (FileNotFoundError, ValueError) as e:
-        fail(str(e))
+    s = collapse(corpus, out, generations=generations, modes=tuple(mode), preset=preset, steps=steps,
+                 seed=seed)
     for m, rows in s["results"].items():
         typer.echo(f"{m}: held-out ppl " + " -> ".join(f"{r['heldout_ppl']:.1f}" for r in rows)
                    + ", tail mass " + " -> ".join(f"{r['tail_mass']:.3f}" for r in rows))

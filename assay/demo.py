@@ -40,6 +40,9 @@ from typing import Any
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
+from provenance.errors import InputError, UserError
+from provenance.outdir import OutDir, atomic_path, write_text
+
 # Pure-Python stdlib modules with substantial docstrings (documentation-like prose).
 SAMPLE_MODULES = (
     "abc", "argparse", "base64", "bisect", "calendar", "cmd", "codecs", "collections", "colorsys",
@@ -118,8 +121,7 @@ def build_sample_crawl(path: str | Path, modules: tuple[str, ...] = SAMPLE_MODUL
     """Write a gzipped WARC of pydoc pages (+ a mirrored copy, a robots.txt and a request record,
     so the funnel shows duplicates and non-HTML records too). Deterministic bytes."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "wb") as f:
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
         writer = WARCWriter(f, gzip=True)
         # a fixed WARC-Filename: the same crawl bytes wherever the file is written
         info = writer.create_warcinfo_record(SAMPLE_FILENAME, {"software": "assay demo", "format": "WARC/1.1"})
@@ -218,15 +220,15 @@ def stdout_to_stderr() -> Iterator[None]:
 
 
 def curate_stage(warcs: list[str], out: Path, s: DemoSettings) -> Path:
-    from curate.config import load_config
-    from curate.pipeline import curate
+    from curate import curate, load_config
 
     corpus = out / "corpus"
     cfg = load_config(overrides={"workers": 2, "tokenize.enabled": True, "tokenize.vocab_size": s.vocab_size})
     manifest = curate(warcs, corpus, cfg, overwrite=True, progress=True)
     if manifest["counts"]["kept"] == 0:
-        raise ValueError(f"no document of {manifest['counts']['records']} records passed curation, so there is "
-                         f"nothing to train on; see why in {corpus / 'report.html'}")
+        records = manifest["counts"]["records"]
+        raise InputError(f"no document of {records} records passed curation, so there is nothing to train "
+                         f"on; see why in {OutDir(corpus).report}")
     return corpus
 
 
@@ -261,14 +263,15 @@ def export_stage(run: Path, out: Path) -> Path:
 def generate_stage(model: Path, corpus: Path, out: Path, s: DemoSettings) -> Path:
     """vLLM in a child process: its engine spawns workers and changes process-wide state
     (torch threads, logging); a child keeps that out of the caller (and out of stdout)."""
-    synth = out / "synth"
+    synth = out / "synth"  # the demo's stage directory (STAGE_DIRS)
     args = {"model": str(model), "seeds": str(corpus), "out": str(synth), "max_seeds": s.synth_seeds,
             "prefix_words": s.prefix_words, "max_tokens": s.max_tokens, "seed": s.seed}
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "VLLM_NO_USAGE_STATS": "1", "TOKENIZERS_PARALLELISM": "false"}
     proc = subprocess.run([sys.executable, "-m", "assay.demo", "generate", json.dumps(args)],
                           env=env, stdout=sys.stderr, stderr=sys.stderr, check=False)
     if proc.returncode != 0:
-        raise RuntimeError(f"synthetic generation failed (vLLM child exited {proc.returncode}); see the log above")
+        raise UserError(f"synthetic generation failed (vLLM child exited {proc.returncode}); "
+                        "see the log above")
     return synth
 
 
@@ -298,7 +301,7 @@ def disclose_stage(dirs: list[Path], out: Path) -> Path:
     from provenance.disclosure import write_disclosure
 
     decl = out / "declarations.toml"
-    decl.write_text(DEMO_DECLARATIONS, encoding="utf-8")
+    write_text(decl, DEMO_DECLARATIONS)
     dest = out / "disclosure"
     write_disclosure(dirs, dest, declarations=decl)
     return dest
@@ -325,7 +328,7 @@ def run_demo(out: str | Path, warcs: list[str] | None = None, small: bool = Fals
     if warcs:
         missing = [w for w in warcs if not any(ch in w for ch in "*?[") and not Path(w).exists()]
         if missing:
-            raise FileNotFoundError(f"no such WARC file: {missing[0]}")
+            raise InputError(f"no such WARC file: {missing[0]}")
     for name in STAGE_DIRS:  # a rerun starts clean (only the directories the demo owns)
         shutil.rmtree(out / name, ignore_errors=True)
     timings: dict[str, float] = {}
@@ -343,7 +346,7 @@ def run_demo(out: str | Path, warcs: list[str] | None = None, small: bool = Fals
         "corpus": corpus, "train": run, "model": model, "synth": synth, "validation": validation,
         "disclosure": disclosure})
     timings["total"] = round(time.perf_counter() - t0, 1)
-    (out / "demo.json").write_text(json.dumps(
+    write_text(out / "demo.json", json.dumps(
         {"settings": {**asdict(s), "modules": len(s.modules)}, "small": small, "warcs": warcs,
          "timings_s": timings}, indent=2) + "\n")
     _say(f"total {timings['total']:.0f} s: " + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items() if k != "total"))

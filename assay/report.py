@@ -20,8 +20,9 @@ from typing import Any
 
 import pyarrow as pa
 
-from curate.report import CSS, summary
+from curate import CSS, summary
 from provenance.manifest import read_manifest
+from provenance.outdir import DOCUMENTS, REPORT, REPORT_JSON, OutDir, write_text
 
 PARTS = ("corpus", "train", "model", "synth", "validation", "disclosure")
 SAMPLES = 5  # kept documents shown, text cut at SAMPLE_CHARS
@@ -113,7 +114,7 @@ def _bars(xs: list[int], ys: list[int], title: str, xlabel: str) -> str:
 
 
 def _loss_plot(rows: list[dict[str, Any]]) -> str:
-    from train.trainer import loss_figure
+    from train.run_record import loss_figure
 
     fig = loss_figure(rows, figsize=(7, 3.5))
     fig.axes[0].set_title("training loss")
@@ -125,14 +126,14 @@ def _loss_plot(rows: list[dict[str, Any]]) -> str:
 
 def _tokens_per_doc(corpus: Path) -> list[int]:
     out: list[int] = []
-    for shard in sorted((corpus / "tokens").glob("*.arrow")):
+    for shard in OutDir(corpus).shards:
         with pa.memory_map(str(shard)) as src:
             out += pa.ipc.open_file(src).read_all().column("n_tokens").to_pylist()
     return out
 
 
 def corpus_numbers(corpus: Path) -> dict[str, Any]:
-    from curate.dedup_report import dedup_summary
+    from curate import dedup_summary
 
     s = summary(corpus)
     d = dedup_summary(corpus)
@@ -149,7 +150,9 @@ def corpus_numbers(corpus: Path) -> dict[str, Any]:
 
 def train_numbers(run: Path) -> dict[str, Any]:
     man = read_manifest(run)
-    rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines() if x.strip()]
+    from train.run_record import METRICS
+
+    rows = [json.loads(x) for x in (run / METRICS).read_text().splitlines() if x.strip()]
     tr = [r for r in rows if r.get("split") == "train"]
     va = [r for r in rows if r.get("split") == "val"]
     counts = man.get("counts") or {}
@@ -170,8 +173,8 @@ def synth_numbers(synth: Path, validation: Path | None) -> dict[str, Any]:
                            "error": counts.get("error"), "generator": (man.get("generator") or {}).get("model"),
                            "task": (man.get("task") or {}).get("id"), "sampling": man.get("sampling"),
                            "overall": (man.get("gates") or {}).get("overall")}
-    if validation is not None and (validation / "report.json").exists():
-        rep = json.loads((validation / "report.json").read_text())
+    if validation is not None and (validation / REPORT_JSON).exists():
+        rep = json.loads((validation / REPORT_JSON).read_text())
         out["validation"] = rep
         out["overall"] = rep["gates"]["overall"]
         out["budget_tokens"] = rep.get("budget_tokens")
@@ -179,7 +182,9 @@ def synth_numbers(synth: Path, validation: Path | None) -> dict[str, Any]:
 
 
 def disclosure_numbers(disclosure: Path) -> dict[str, Any]:
-    d = json.loads((disclosure / "ab2013.json").read_text())
+    from provenance.disclosure import FILES
+
+    d = json.loads((disclosure / FILES["json"]).read_text())
     return {"items": [{k: it.get(k) for k in ("number", "title", "answer", "basis")} for it in d["items"]],
             "generated_at": d.get("generated_at"), "system": d.get("system")}
 
@@ -216,7 +221,7 @@ def _link(root: Path, target: Path, text: str) -> str:
 def corpus_section(root: Path, corpus: Path, c: dict[str, Any]) -> str:
     import polars as pl
 
-    from curate.dedup_report import dedup_section_html
+    from curate import dedup_section_html
 
     d = c["decisions"]
     cards = "".join(f'<div class="card"><span class="muted">{esc(k)}</span><b>{_n(f"corpus.{k}", v)}</b></div>'
@@ -237,13 +242,15 @@ def corpus_section(root: Path, corpus: Path, c: dict[str, Any]) -> str:
             hist[size] = hist.get(size, 0) + k
     per_doc = c["tokens_per_doc"]
     tok = c["tokens"]
-    docs = pl.read_parquet(corpus / "documents" / "*.parquet", columns=["url", "lang", "text"]).head(SAMPLES)
+    parts = [str(p) for p in OutDir(corpus).parts(DOCUMENTS)]
+    docs = pl.read_parquet(parts, columns=["url", "lang", "text"]).head(SAMPLES)
     samples = "".join(
         f"<h3>{esc(r['url'])} <span class='muted'>({esc(r['lang'])})</span></h3><pre>{esc((r['text'] or '')[:SAMPLE_CHARS])}</pre>"
         for r in docs.iter_rows(named=True))
     return f"""<section id="corpus"><h2>1. Curation: what happened to every record</h2>
-<p class="muted">run <code>{esc(c['run_id'])}</code> · {_link(root, corpus / 'report.html', 'curation report')} ·
-{_link(root, corpus / 'run.json', 'run.json')}</p>
+<p class="muted">run <code>{esc(c['run_id'])}</code> ·
+{_link(root, OutDir(corpus).report, 'curation report')} ·
+{_link(root, OutDir(corpus).manifest, 'run.json')}</p>
 <div class="cards">{cards}</div>
 <h3>Funnel (records by decision and step)</h3>
 {_barh(labels, [r['len'] for r in funnel], 'records by decision / step') if funnel else ''}
@@ -263,6 +270,8 @@ def corpus_section(root: Path, corpus: Path, c: dict[str, Any]) -> str:
 
 
 def train_section(root: Path, run: Path, model: Path | None, t: dict[str, Any]) -> str:
+    from train.run_record import METRICS
+
     rows = [["steps", _n("train.steps", t["steps"])], ["tokens trained", _n("train.tokens", t["tokens"])],
             ["parameters", _n("train.params", t["params"])],
             ["first train loss", _n("train.first_train_loss", t["first_train_loss"])],
@@ -270,7 +279,8 @@ def train_section(root: Path, run: Path, model: Path | None, t: dict[str, Any]) 
             ["final validation loss", _n("train.final_val_loss", t["final_val_loss"])],
             ["throughput (tokens/s, last interval)", _n("train.tokens_per_s", t["tokens_per_s"])],
             ["token shards consumed", _n("train.shards_consumed", t["shards_consumed"])]]
-    links = [_link(root, run / "run.json", "run.json"), _link(root, run / "metrics.jsonl", "metrics.jsonl")]
+    links = [_link(root, OutDir(run).manifest, "run.json"),
+             _link(root, run / METRICS, METRICS)]
     if model is not None:
         links.append(_link(root, model / "config.json", "HF export (config.json)"))
     return f"""<section id="train"><h2>2. Training the tiny model</h2>
@@ -284,8 +294,9 @@ def synth_section(root: Path, synth: Path, validation: Path | None, s: dict[str,
     overall = s.get("overall") or "not_validated"
     head = f"""<section id="synth"><h2>3. Synthetic set and its gates:
 <span class="verdict {esc(overall)}" data-n="synth.overall">{esc(overall)}</span></h2>
-<p class="muted">run <code>{esc(s['run_id'])}</code> · task {esc(s['task'])} · {_link(root, synth / 'run.json', 'run.json')}
-{' · ' + _link(root, validation / 'report.html', 'validation report') if validation else ''}</p>
+<p class="muted">run <code>{esc(s['run_id'])}</code> · task {esc(s['task'])} ·
+{_link(root, OutDir(synth).manifest, 'run.json')}
+{' · ' + _link(root, validation / REPORT, 'validation report') if validation else ''}</p>
 <p>{_n('synth.seeds', s['seeds'])} seed documents, {_n('synth.kept', s['kept'])} generated,
 {_n('synth.error', s['error'])} error rows (reasons in the set's provenance).</p>"""
     rep = s.get("validation")
@@ -309,7 +320,9 @@ def synth_section(root: Path, synth: Path, validation: Path | None, s: dict[str,
 
 
 def disclosure_section(root: Path, disclosure: Path, d: dict[str, Any]) -> str:
-    links = " · ".join(_link(root, disclosure / f"ab2013.{ext}", f"ab2013.{ext}") for ext in ("html", "md", "json"))
+    from provenance.disclosure import FILES
+
+    links = " · ".join(_link(root, disclosure / FILES[ext], FILES[ext]) for ext in ("html", "md", "json"))
     rows = [[str(it["number"]), esc(it["title"]), esc(it["basis"]), f"<pre>{esc(it['answer'])}</pre>"] for it in d["items"]]
     return f"""<section id="disclosure"><h2>4. AB 2013 training-data disclosure</h2>
 <p>{links}</p>
@@ -354,7 +367,5 @@ def write_report(root: str | Path, parts: dict[str, Path | None]) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     n = numbers({k: (Path(v).resolve() if v else None) for k, v in parts.items()})
     page = render(root, parts, n)
-    (root / "report.json").write_text(json.dumps(n, indent=1, sort_keys=True, default=str) + "\n", encoding="utf-8")
-    path = root / "report.html"
-    path.write_text(page, encoding="utf-8")
-    return path
+    write_text(root / REPORT_JSON, json.dumps(n, indent=1, sort_keys=True, default=str) + "\n")
+    return write_text(root / REPORT, page)

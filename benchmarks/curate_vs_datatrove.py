@@ -45,8 +45,7 @@ HTML_TYPES = ("text/html", "application/xhtml+xml")
 
 OURS = """
 import json, sys, time
-from curate.config import load_config
-from curate.pipeline import curate
+from curate import curate, load_config
 a = json.loads(sys.argv[1])
 cfg = load_config(overrides={
     "workers": a["workers"], "extract.extractor": a["extractor"], "lid.threshold": 0.65,
@@ -119,7 +118,7 @@ def run_json(cmd: list[str], timeout: float) -> dict:
 
 
 def datatrove(warc_dir: Path, out: Path, read_only: bool, timeout: float) -> dict:
-    from curate.lid import packaged_model_path
+    from curate.filters.lid import packaged_model_path
 
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)

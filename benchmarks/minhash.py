@@ -1,6 +1,7 @@
 """MinHash near-dedup side by side, one run, same documents:
 
-(a) assay: curate.minhash (vectorised signatures -> Parquet -> numpy banding -> components)
+(a) assay: curate.dedup.minhash + curate.dedup.lsh (vectorised signatures -> Parquet -> numpy banding
+    -> components)
 (b) a plain datasketch loop: MinHash(num_perm).update per shingle, MinHashLSH.insert, query
 (c) datatrove's four MinHash stages with their defaults (own venv, a subprocess)
 
@@ -39,11 +40,9 @@ import pyarrow as pa  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from curate.minhash import (  # noqa: E402
+from curate.dedup.lsh import candidate_edges, cluster_labels, find_clusters  # noqa: E402
+from curate.dedup.minhash import (  # noqa: E402
     NearDedupConfig,
-    candidate_edges,
-    cluster_labels,
-    find_clusters,
     read_signatures,
     shingle_hashes,
     signatures,

@@ -68,8 +68,7 @@ def reshard(files: list[Path], shards: int, dest: Path, max_records: int | None 
 
 def child(executor: str, workers: int, inputs: list[str], out: str) -> dict:
     """One measurement (runs in its own process)."""
-    from curate.config import load_config
-    from curate.pipeline import curate
+    from curate import curate, load_config
 
     init_s = 0.0
     if executor == "ray":

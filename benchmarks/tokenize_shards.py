@@ -174,7 +174,7 @@ def main() -> None:
     if not tok_path.exists():
         import pyarrow.parquet as pq
 
-        from curate.tokenize import train_tokenizer
+        from curate.tokens.tokenizer import train_tokenizer
 
         print(f"training a {VOCAB} byte-level BPE ...", flush=True)
         texts = [t for p in sorted((corpus / "documents").glob("*.parquet")) for t in pq.read_table(p)["text"].to_pylist()]

@@ -3,9 +3,13 @@
     from curate import curate, load_config
     manifest = curate(["crawl.warc.gz"], "out/corpus", load_config(overrides={"workers": 2}))
 
-plus `tokenize_corpus` (token shards), `summary` (the report's numbers) and, in their own
-modules (their names are also module names), `curate.trace.trace` and `curate.takedown.takedown`.
-Names load on first use (PEP 562), so `import curate` stays cheap.
+plus `tokenize_corpus` (token shards), `TokenShards` (read them), `trace` (a token back to its
+WARC record), `takedown` (a corpus version without named documents), `summary` and
+`dedup_summary` (the report's numbers). Code outside curate/ uses only these names; they load
+on first use (PEP 562), so `import curate` stays cheap.
+
+Inside, a folder per stage (`read/`, `filters/`, `signals/`, `dedup/`, `tokens/`) and the
+executors (`exec/`); the runner (`runner.py`) hands each stage the run's executor.
 """
 
 from __future__ import annotations
@@ -13,10 +17,19 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-_WHERE = {"CurateConfig": "curate.config", "ConfigError": "curate.config", "load_config": "curate.config",
-          "TokenizeConfig": "curate.config", "config_to_toml": "curate.config",
-          "curate": "curate.pipeline", "InputError": "curate.pipeline", "tokenize_corpus": "curate.tokenize",
-          "summary": "curate.report", "dedup_summary": "curate.dedup_report"}
+_WHERE = {
+    "curate": "curate.runner", "tokenize_corpus": "curate.runner",
+    "CurateConfig": "curate.config", "load_config": "curate.config", "config_to_toml": "curate.config",
+    "TokenizeConfig": "curate.tokens.config",
+    "ConfigError": "provenance.errors", "InputError": "provenance.errors",
+    "summary": "curate.report", "CSS": "curate.report",
+    "dedup_summary": "curate.dedup.report", "dedup_section_html": "curate.dedup.report",
+    "trace": "curate.tokens.origin", "TokenShards": "curate.tokens.reader",
+    "takedown": "curate.removal.new_version", "read_doc_ids": "curate.removal.request",
+    "TakedownError": "curate.removal.request",
+    "expand_inputs": "curate.read.inputs",
+    "make_executor": "curate.exec",
+}
 __all__ = sorted(_WHERE)
 
 

@@ -12,12 +12,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from curate.dedup.exact import ExactDedupConfig
+from curate.dedup.minhash import NearDedupConfig
 from curate.filters import FiltersConfig
-from curate.minhash import NearDedupConfig
+from curate.tokens.config import TokenizeConfig
+from provenance.errors import ConfigError
 
-
-class ConfigError(ValueError):
-    """A config file or override that cannot be used; the message is one line."""
+__all__ = ["ConfigError", "CurateConfig", "ExactDedupConfig", "ExtractConfig", "FiltersConfig", "LidConfig",
+           "NearDedupConfig", "SignalsConfig", "TokenizeConfig", "config_to_toml", "load_config"]
 
 
 class _Section(BaseModel):
@@ -49,25 +51,6 @@ class SignalsConfig(_Section):
     drop_opted_out: bool = False  # TDMRep / noai pages: recorded always, dropped only when asked
 
 
-class ExactDedupConfig(_Section):
-    enabled: bool = True
-
-
-class TokenizeConfig(_Section):
-    """The `[tokenize]` section, and the argument of `tokenize_corpus`.
-
-    A `tokenizer` file is used as given; else a byte-level BPE of `vocab_size` is trained on
-    the kept documents; with neither, OUT/tokenizer.json is reused.
-    """
-
-    enabled: bool = False
-    tokenizer: Path | None = None
-    vocab_size: int | None = Field(16_384, ge=257)  # 256 byte symbols + <|endoftext|>
-    # ~100 MB of uint16 per shard, nanoGPT/fineweb-edu shard scale
-    shard_tokens: int = Field(50_000_000, gt=0)
-    shuffle_seed: int | None = None
-
-
 class CurateConfig(_Section):
     workers: int = Field(1, ge=1)
     executor: Literal["local", "ray"] = "local"
@@ -79,7 +62,6 @@ class CurateConfig(_Section):
     exact_dedup: ExactDedupConfig = Field(default_factory=ExactDedupConfig)
     near_dedup: NearDedupConfig = Field(default_factory=NearDedupConfig)
     tokenize: TokenizeConfig = Field(default_factory=TokenizeConfig)
-    allow_failed_synthetic: bool = False
 
     def fingerprint_dict(self) -> dict[str, Any]:
         """The parts of the config that change outputs (not workers/executor)."""

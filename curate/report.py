@@ -13,6 +13,11 @@ from typing import Any
 
 import polars as pl
 
+from curate.dedup.report import dedup_section_html, dedup_summary
+from provenance.outdir import DOCUMENTS, PROVENANCE, OutDir, write_text
+from provenance.outdir import REJECTED as REJECTED_FOLDER
+from provenance.schema import DUPLICATE, ERROR, KEPT, REJECTED
+
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem auto;max-width:1100px;color:#1d2330;padding:0 1rem}
 h1{font-size:1.6rem} h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #dde;padding-bottom:.3rem}
@@ -22,7 +27,7 @@ th{background:#f5f6fa} .num{text-align:right;font-variant-numeric:tabular-nums}
 .cards{display:flex;gap:1rem;flex-wrap:wrap} .card{background:#f5f6fa;border-radius:8px;padding:.8rem 1.2rem;min-width:120px}
 .card b{display:block;font-size:1.4rem} pre{white-space:pre-wrap;background:#f8f9fb;padding:.6rem;border-radius:6px;font-size:.82rem;max-height:14rem;overflow:auto}
 .muted{color:#667} code{font-size:.85rem}
-"""
+"""  # noqa: E501 (one CSS rule set a line)
 
 
 def esc(value: Any) -> str:
@@ -40,29 +45,33 @@ def funnel(prov: pl.DataFrame) -> list[dict[str, Any]]:
              "fineweb_quality", "opt_out", "exact_dedup", "near_dedup", "pipeline"]
     rows = prov.group_by(["decision", "step"]).len().to_dicts()
     rank = {s: i for i, s in enumerate(order)}
-    rows.sort(key=lambda r: (r["decision"] == "kept", rank.get(r["step"] or "", 99), r["step"] or "", r["decision"]))
+    rows.sort(key=lambda r: (r["decision"] == KEPT, rank.get(r["step"] or "", 99), r["step"] or "",
+                             r["decision"]))
     return rows
+
+
+def _top(df: pl.DataFrame, column: str, n: int = 20) -> list[dict[str, Any]]:
+    """The n most frequent values of a column with their counts, ties by value."""
+    return df.group_by(column).len().sort(["len", column], descending=[True, False]).head(n).to_dicts()
 
 
 def summary(out_dir: str | Path) -> dict[str, Any]:
     """The numbers the report shows, computed from the provenance files (tests compare them)."""
-    out = Path(out_dir)
-    prov = pl.read_parquet(out / "provenance" / "*.parquet")
-    kept = prov.filter(pl.col("decision") == "kept")
-    total = prov.height
+    out = OutDir(out_dir)
+    prov = pl.read_parquet(out.folder(PROVENANCE) / "*.parquet")
+    kept = prov.filter(pl.col("decision") == KEPT)
     s: dict[str, Any] = {
-        "records": total,
-        "decisions": {d: int(prov.filter(pl.col("decision") == d).height) for d in ("kept", "rejected", "duplicate", "error")},
+        "records": prov.height,
+        "decisions": {d: int(prov.filter(pl.col("decision") == d).height)
+                      for d in (KEPT, REJECTED, DUPLICATE, ERROR)},
         "funnel": funnel(prov),
-        "languages": kept.group_by("lang").len().sort(["len", "lang"], descending=[True, False]).head(20).to_dicts(),
-        "languages_all": prov.filter(pl.col("lang").is_not_null()).group_by("lang").len()
-        .sort(["len", "lang"], descending=[True, False]).head(20).to_dicts(),
-        "domains": kept.group_by("domain").len().sort(["len", "domain"], descending=[True, False]).head(20).to_dicts(),
+        "languages": _top(kept, "lang"),
+        "languages_all": _top(prov.filter(pl.col("lang").is_not_null()), "lang"),
+        "domains": _top(kept, "domain"),
         "kept_chars": int(kept["n_chars"].sum() or 0),
     }
-    manifest = out / "run.json"
-    if manifest.exists():
-        tok = json.loads(manifest.read_text()).get("tokenize")
+    if out.manifest.exists():
+        tok = json.loads(out.manifest.read_text()).get("tokenize")
         if tok:
             s["tokens"] = {"n_tokens": tok.get("n_tokens"), "shards": len(tok.get("shards", [])),
                            "vocab_size": tok.get("vocab_size")}
@@ -75,62 +84,64 @@ def _table(headers: list[str], rows: list[list[str]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+def _card(label: str, value: int) -> str:
+    return f'<div class="card"><span class="muted">{esc(label)}</span><b>{value:,}</b></div>'
+
+
+def _cards(s: dict[str, Any]) -> str:
+    cards = "".join(_card(k, v) for k, v in [("records read", s["records"]), *s["decisions"].items()])
+    return cards + (_card("tokens", s["tokens"]["n_tokens"]) if "tokens" in s else "")
+
+
+def _funnel_rows(s: dict[str, Any]) -> list[list[str]]:
+    cls = {KEPT: "", REJECTED: "rej", DUPLICATE: "dup", ERROR: "err"}
+    return [[esc(r["decision"]), esc(r["step"] or "—"), f'<span class="num">{r["len"]:,}</span>',
+             _bar(r["len"], s["records"], cls.get(r["decision"], ""))] for r in s["funnel"]]
+
+
+def _count_rows(rows: list[dict[str, Any]], column: str, total: int) -> list[list[str]]:
+    return [[esc(r[column]), f'{r["len"]:,}', _bar(r["len"], max(1, total))] for r in rows]
+
+
+def _samples(out: OutDir) -> str:
+    """The first five kept documents (text cut at 800 characters), escaped."""
+    docs = pl.read_parquet(out.folder(DOCUMENTS) / "*.parquet", columns=["doc_id", "url", "lang", "text"])
+    docs = docs.head(5)
+    return "".join(f"<h3>{esc(r['url'])} <span class='muted'>({esc(r['lang'])})</span></h3>"
+                   f"<pre>{esc(r['text'][:800])}</pre>" for r in docs.iter_rows(named=True))
+
+
+def _removals(out: OutDir) -> str:
+    """One removed document per step (up to eight steps; text cut at 400 characters), escaped."""
+    columns = ["url", "step", "reason", "text"]
+    rej = pl.read_parquet(out.folder(REJECTED_FOLDER) / "*.parquet", columns=columns)
+    one_per_step = rej.group_by("step", maintain_order=True).head(1).head(8)
+    return "".join(f"<h3>{esc(r['step'])}: <code>{esc(r['reason'])}</code></h3>"
+                   f"<p class='muted'>{esc(r['url'])}</p><pre>{esc((r['text'] or '')[:400])}</pre>"
+                   for r in one_per_step.iter_rows(named=True))
+
+
 def render(out_dir: str | Path) -> str:
-    out = Path(out_dir)
-    s = summary(out)
-    total = s["records"]
-    d = s["decisions"]
-    cls = {"kept": "", "rejected": "rej", "duplicate": "dup", "error": "err"}
-    cards = "".join(
-        f'<div class="card"><span class="muted">{esc(k)}</span><b>{v:,}</b></div>'
-        for k, v in [("records read", total), *d.items()]
-    )
-    if "tokens" in s:
-        cards += f'<div class="card"><span class="muted">tokens</span><b>{s["tokens"]["n_tokens"]:,}</b></div>'
-    funnel_rows = [
-        [esc(r["decision"]), esc(r["step"] or "—"), f'<span class="num">{r["len"]:,}</span>', _bar(r["len"], total, cls.get(r["decision"], ""))]
-        for r in s["funnel"]
-    ]
-    lang_rows = [[esc(r["lang"]), f'{r["len"]:,}', _bar(r["len"], max(1, d["kept"]))] for r in s["languages"]]
-    dom_rows = [[esc(r["domain"]), f'{r["len"]:,}', _bar(r["len"], max(1, d["kept"]))] for r in s["domains"]]
-
-    docs = pl.read_parquet(out / "documents" / "*.parquet", columns=["doc_id", "url", "lang", "text"]).head(5)
-    samples = "".join(
-        f"<h3>{esc(r['url'])} <span class='muted'>({esc(r['lang'])})</span></h3><pre>{esc(r['text'][:800])}</pre>"
-        for r in docs.iter_rows(named=True)
-    )
-    rej = pl.read_parquet(out / "rejected" / "*.parquet", columns=["url", "step", "reason", "text"])
-    rej_samples = rej.group_by("step", maintain_order=True).head(1).head(8)
-    rej_html = "".join(
-        f"<h3>{esc(r['step'])}: <code>{esc(r['reason'])}</code></h3><p class='muted'>{esc(r['url'])}</p><pre>{esc((r['text'] or '')[:400])}</pre>"
-        for r in rej_samples.iter_rows(named=True)
-    )
-    dedup_html = ""
-    try:
-        from curate.dedup_report import dedup_section_html, dedup_summary
-
-        dedup_html = dedup_section_html(dedup_summary(out))
-    except ImportError:
-        dedup_html = ""
-    run_id = ""
-    if (out / "run.json").exists():
-        run_id = json.loads((out / "run.json").read_text()).get("run_id", "")
+    out = OutDir(out_dir)
+    s = summary(out.root)
+    n_kept = s["decisions"][KEPT]
+    langs = _table(["lang", "documents", ""], _count_rows(s["languages"], "lang", n_kept))
+    domains = _table(["domain", "documents", ""], _count_rows(s["domains"], "domain", n_kept))
+    run_id = json.loads(out.manifest.read_text()).get("run_id", "") if out.manifest.exists() else ""
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>assay curation report</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"><style>{CSS}</style></head>
-<body><h1>Curation report</h1><p class="muted">run <code>{esc(run_id)}</code> · {esc(out)}</p>
-<div class="cards">{cards}</div>
-<h2>Funnel: what happened to every record</h2>{_table(["decision", "step", "records", ""], funnel_rows)}
-<h2>Languages of kept documents</h2>{_table(["lang", "documents", ""], lang_rows)}
-<h2>Top domains of kept documents</h2>{_table(["domain", "documents", ""], dom_rows)}
-{dedup_html}
-<h2>Sample kept documents</h2>{samples}
-<h2>Sample removals, one per step</h2>{rej_html}
+<body><h1>Curation report</h1><p class="muted">run <code>{esc(run_id)}</code> · {esc(out.root)}</p>
+<div class="cards">{_cards(s)}</div>
+<h2>Funnel: what happened to every record</h2>{_table(["decision", "step", "records", ""], _funnel_rows(s))}
+<h2>Languages of kept documents</h2>{langs}
+<h2>Top domains of kept documents</h2>{domains}
+{dedup_section_html(dedup_summary(out.root))}
+<h2>Sample kept documents</h2>{_samples(out)}
+<h2>Sample removals, one per step</h2>{_removals(out)}
 </body></html>
 """
 
 
 def write_report(out_dir: str | Path) -> Path:
-    path = Path(out_dir) / "report.html"
-    path.write_text(render(out_dir), encoding="utf-8")
-    return path
+    return write_text(OutDir(out_dir).report, render(out_dir))

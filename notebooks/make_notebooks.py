@@ -67,7 +67,7 @@ s = summary(corpus)  # the numbers report.html shows
 {"languages": s["languages"][:5], "domains": s["domains"][:5], "tokens": s.get("tokens")}'''),
         new_markdown_cell("Follow a token back: shard 0, row 0 -> document -> WARC file, byte offset, record id."),
         new_code_cell('''\
-from curate.trace import trace
+from curate import trace
 
 t = trace(corpus, shard=0, row=0)
 print({k: t[k] for k in t if k != "provenance"})

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import tomllib
-from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
+
+from provenance.errors import ConfigError
+from provenance.tomlfile import load_toml
 
 
 class _Section(BaseModel):
@@ -107,26 +108,12 @@ class Declarations(_Section):
     exemptions: Exemptions = Exemptions()
 
 
-class DeclarationsError(ValueError):
-    """A one-line, user-facing error naming the file and the key."""
+class DeclarationsError(ConfigError):
+    """A declarations file that cannot be used; the one line names the file and the key."""
 
 
 def load_declarations(path: str | os.PathLike[str] | None) -> Declarations:
     """Parse and validate a declarations TOML file; None -> no declarations (all NOT PROVIDED)."""
     if path is None:
         return Declarations()
-    p = Path(path)
-    try:
-        raw = tomllib.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise DeclarationsError(f"{p}: declarations file not found") from exc
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise DeclarationsError(f"{p}: not valid TOML: {exc}") from exc
-    try:
-        return Declarations.model_validate(raw)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        key = ".".join(str(x) for x in err["loc"]) or "(top level)"
-        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
-        raise DeclarationsError(f"{p}: {key}: {msg}{more}") from exc
+    return load_toml(path, Declarations, what="declarations", error=DeclarationsError)

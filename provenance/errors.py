@@ -24,3 +24,7 @@ class ConfigError(UserError):
 
 class InputError(UserError):
     """Inputs or directories that cannot be used: a missing path, nothing to read, the wrong kind of run."""
+
+
+class NotARunError(InputError):
+    """A directory without a readable run.json: not an assay output directory (yet)."""

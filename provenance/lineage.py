@@ -15,7 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from provenance.errors import NotARunError
+from provenance.gates import SYNTH_KIND
 from provenance.manifest import MANIFEST_NAME, sha256_file
+from provenance.outdir import WORK
 
 
 @dataclass
@@ -42,7 +45,7 @@ def scan_runs(roots: list[str | os.PathLike[str]]) -> dict[str, dict[str, Any]]:
         candidates = [r / MANIFEST_NAME] if (r / MANIFEST_NAME).exists() else []
         if r.is_dir():  # two levels down: ROOT/run/run.json and ROOT/group/run/run.json
             candidates += sorted([*r.glob(f"*/{MANIFEST_NAME}"), *r.glob(f"*/*/{MANIFEST_NAME}")])
-            candidates = [p for p in candidates if "_work" not in p.parts]
+            candidates = [p for p in candidates if WORK not in p.parts]
         for p in candidates:
             try:
                 found.setdefault(str(p.parent.resolve()), json.loads(p.read_text()))
@@ -56,7 +59,7 @@ def _references(kind: str, man: dict[str, Any]) -> list[dict[str, Any]]:
     if kind == "takedown":
         p = man.get("parent") or {}
         return [{"path": p.get("path"), "run_id": p.get("run_id"), "role": "parent corpus"}]
-    if kind == "synth":
+    if kind == SYNTH_KIND:
         s = man.get("seeds") or {}
         return [{"path": s.get("path"), "run_id": s.get("run_id"), "role": "seeds"}] if s else []
     if kind == "train":
@@ -69,7 +72,7 @@ def build_lineage(run_dir: str | os.PathLike[str], roots: list[str | os.PathLike
     """The lineage tree rooted at `run_dir`. Default search roots: the run dir's parent directory."""
     start = Path(run_dir).resolve()
     if not (start / MANIFEST_NAME).exists():
-        raise FileNotFoundError(f"{start}: no {MANIFEST_NAME} (is this an assay output directory?)")
+        raise NotARunError(f"{start}: no {MANIFEST_NAME} (is this an assay output directory?)")
     index = scan_runs([*(roots or []), start.parent, start])
     by_id: dict[str, str] = {}
     for path, man in sorted(index.items()):

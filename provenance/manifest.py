@@ -14,6 +14,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from provenance.errors import InputError, NotARunError
 from provenance.outdir import MANIFEST as MANIFEST_NAME
 from provenance.outdir import file_entry, sha256_file, write_text
 
@@ -52,7 +53,11 @@ def write_manifest(out_dir: str | os.PathLike[str], manifest: dict[str, Any]) ->
 
 
 def read_manifest(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
+    """The run.json of `run_dir`; `NotARunError` when there is none (callers catch it to mean "no run")."""
     path = Path(run_dir) / MANIFEST_NAME
     if not path.exists():
-        raise FileNotFoundError(f"{path}: no run manifest (is this an assay output directory?)")
-    return json.loads(path.read_text())
+        raise NotARunError(f"{path}: no run manifest (is this an assay output directory?)")
+    try:
+        return json.loads(path.read_text())
+    except ValueError as exc:
+        raise InputError(f"{path}: not valid JSON: {exc}") from None

@@ -39,6 +39,7 @@ SYNTH = "synth"  # a synthetic set's per-request records
 WORK = "_work"  # intermediate files of resumable stages; not outputs
 TOKENIZER = "tokenizer.json"
 REPORT = "report.html"
+REPORT_JSON = "report.json"  # the numbers a report.html shows (validation and run reports)
 MANIFEST = "run.json"  # the run manifest (provenance.manifest)
 STATE = "state.json"  # under _work/: which run this directory holds
 
@@ -82,6 +83,10 @@ class OutDir:
 
     def work_file(self, stage: str, stem: str, suffix: str = ".parquet") -> Path:
         return self.root / WORK / stage / f"{stem}{suffix}"
+
+    def work_parts(self, stage: str, suffix: str = ".parquet") -> list[Path]:
+        """The part files a resumable stage left under _work/<stage>/, sorted by name."""
+        return sorted(p for p in self.work(stage).glob(f"*{suffix}") if not p.name.startswith("."))
 
     def marker(self, stage: str, stem: str) -> Path:
         return self.root / WORK / stage / f"{stem}.done"
@@ -133,6 +138,25 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)
+        raise
+
+
+@contextmanager
+def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temp directory beside `path` to fill; on success it replaces `path` (an older one is
+    removed first), on error it is removed. For outputs that are a directory (a checkpoint)."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        yield tmp
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
         raise
 
 

@@ -12,7 +12,6 @@ SCHEMA_VERSION = "1"
 
 # Decisions a provenance row can carry. `taken-down` is written only by `assay takedown`.
 KEPT, REJECTED, DUPLICATE, ERROR, TAKEN_DOWN = "kept", "rejected", "duplicate", "error", "taken-down"
-DECISIONS = (KEPT, REJECTED, DUPLICATE, ERROR, TAKEN_DOWN)
 
 PII_TYPES = ("email", "phone", "ip", "credit_card", "ssn", "iban")
 PII_STRUCT = pa.struct([pa.field(t, pa.int32()) for t in PII_TYPES])

@@ -19,7 +19,7 @@ from typing import Any
 
 _WHERE = {"Sampling": "synth.generate", "load_engine": "synth.generate", "close_engine": "synth.generate",
           "compare": "synth.validate",
-          "ValidateConfig": "synth.gates", "check_mixable": "synth.gates", "load_template": "synth.tasks"}
+          "ValidateConfig": "synth.gates", "load_template": "synth.tasks"}
 __all__ = sorted(_WHERE)
 
 

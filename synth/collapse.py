@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from provenance.errors import ConfigError, InputError
 from provenance.manifest import now_iso, read_manifest, write_manifest
+from provenance.outdir import REPORT_JSON, TOKENS, OutDir, write_json, write_text
 from synth import metrics
 from synth.corpus import read_documents, write_documents
 from synth.gates import ValidateConfig
@@ -48,18 +51,19 @@ def _blocks(docs: list[dict], words: int) -> list[dict]:
 
 def _tokenize(corpus: Path, tokenizer: Path) -> None:
     from curate import TokenizeConfig, tokenize_corpus
-    from curate.exec import LocalExecutor
 
-    tokenize_corpus(corpus, TokenizeConfig(tokenizer=tokenizer), executor=LocalExecutor(1), progress=False)
+    # one documents part: one task, run in this process
+    tokenize_corpus(corpus, TokenizeConfig(tokenizer=tokenizer), progress=False)
 
 
 def _train(name: str, data: list[Path], out: Path, preset: str, steps: int | None, seed: int) -> Path:
+    from train.checkpoint import WEIGHTS
     from train.config import make_config
     from train.export import export_hf
     from train.trainer import train
 
     hf = out / "hf"
-    if (hf / "model.safetensors").exists():
+    if (hf / WEIGHTS).exists():
         return hf  # resumable: a finished generation is not retrained
     specs = [f"{'human' if i == 0 and name != 'replace' else f'd{i}'}={p}" for i, p in enumerate(data)]
     cfg = make_config(preset, data=specs, overrides={
@@ -108,72 +112,105 @@ TEMPERATURE, TOP_P = 0.6, 0.9
 STEPS = 200
 
 
+MODES = ("replace", "accumulate")
+SET_DIR = "synth"  # each generation's synthetic set: g0/synth/, <mode>/g<N>/synth/
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """The fixed parts of one experiment: the human sets, and how every generation trains and samples."""
+
+    out: Path
+    human: Path  # the human training documents, tokenized
+    seeds: Path  # human blocks: one prompt each
+    tokenizer: Path
+    preset: str
+    steps: int | None
+    seed: int
+    block_words: int
+    sampling: Sampling
+    config: ValidateConfig | None
+
+    def train(self, mode: str, data: list[Path], where: Path) -> Path:
+        return _train(mode, data, where, self.preset, self.steps, self.seed)
+
+    def synthesize(self, model: Path, where: Path, ref_model: Path) -> dict:
+        """Generate, validate (against the human set, perplexity under `ref_model`) and tokenize a set."""
+        data = where / SET_DIR
+        if not OutDir(data).folder(TOKENS).exists():
+            generate(model, self.seeds, data, "continuation", seed=self.seed, sampling=self.sampling,
+                     params={"prefix_words": self.block_words}, progress=False,
+                     purpose="model-collapse experiment (assay synth collapse)")
+            validate(data, self.human, where / "report", reference_model=str(ref_model), config=self.config)
+            _tokenize(data, self.tokenizer)
+        return json.loads((where / "report" / REPORT_JSON).read_text())
+
+    def run(self, modes: tuple[str, ...], generations: int, held_texts: list[str]) -> dict[str, list[dict]]:
+        """G0 on human text, then per mode `generations` models, each trained on the sets before it."""
+        g0 = self.train("g0", [self.human], self.out / "g0")
+        first = _row(0, heldout_perplexity(g0, held_texts), self.synthesize(g0, self.out / "g0", g0))
+        results: dict[str, list[dict]] = {}
+        for mode in modes:
+            rows, synth_sets = [first], [self.out / "g0" / SET_DIR]
+            for g in range(1, generations + 1):
+                where = self.out / mode / f"g{g}"
+                data = synth_sets[-1:] if mode == "replace" else [self.human, *synth_sets]
+                model = self.train(mode, data, where)
+                rows.append(_row(g, heldout_perplexity(model, held_texts), self.synthesize(model, where, g0)))
+                synth_sets.append(where / SET_DIR)
+            results[mode] = rows
+        return results
+
+
+def _human_sets(corpus: Path, out: Path, heldout_fraction: float, block_words: int,
+                tokenizer: Path) -> tuple[Path, Path, list[dict]]:
+    """The human training set (tokenized), its blocks as seeds, and the held-out documents."""
+    human_run = read_manifest(corpus).get("run_id", "human")
+    train_docs, held = _split(read_documents(corpus), heldout_fraction)
+    if not held or not train_docs:
+        raise InputError(f"{corpus}: too few documents for a held-out split ({len(train_docs)}+{len(held)})")
+    human = out / "human-train"
+    if not OutDir(human).folder(TOKENS).exists():
+        write_documents(train_docs, human, f"{human_run}-train", {"kind": "curate", "derived_from": str(corpus)})
+        _tokenize(human, tokenizer)
+    seeds = out / "human-blocks"
+    if not OutDir(seeds).manifest.exists():
+        write_documents(_blocks(train_docs, block_words), seeds, f"{human_run}-blocks",
+                        {"kind": "curate", "derived_from": str(corpus)})
+    return human, seeds, held
+
+
 def collapse(corpus: str | Path, out_dir: str | Path, generations: int = 2,
-             modes: tuple[str, ...] = ("replace", "accumulate"), preset: str = "tiny", steps: int | None = STEPS,
+             modes: tuple[str, ...] = MODES, preset: str = "tiny", steps: int | None = STEPS,
              block_words: int = 32, max_tokens: int = 56, heldout_fraction: float = 0.1, seed: int = 0,
              config: ValidateConfig | None = None, temperature: float = TEMPERATURE,
              top_p: float = TOP_P) -> dict[str, Any]:
     """Run the experiment; write results.json and collapse.html into `out_dir`."""
     corpus, out = Path(corpus), Path(out_dir)
-    tokenizer = corpus / "tokenizer.json"
+    tokenizer = OutDir(corpus).tokenizer
     if not tokenizer.exists():
-        raise FileNotFoundError(f"{corpus}: no tokenizer.json; tokenize the human corpus first (assay tokenize)")
+        raise InputError(f"{corpus}: no tokenizer.json; tokenize the human corpus first (assay tokenize)")
     for m in modes:
-        if m not in ("replace", "accumulate"):
-            raise ValueError(f"unknown mode {m!r}: replace or accumulate")
+        if m not in MODES:
+            raise ConfigError(f"unknown mode {m!r}: replace or accumulate")
     started = now_iso()
-    human_run = read_manifest(corpus).get("run_id", "human")
-    train_docs, held = _split(read_documents(corpus), heldout_fraction)
-    if not held or not train_docs:
-        raise ValueError(f"{corpus}: too few documents for a held-out split ({len(train_docs)}+{len(held)})")
-    human = out / "human-train"
-    if not (human / "tokens").exists():
-        write_documents(train_docs, human, f"{human_run}-train", {"kind": "curate", "derived_from": str(corpus)})
-        _tokenize(human, tokenizer)
-    seeds = out / "human-blocks"
-    if not (seeds / "run.json").exists():
-        write_documents(_blocks(train_docs, block_words), seeds, f"{human_run}-blocks",
-                        {"kind": "curate", "derived_from": str(corpus)})
-    held_texts = [d["text"] for d in held]
+    human, seeds, held = _human_sets(corpus, out, heldout_fraction, block_words, tokenizer)
     sampling = Sampling(temperature=temperature, top_p=top_p, max_tokens=max_tokens)  # see TEMPERATURE above
-
-    def synth_from(model: Path, where: Path, ref_model: Path) -> dict:
-        data = where / "synth"
-        if not (data / "tokens").exists():
-            generate(model, seeds, data, "continuation", seed=seed, sampling=sampling,
-                     params={"prefix_words": block_words}, progress=False,
-                     purpose="model-collapse experiment (assay synth collapse)")
-            validate(data, human, where / "report", reference_model=str(ref_model), config=config)
-            _tokenize(data, tokenizer)
-        return json.loads((where / "report" / "report.json").read_text())
-
-    g0 = _train("g0", [human], out / "g0", preset, steps, seed)
-    g0_ppl = heldout_perplexity(g0, held_texts)
-    g0_report = synth_from(g0, out / "g0", g0)
-    results: dict[str, list[dict]] = {}
-    for mode in modes:
-        rows = [_row(0, g0_ppl, g0_report)]
-        synth_sets = [out / "g0" / "synth"]
-        for g in range(1, generations + 1):
-            where = out / mode / f"g{g}"
-            data = synth_sets[-1:] if mode == "replace" else [human, *synth_sets]
-            model = _train(mode, data, where, preset, steps, seed)
-            rep = synth_from(model, where, g0)
-            rows.append(_row(g, heldout_perplexity(model, held_texts), rep))
-            synth_sets.append(where / "synth")
-        results[mode] = rows
+    exp = Experiment(out, human, seeds, tokenizer, preset, steps, seed, block_words, sampling, config)
+    results = exp.run(modes, generations, [d["text"] for d in held])
     summary = {"corpus": str(corpus), "generations": generations, "preset": preset, "steps": steps,
                "block_words": block_words, "max_tokens": max_tokens, "seed": seed, "results": results,
                "sampling": {"temperature": temperature, "top_p": top_p},
                "definitions": {"heldout_ppl": "token-weighted perplexity of the held-out human documents",
                                **{k: metrics.DEFINITIONS[k] for k in TRACKED if k in metrics.DEFINITIONS}}}
-    (out / "results.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    write_json(out / "results.json", summary)
     _plot(summary, out / "collapse.html")
-    write_manifest(out, {"run_id": "collapse-" + hashlib.sha256(json.dumps(
-        {k: v for k, v in summary.items() if k != "results"}, sort_keys=True).encode()).hexdigest()[:16],
-        "kind": "synth-collapse", "started": started, "finished": now_iso(), "config": {
-            k: summary[k] for k in ("corpus", "generations", "preset", "steps", "block_words", "max_tokens", "seed",
-                                 "sampling")},
+    setup = {k: v for k, v in summary.items() if k != "results"}
+    write_manifest(out, {
+        "run_id": "collapse-" + hashlib.sha256(json.dumps(setup, sort_keys=True).encode()).hexdigest()[:16],
+        "kind": "synth-collapse", "started": started, "finished": now_iso(),
+        "config": {k: summary[k] for k in ("corpus", "generations", "preset", "steps", "block_words",
+                                           "max_tokens", "seed", "sampling")},
         "modes": list(modes)})
     return summary
 
@@ -209,7 +246,8 @@ def _plot(summary: dict, path: Path) -> None:
         f"<td>{r.get('tail_mass') or 0:.4f}</td><td>{r.get('distinct_2') or 0:.4f}</td><td>{html.escape(r['gates'])}</td>"
         f"<td>{html.escape(', '.join(r['failed_gates']))}</td></tr>"
         for mode, rows in summary["results"].items() for r in rows)
-    path.write_text(f"""<!doctype html><html><head><meta charset="utf-8"><title>model collapse</title></head><body>
+    write_text(path, f"""<!doctype html><html><head><meta charset="utf-8"><title>model collapse</title></head>
+<body>
 <h1>Model collapse: replace vs accumulate</h1><p>{html.escape(summary['corpus'])}, preset {html.escape(summary['preset'])}</p>
 <table border="1"><tr><th>mode</th><th>generation</th><th>held-out human ppl</th><th>tail mass</th><th>distinct-2</th>
 <th>gates</th><th>failed</th></tr>{table}</table>{''.join(imgs)}</body></html>

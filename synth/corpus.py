@@ -1,17 +1,23 @@
-"""Read documents from a corpus directory (curated or synthetic: same layout)."""
+"""Read and write documents in a corpus directory (curated or synthetic: same layout)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
+
+from provenance.errors import InputError
+from provenance.manifest import now_iso, write_manifest
+from provenance.outdir import DOCUMENTS, OutDir, list_outputs, part_name, write_parquet
+from provenance.schema import DOCUMENT_SCHEMA
 
 
 def document_files(corpus_dir: str | Path) -> list[Path]:
-    d = Path(corpus_dir) / "documents"
-    files = sorted(d.glob("*.parquet"))
+    files = OutDir(corpus_dir).parts(DOCUMENTS)
     if not files:
-        raise FileNotFoundError(f"{corpus_dir}: no documents/*.parquet (is this an assay corpus directory?)")
+        raise InputError(f"{corpus_dir}: no {DOCUMENTS}/*.parquet (is this an assay corpus directory?)")
     return files
 
 
@@ -28,19 +34,13 @@ def read_documents(corpus_dir: str | Path, columns: tuple[str, ...] = ("doc_id",
     return out
 
 
-def write_documents(docs: list[dict], out_dir: str | Path, run_id: str, manifest: dict | None = None) -> Path:
+def write_documents(docs: list[dict], out_dir: str | Path, run_id: str,
+                    manifest: dict[str, Any] | None = None) -> Path:
     """Write `docs` (doc_id, text, optional other DOCUMENT_SCHEMA columns) as a corpus directory."""
-    import pyarrow as pa
-
-    from provenance.manifest import file_entry, now_iso, write_manifest
-    from provenance.schema import DOCUMENT_SCHEMA, PARQUET_OPTIONS
-
-    out = Path(out_dir)
-    (out / "documents").mkdir(parents=True, exist_ok=True)
+    out = OutDir(out_dir)
     rows = [{**{f.name: d.get(f.name) for f in DOCUMENT_SCHEMA}, "n_chars": len(d["text"]),
              "signals": d.get("signals") or "{}", "run_id": run_id} for d in docs]
-    path = out / "documents" / "part-00000.parquet"
-    pq.write_table(pa.Table.from_pylist(rows, schema=DOCUMENT_SCHEMA), path, **PARQUET_OPTIONS)
-    write_manifest(out, {"run_id": run_id, "created": now_iso(), **(manifest or {}),
-                         "outputs": [file_entry(path, out)]})
-    return out
+    write_parquet(out.part(DOCUMENTS, part_name(0)), pa.Table.from_pylist(rows, schema=DOCUMENT_SCHEMA))
+    write_manifest(out.root, {"run_id": run_id, "created": now_iso(), **(manifest or {}),
+                              "outputs": list_outputs(out.root)})
+    return out.root

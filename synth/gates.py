@@ -1,20 +1,19 @@
 """Gates: per-metric thresholds relative to the human reference, a verdict each and overall.
 
-A synthetic set that fails its gates is refused by `assay curate` mixing and
-`assay train` unless the user passes `--allow-failed-synthetic` (recorded).
+`assay synth validate` records the verdicts in the set's run.json; what training does with
+them (only a set that passed is mixed, unless `--allow-failed-synthetic`) is the one policy
+in `provenance.gates.check_mixable`.
 """
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from provenance.manifest import read_manifest
-
-PASS, FAIL, NA, NOT_VALIDATED = "pass", "fail", "n/a", "not_validated"
+from provenance.gates import FAIL, NA, PASS
+from provenance.tomlfile import load_toml
 
 Kind = Literal["min_ratio", "max_ratio", "min_value", "max_value", "max_delta"]
 KIND_TEXT = {
@@ -89,10 +88,8 @@ class ValidateConfig(BaseModel):
 
     @classmethod
     def from_toml(cls, path: str | Path | None) -> ValidateConfig:
-        if path is None:
-            return cls()
-        data = tomllib.loads(Path(path).read_text())
-        return cls(**data)
+        """The config in a TOML file (None: the defaults); `ConfigError` names the file and the key."""
+        return cls() if path is None else load_toml(path, cls)
 
 
 def evaluate(gates: list[Gate], metrics: dict[str, dict[str, float | None]]) -> dict:
@@ -106,19 +103,3 @@ def evaluate(gates: list[Gate], metrics: dict[str, dict[str, float | None]]) -> 
                      "verdict": gate.verdict(s, r), "why": gate.why})
     overall = FAIL if any(r["verdict"] == FAIL for r in rows) else PASS
     return {"overall": overall, "gates": rows}
-
-
-def check_mixable(synth_dir: str | Path, allow_failed: bool) -> None:
-    """Raise ValueError unless `synth_dir` passed its gates (or `allow_failed`). Callers record the choice."""
-    manifest = read_manifest(synth_dir)
-    if manifest.get("kind") != "synth":
-        return  # a human corpus: nothing to gate
-    overall = (manifest.get("gates") or {}).get("overall", NOT_VALIDATED)
-    if overall == PASS or allow_failed:
-        return
-    if overall == NOT_VALIDATED:
-        raise ValueError(f"{synth_dir}: synthetic set was never validated; run `assay synth validate` "
-                         "or pass --allow-failed-synthetic")
-    failed = [m for m, v in ((manifest.get("gates") or {}).get("per_gate") or {}).items() if v == FAIL]
-    raise ValueError(f"{synth_dir}: synthetic set failed its gates ({', '.join(failed) or overall}); "
-                     "pass --allow-failed-synthetic to mix it anyway")

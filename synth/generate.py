@@ -15,19 +15,32 @@ import json
 import os
 import time
 from dataclasses import asdict, dataclass, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from provenance.manifest import file_entry, now_iso, read_manifest, sha256_file, write_manifest
-from provenance.schema import DOCUMENT_SCHEMA, ERROR, KEPT, PARQUET_OPTIONS, PROVENANCE_SCHEMA, empty_pii
+from provenance.errors import InputError, NotARunError
+from provenance.gates import NOT_VALIDATED, SYNTH_KIND
+from provenance.manifest import now_iso, read_manifest, sha256_file, write_manifest
+from provenance.outdir import (
+    DOCUMENTS,
+    PROVENANCE,
+    SYNTH,
+    OutDir,
+    claim,
+    list_outputs,
+    part_name,
+    write_parquet,
+)
+from provenance.schema import DOCUMENT_SCHEMA, ERROR, KEPT, PROVENANCE_SCHEMA, empty_pii
 from synth.corpus import document_files, read_documents
-from synth.gates import NOT_VALIDATED
 from synth.tasks import Template, load_template
 
 STEP = "synth.generate"
+WORK_STAGE = "generate"  # _work/generate/part-NNNNN.parquet: one part per finished batch (resume unit)
 
 SYNTH_SCHEMA = pa.schema([
     pa.field("doc_id", pa.string(), nullable=False),
@@ -127,16 +140,9 @@ def close_engine(llm: Any) -> None:
         core.shutdown()
 
 
-def _write_atomic(table: pa.Table, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    pq.write_table(table, tmp, **PARQUET_OPTIONS)
-    os.replace(tmp, path)
-
-
-def _done_seeds(parts_dir: Path) -> set[str]:
+def _done_seeds(out: OutDir) -> set[str]:
     done: set[str] = set()
-    for f in sorted(parts_dir.glob("part-*.parquet")):
+    for f in out.work_parts(WORK_STAGE):
         for ids in pq.read_table(f, columns=["seed_doc_ids"]).column("seed_doc_ids").to_pylist():
             done.update(ids)
     return done
@@ -161,156 +167,215 @@ def _run_batch(llm: Any, prompts: list[str], params: list[Any]) -> list[Any]:
         return outs
 
 
-def _generate_todo(llm: Any, todo: list[tuple[int, dict]], n_seeds: int, tpl: Template, seed: int,
-                   sampling: Sampling, common: dict[str, Any], parts_dir: Path, batch_size: int,
-                   progress: bool) -> None:
+@dataclass(frozen=True)
+class Job:
+    """One synth run: what it reads, how it samples, and so its identity (run_id)."""
+
+    model_dir: Path
+    seeds_dir: Path
+    template: Template
+    sampling: Sampling
+    seed: int
+    max_seeds: int | None
+    generator_sha256: str
+    seeds_run_id: str | None
+    seeds_sha256: dict[str, str]
+
+    @cached_property
+    def seeds_source(self) -> str:
+        return str(self.seeds_dir.resolve())
+
+    @cached_property
+    def generator_model(self) -> str:
+        return str(self.model_dir.resolve())
+
+    @cached_property
+    def sampling_json(self) -> str:
+        return json.dumps(asdict(self.sampling), sort_keys=True)
+
+    @cached_property
+    def run_id(self) -> str:
+        """The same model, seeds, template, sampling and seed give the same run_id: a rerun resumes."""
+        tpl = self.template
+        ident = {"generator_sha256": self.generator_sha256, "seeds_run_id": self.seeds_run_id,
+                 "seeds_sha256": self.seeds_sha256, "template": [tpl.id, tpl.version, tpl.sha256, tpl.params],
+                 "sampling": asdict(self.sampling), "seed": self.seed, "max_seeds": self.max_seeds}
+        return "synth-" + _h(json.dumps(ident, sort_keys=True)).hex()[:16]
+
+    def row(self, index: int, seed_doc: dict[str, Any]) -> dict[str, Any]:
+        """A part-file row for one seed document, before generation (an error until a text is kept)."""
+        tpl = self.template
+        return {"generator_model": self.generator_model, "generator_sha256": self.generator_sha256,
+                "sampling": self.sampling_json, "template_id": tpl.id,
+                "template_version": tpl.version, "gate_verdict": NOT_VALIDATED,
+                "doc_id": synth_doc_id(self.seed, seed_doc["doc_id"], tpl.id),
+                "request_seed": request_seed(self.seed, seed_doc["doc_id"]),
+                "seed_doc_ids": [seed_doc["doc_id"]],
+                "seed_index": index, "lang": seed_doc.get("lang"), "license": seed_doc.get("license"),
+                "text": None, "decision": ERROR, "reason": None, "n_prompt_tokens": None, "n_tokens": 0,
+                "finish_reason": None}
+
+
+def make_job(model_dir: Path, seeds_dir: Path, task: str | Path, params: dict[str, Any] | None,
+             sampling: Sampling, seed: int, max_seeds: int | None) -> Job:
+    """Check the inputs and fix the run's identity: template, model weights and seed documents (sha256)."""
+    tpl: Template = load_template(task)
+    if params:
+        tpl = replace(tpl, params={**tpl.params, **params})
+    weights = model_dir / "model.safetensors"  # HF's file name (transformers SAFE_WEIGHTS_NAME)
+    if not weights.exists():
+        raise InputError(f"{model_dir}: no model.safetensors (an HF export from `assay train` is expected)")
+    try:
+        seeds_run_id = read_manifest(seeds_dir).get("run_id")
+    except NotARunError:
+        seeds_run_id = None
+    seeds_sha = {str(f.name): sha256_file(f) for f in document_files(seeds_dir)}
+    return Job(model_dir, seeds_dir, tpl, sampling, seed, max_seeds, sha256_file(weights), seeds_run_id,
+               seeds_sha)
+
+
+def _prepare(job: Job, batch: list[tuple[int, dict]], tok: Any,
+             max_len: int) -> tuple[list[dict], list[str], list[Any], list[dict]]:
+    """Rows for a batch; the prompts that fit the context, their sampling params and their rows
+    (the others stay error rows with the reason)."""
+    rows, prompts, params, slots = [], [], [], []
+    max_tokens = job.sampling.max_tokens
+    for i, d in batch:
+        row = job.row(i, d)
+        rows.append(row)
+        try:
+            prompt = job.template.render(d, tok)
+            n = len(tok.encode(prompt, add_special_tokens=False))
+        except Exception as e:  # noqa: BLE001 - a bad seed is a row, not a crash
+            row["reason"] = f"prompt rendering failed: {type(e).__name__}: {e}"
+            continue
+        row["n_prompt_tokens"] = n
+        if n == 0:
+            row["reason"] = "empty prompt"
+        elif n + max_tokens > max_len:
+            row["reason"] = (f"prompt too long: {n} prompt tokens + max_tokens {max_tokens} "
+                             f"> max_model_len {max_len}")
+        else:
+            prompts.append(prompt)
+            params.append(job.sampling.to_vllm(row["request_seed"]))
+            slots.append(row)
+    return rows, prompts, params, slots
+
+
+def _record_outputs(slots: list[dict], outs: list[Any]) -> int:
+    """Fill the rows from vLLM's outputs (or the request's exception); returns the tokens generated."""
+    n_gen = 0
+    for row, o in zip(slots, outs, strict=True):
+        if isinstance(o, Exception):
+            row["reason"] = f"generation failed: {type(o).__name__}: {o}"
+            continue
+        c = o.outputs[0]
+        row["n_tokens"], row["finish_reason"] = len(c.token_ids), c.finish_reason
+        n_gen += len(c.token_ids)
+        if c.text.strip():
+            row["text"], row["decision"] = c.text, KEPT
+        else:
+            row["reason"] = "empty generation"
+    return n_gen
+
+
+def _generate_todo(llm: Any, job: Job, out: OutDir, todo: list[tuple[int, dict]], n_seeds: int,
+                   batch_size: int, progress: bool) -> None:
     """Render, check and generate the unfinished seeds, a batch at a time; one part file per batch."""
     if not todo:
         return
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
     tok = llm.get_tokenizer()
     max_len = llm.llm_engine.model_config.max_model_len
     n_gen, t0 = 0, time.perf_counter()
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
     with Progress(TextColumn("[bold]synth generate"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TextColumn("{task.fields[tps]:.0f} tok/s"), TimeElapsedColumn(), disable=not progress) as bar:
-        job = bar.add_task("gen", total=n_seeds, completed=n_seeds - len(todo), tps=0.0)
+        task = bar.add_task("gen", total=n_seeds, completed=n_seeds - len(todo), tps=0.0)
         for b in range(0, len(todo), batch_size):
             batch = todo[b:b + batch_size]
-            rows, prompts, params, slots = [], [], [], []
-            for i, d in batch:
-                rs = request_seed(seed, d["doc_id"])
-                row = {**common, "doc_id": synth_doc_id(seed, d["doc_id"], tpl.id), "request_seed": rs,
-                       "seed_doc_ids": [d["doc_id"]], "seed_index": i, "lang": d.get("lang"),
-                       "license": d.get("license"), "text": None, "decision": ERROR, "reason": None,
-                       "n_prompt_tokens": None, "n_tokens": 0, "finish_reason": None}
-                rows.append(row)
-                try:
-                    prompt = tpl.render(d, tok)
-                    n = len(tok.encode(prompt, add_special_tokens=False))
-                except Exception as e:  # noqa: BLE001 - a bad seed is a row, not a crash
-                    row["reason"] = f"prompt rendering failed: {type(e).__name__}: {e}"
-                    continue
-                row["n_prompt_tokens"] = n
-                if n == 0:
-                    row["reason"] = "empty prompt"
-                elif n + sampling.max_tokens > max_len:
-                    row["reason"] = (f"prompt too long: {n} prompt tokens + max_tokens {sampling.max_tokens} "
-                                     f"> max_model_len {max_len}")
-                else:
-                    prompts.append(prompt)
-                    params.append(sampling.to_vllm(rs))
-                    slots.append(row)
-            outs = _run_batch(llm, prompts, params) if prompts else []
-            for row, o in zip(slots, outs, strict=True):
-                if isinstance(o, Exception):
-                    row["reason"] = f"generation failed: {type(o).__name__}: {o}"
-                    continue
-                c = o.outputs[0]
-                row["n_tokens"], row["finish_reason"] = len(c.token_ids), c.finish_reason
-                n_gen += len(c.token_ids)
-                if c.text.strip():
-                    row["text"], row["decision"] = c.text, KEPT
-                else:
-                    row["reason"] = "empty generation"
-            _write_atomic(pa.Table.from_pylist(rows, schema=PART_SCHEMA),
-                          parts_dir / f"part-{batch[0][0]:08d}.parquet")
-            bar.update(job, advance=len(batch), tps=n_gen / max(time.perf_counter() - t0, 1e-9))
+            rows, prompts, params, slots = _prepare(job, batch, tok, max_len)
+            n_gen += _record_outputs(slots, _run_batch(llm, prompts, params) if prompts else [])
+            write_parquet(out.work_file(WORK_STAGE, part_name(batch[0][0])),
+                          pa.Table.from_pylist(rows, schema=PART_SCHEMA))
+            bar.update(task, advance=len(batch), tps=n_gen / max(time.perf_counter() - t0, 1e-9))
 
 
 def generate(model_dir: str | Path, seeds_dir: str | Path, out_dir: str | Path, task: str | Path = "continuation",
              *, seed: int = 0, sampling: Sampling | None = None, max_seeds: int | None = None,
              batch_size: int = 512, purpose: str | None = None, params: dict[str, Any] | None = None,
-             llm: Any = None, progress: bool = True) -> dict:
+             llm: Any = None, progress: bool = True, overwrite: bool = False) -> dict:
     """Generate one synthetic document per seed document. Returns the run.json dict.
 
     `params` override the template's [params] (e.g. a shorter continuation prefix for a
-    model with a short context); they are recorded in run.json."""
+    model with a short context); they are recorded in run.json. `out_dir` holds one run
+    (`provenance.outdir.claim`): the same run resumes, another is refused unless `overwrite`."""
     started = now_iso()
-    model_dir, seeds_dir, out_dir = Path(model_dir), Path(seeds_dir), Path(out_dir)
     sampling = sampling or Sampling()
-    tpl: Template = load_template(task)
-    if params:
-        tpl = replace(tpl, params={**tpl.params, **params})
-    weights = model_dir / "model.safetensors"
-    if not weights.exists():
-        raise FileNotFoundError(f"{model_dir}: no model.safetensors (an HF export from `assay train` is expected)")
-    gen_sha = sha256_file(weights)
-    seeds = read_documents(seeds_dir, limit=max_seeds)
-    try:
-        seeds_run_id = read_manifest(seeds_dir).get("run_id")
-    except FileNotFoundError:
-        seeds_run_id = None
-    seeds_source = str(seeds_dir.resolve())
-    seeds_sha = {str(f.name): sha256_file(f) for f in document_files(seeds_dir)}
-    # the identity of this run: a rerun with the same identity resumes, a different one is refused
-    ident = {"generator_sha256": gen_sha, "seeds_run_id": seeds_run_id, "seeds_sha256": seeds_sha,
-             "template": [tpl.id, tpl.version, tpl.sha256, tpl.params], "sampling": asdict(sampling), "seed": seed,
-             "max_seeds": max_seeds}
-    run_id = "synth-" + _h(json.dumps(ident, sort_keys=True)).hex()[:16]
-    parts_dir = out_dir / "parts"
-    ident_path = out_dir / "synth-run.json"
-    if ident_path.exists() and json.loads(ident_path.read_text()) != ident:
-        raise ValueError(f"{out_dir} holds a different synth run (model, seeds, task, sampling or seed differ); "
-                         "use a new output directory")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    ident_path.write_text(json.dumps(ident, sort_keys=True, indent=1))
-    done = _done_seeds(parts_dir)
+    job = make_job(Path(model_dir), Path(seeds_dir), task, params, sampling, seed, max_seeds)
+    seeds = read_documents(job.seeds_dir, limit=max_seeds)
+    out = claim(out_dir, job.run_id, SYNTH_KIND, overwrite)
+    done = _done_seeds(out)
     todo = [(i, d) for i, d in enumerate(seeds) if d["doc_id"] not in done]
-
-    sampling_json = json.dumps(asdict(sampling), sort_keys=True)
-    common = {"generator_model": str(model_dir.resolve()), "generator_sha256": gen_sha, "sampling": sampling_json,
-              "template_id": tpl.id, "template_version": tpl.version, "gate_verdict": NOT_VALIDATED}
     own_engine = bool(todo) and llm is None
     if own_engine:
-        llm = load_engine(model_dir, seed=seed)
+        llm = load_engine(job.model_dir, seed=seed)
     try:
-        _generate_todo(llm, todo, len(seeds), tpl, seed, sampling, common, parts_dir, batch_size, progress)
+        _generate_todo(llm, job, out, todo, len(seeds), batch_size, progress)
     finally:
         if own_engine:
             close_engine(llm)
-    manifest = finalize(out_dir, seeds_source, seeds_sha, run_id)
-    manifest.update({
-        "run_id": run_id, "kind": "synth", "started": started, "finished": now_iso(),
-        "seeds": {"path": seeds_source, "run_id": seeds_run_id},
-        "generator": {"model": str(model_dir.resolve()), "weights_sha256": gen_sha},
-        "task": {"id": tpl.id, "version": tpl.version, "sha256": tpl.sha256, "params": tpl.params},
-        "sampling": {**asdict(sampling), "seed": seed, "per_request_seed": "sha256(run seed, seed doc_id)[:4]"},
-        "gates": {"overall": NOT_VALIDATED},
-        "config": {"task": str(task), "seed": seed, "max_seeds": max_seeds, "batch_size": batch_size},
-    })
+    manifest = {**finalize(out, job), **run_record(job, started),
+                "config": {"task": str(task), "seed": seed, "max_seeds": max_seeds, "batch_size": batch_size}}
     if purpose:
         manifest["purpose"] = purpose
-    write_manifest(out_dir, manifest)
+    write_manifest(out.root, manifest)
     return manifest
 
 
-def finalize(out_dir: Path, seeds_source: str, seeds_sha: dict[str, str], run_id: str) -> dict:
+def run_record(job: Job, started: str) -> dict[str, Any]:
+    """The run.json keys that say what this synthetic set is: identity, generator, task, sampling, gates."""
+    tpl = job.template
+    return {
+        "run_id": job.run_id, "kind": SYNTH_KIND, "started": started, "finished": now_iso(),
+        "seeds": {"path": job.seeds_source, "run_id": job.seeds_run_id},
+        "generator": {"model": job.generator_model, "weights_sha256": job.generator_sha256},
+        "task": {"id": tpl.id, "version": tpl.version, "sha256": tpl.sha256, "params": tpl.params},
+        "sampling": {**asdict(job.sampling), "seed": job.seed,
+                     "per_request_seed": "sha256(run seed, seed doc_id)[:4]"},
+        "gates": {"overall": NOT_VALIDATED},
+    }
+
+
+def _document(r: dict[str, Any], job: Job) -> dict[str, Any]:
+    signals = {k: r[k] for k in ("template_id", "template_version", "request_seed", "seed_doc_ids",
+                                 "generator_sha256")}
+    return {"doc_id": r["doc_id"], "text": r["text"], "url": None, "domain": None, "lang": r["lang"],
+            "lang_score": None, "warc_date": None, "source_file": job.seeds_source, "offset": None,
+            "license": r["license"], "n_chars": len(r["text"]),
+            "signals": json.dumps({"synth": signals}, sort_keys=True), "run_id": job.run_id}
+
+
+def _provenance(r: dict[str, Any], job: Job, source_sha256: str) -> dict[str, Any]:
+    kept = r["decision"] == KEPT
+    return {"doc_id": r["doc_id"], "source_file": job.seeds_source, "source_sha256": source_sha256,
+            "record_index": r["seed_index"], "offset": -1,  # no byte offset: derived from a seed doc
+            "n_chars": len(r["text"]) if kept else None, "lang": r["lang"], "license": r["license"],
+            "pii_counts": empty_pii(), "decision": r["decision"], "step": None if kept else STEP,
+            "reason": r["reason"], "run_id": job.run_id}
+
+
+def finalize(out: OutDir, job: Job) -> dict:
     """Rebuild documents/, provenance/ and synth/ from the parts, in seed order."""
-    parts = sorted((out_dir / "parts").glob("part-*.parquet"))
+    parts = out.work_parts(WORK_STAGE)
     t = pa.concat_tables([pq.read_table(f, schema=PART_SCHEMA) for f in parts]) if parts else PART_SCHEMA.empty_table()
     rows = sorted(t.to_pylist(), key=lambda r: r["seed_index"])
-    src_sha = hashlib.sha256(json.dumps(seeds_sha, sort_keys=True).encode()).hexdigest()
-    docs, prov = [], []
-    for r in rows:
-        kept = r["decision"] == KEPT
-        if kept:
-            docs.append({"doc_id": r["doc_id"], "text": r["text"], "url": None, "domain": None, "lang": r["lang"],
-                         "lang_score": None, "warc_date": None, "source_file": seeds_source, "offset": None,
-                         "license": r["license"], "n_chars": len(r["text"]),
-                         "signals": json.dumps({"synth": {k: r[k] for k in (
-                             "template_id", "template_version", "request_seed", "seed_doc_ids",
-                             "generator_sha256")}}, sort_keys=True),
-                         "run_id": run_id})
-        prov.append({"doc_id": r["doc_id"], "source_file": seeds_source, "source_sha256": src_sha,
-                     "record_index": r["seed_index"], "offset": -1,  # no byte offset: derived from a seed doc
-                     "n_chars": len(r["text"]) if kept else None, "lang": r["lang"], "license": r["license"],
-                     "pii_counts": empty_pii(), "decision": r["decision"], "step": None if kept else STEP,
-                     "reason": r["reason"], "run_id": run_id})
-    outputs = []
-    for sub, schema, data in (("documents", DOCUMENT_SCHEMA, docs), ("provenance", PROVENANCE_SCHEMA, prov),
-                              ("synth", SYNTH_SCHEMA, [{k: r[k] for k in SYNTH_SCHEMA.names} for r in rows])):
-        path = out_dir / sub / "part-00000.parquet"
-        _write_atomic(pa.Table.from_pylist(data, schema=schema), path)
-        outputs.append(file_entry(path, out_dir))
-    return {"outputs": outputs, "counts": {"seeds": len(rows), "kept": len(docs), "error": len(rows) - len(docs)}}
+    src_sha = hashlib.sha256(json.dumps(job.seeds_sha256, sort_keys=True).encode()).hexdigest()
+    docs = [_document(r, job) for r in rows if r["decision"] == KEPT]
+    prov = [_provenance(r, job, src_sha) for r in rows]
+    synth = [{k: r[k] for k in SYNTH_SCHEMA.names} for r in rows]
+    for folder, schema, data in ((DOCUMENTS, DOCUMENT_SCHEMA, docs), (PROVENANCE, PROVENANCE_SCHEMA, prov),
+                                 (SYNTH, SYNTH_SCHEMA, synth)):
+        write_parquet(out.part(folder, part_name(0)), pa.Table.from_pylist(data, schema=schema))
+    return {"outputs": list_outputs(out.root),
+            "counts": {"seeds": len(rows), "kept": len(docs), "error": len(rows) - len(docs)}}

@@ -138,12 +138,6 @@ def head_types(docs: Iterable[list[str]], coverage: float = 0.9) -> set[str]:
     return head
 
 
-def top_k_types(docs: Iterable[list[str]], k: int) -> set[str]:
-    counts = Counter(t for d in docs for t in d)
-    # ties broken by the word itself, so the head set is deterministic
-    return {w for w, _ in sorted(counts.items(), key=lambda x: (-x[1], x[0]))[:k]}
-
-
 def hapax_ratio(docs: Sequence[list[str]]) -> float | None:
     counts = Counter(t for d in docs for t in d)
     return sum(c == 1 for c in counts.values()) / len(counts) if counts else None

@@ -9,9 +9,10 @@ from __future__ import annotations
 import base64
 import html
 import io
-import json
 from pathlib import Path
 from typing import Any
+
+from provenance.outdir import REPORT, REPORT_JSON, write_json, write_text
 
 
 def _fmt(v: Any) -> str:
@@ -84,9 +85,7 @@ def _plots(report: dict) -> list[str]:
 def write_report(report: dict, out_dir: str | Path) -> tuple[Path, Path]:
     """Write report.json and report.html into `out_dir`."""
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    jpath = out / "report.json"
-    jpath.write_text(json.dumps(report, indent=2, sort_keys=True, default=str) + "\n")
+    jpath = write_json(out / REPORT_JSON, report)
     e = html.escape
     rows = "".join(
         f"<tr class='{e(g['verdict'])}'><td>{e(g['metric'])}</td><td>{e(g['rule'])}</td><td>{_fmt(g['synthetic'])}</td>"
@@ -110,6 +109,4 @@ equal budget: {e(str(report['budget_tokens']))} word tokens each</p>
 <h2>Metrics and definitions</h2><table><tr><th>metric</th><th>synthetic</th><th>reference</th><th>definition</th></tr>{mrows}</table>
 <h2>Synthetic samples</h2><ol>{samples}</ol></body></html>
 """
-    hpath = out / "report.html"
-    hpath.write_text(page)
-    return jpath, hpath
+    return jpath, write_text(out / REPORT, page)

@@ -14,6 +14,8 @@ from typing import Any
 
 import jinja2
 
+from provenance.errors import ConfigError
+
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 BUILTIN_TASKS = ("continuation", "rephrase", "qa")
 
@@ -62,7 +64,8 @@ def load_template(task: str | Path) -> Template:
     if not path.suffix:
         path = TEMPLATE_DIR / f"{task}.toml"
     if not path.is_file():
-        raise FileNotFoundError(f"no task template {task!r} (built-in: {', '.join(BUILTIN_TASKS)}; or a .toml path)")
+        raise ConfigError(f"no task template {task!r} (built-in: {', '.join(BUILTIN_TASKS)}; "
+                          "or a .toml path)")
     raw = path.read_bytes()
     try:
         data = tomllib.loads(raw.decode())
@@ -73,6 +76,6 @@ def load_template(task: str | Path) -> Template:
         _ENV.from_string(tpl.user)  # syntax check now, not mid-run
         if tpl.system:
             _ENV.from_string(tpl.system)
-    except (KeyError, tomllib.TOMLDecodeError, jinja2.TemplateSyntaxError) as e:
-        raise ValueError(f"{path}: bad task template ({type(e).__name__}: {e})") from e
+    except (KeyError, UnicodeDecodeError, tomllib.TOMLDecodeError, jinja2.TemplateSyntaxError) as e:
+        raise ConfigError(f"{path}: bad task template ({type(e).__name__}: {e})") from None
     return tpl

@@ -13,11 +13,7 @@ import hashlib
 import json
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-
-from provenance.manifest import file_entry, now_iso, sha256_file, write_manifest
-from provenance.schema import DOCUMENT_SCHEMA, PARQUET_OPTIONS
+from synth.corpus import write_documents
 
 
 def warc_texts(warc_path: str | Path, limit: int | None = None, min_chars: int = 200) -> list[dict]:
@@ -48,22 +44,9 @@ def warc_texts(warc_path: str | Path, limit: int | None = None, min_chars: int =
 
 def write_corpus(docs: list[dict], out_dir: str | Path, source: str = "fixture") -> Path:
     """Write documents in the curated-corpus layout (documents/part-00000.parquet + run.json)."""
-    out = Path(out_dir)
-    (out / "documents").mkdir(parents=True, exist_ok=True)
     run_id = "fixture-" + hashlib.sha256(json.dumps([d["doc_id"] for d in docs]).encode()).hexdigest()[:12]
-    rows = {f.name: [] for f in DOCUMENT_SCHEMA}
-    for d in docs:
-        for name in rows:
-            rows[name].append(d.get(name))
-        rows["n_chars"][-1] = len(d["text"])
-        rows["source_file"][-1] = source
-        rows["run_id"][-1] = run_id
-        rows["signals"][-1] = "{}"
-    table = pa.Table.from_pydict(rows, schema=DOCUMENT_SCHEMA)
-    pq.write_table(table, out / "documents" / "part-00000.parquet", **PARQUET_OPTIONS)
-    write_manifest(out, {"run_id": run_id, "kind": "fixture", "created": now_iso(),
-                         "outputs": [file_entry(out / "documents" / "part-00000.parquet", out)]})
-    return out
+    rows = [{**d, "source_file": source, "signals": "{}"} for d in docs]
+    return write_documents(rows, out_dir, run_id, {"kind": "fixture"})
 
 
 def train_bpe(texts: list[str], out_dir: str | Path, vocab_size: int = 2048):
@@ -101,5 +84,4 @@ def random_llama(out_dir: str | Path, texts: list[str], vocab_size: int = 2048, 
                       eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id, tie_word_embeddings=False)
     model = LlamaForCausalLM(cfg)
     model.save_pretrained(str(out), safe_serialization=True)
-    assert (out / "model.safetensors").exists(), sha256_file
     return out

@@ -8,7 +8,6 @@ and, when the set is a synthetic output directory, into its provenance
 from __future__ import annotations
 
 import json
-import os
 from collections import Counter
 from pathlib import Path
 
@@ -16,8 +15,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from provenance.errors import InputError, NotARunError
+from provenance.gates import is_synthetic
 from provenance.manifest import now_iso, read_manifest, write_manifest
-from provenance.schema import PARQUET_OPTIONS
+from provenance.outdir import SYNTH, OutDir, list_outputs, write_parquet
 from synth import bias, metrics
 from synth.corpus import read_documents
 from synth.gates import ValidateConfig, evaluate
@@ -27,7 +28,7 @@ from synth.report import write_report
 def _manifest(d: str | Path) -> dict:
     try:
         return read_manifest(d)
-    except FileNotFoundError:
+    except NotARunError:
         return {}
 
 
@@ -76,35 +77,35 @@ def validate(synth_dir: str | Path, reference_dir: str | Path, out_dir: str | Pa
     s_docs = read_documents(synth_dir)
     r_docs = read_documents(reference_dir)
     if not s_docs or not r_docs:
-        raise ValueError("both the synthetic set and the reference need at least one document")
+        raise InputError(f"{synth_dir} and {reference_dir}: both the synthetic set and the reference need "
+                         "at least one document")
     man = _manifest(synth_dir)
     seed_texts = None
     seeds_path = (man.get("seeds") or {}).get("path")
-    if man.get("kind") == "synth" and seeds_path and Path(seeds_path).exists():
+    if is_synthetic(man) and seeds_path and Path(seeds_path).exists():
         seed_texts = [d["text"] for d in read_documents(seeds_path)]
     report = compare([d["text"] for d in s_docs], [d["text"] for d in r_docs], config=config,
                      seed_texts=seed_texts, reference_model=reference_model)
     report.update({"synthetic": str(synth_dir), "reference": str(reference_dir),
                    "reference_model": reference_model, "created": now_iso()})
     jpath, _ = write_report(report, out_dir)
-    if record and man.get("kind") == "synth":
+    if record and is_synthetic(man):
         record_verdicts(synth_dir, report, jpath)
     return report
 
 
 def record_verdicts(synth_dir: Path, report: dict, report_path: Path) -> None:
-    """Write the verdicts into the synthetic set's provenance: run.json `gates` and synth/*.parquet."""
+    """Write the verdicts into the synthetic set's provenance: run.json `gates` and synth/*.parquet
+    (and run.json's outputs listing, since the synth parts' bytes change)."""
     g = report["gates"]
     per_gate = {row["metric"]: row["verdict"] for row in g["gates"]}
     verdict = json.dumps({"overall": g["overall"], **per_gate}, sort_keys=True)
-    for f in sorted((synth_dir / "synth").glob("*.parquet")):
+    for f in OutDir(synth_dir).parts(SYNTH):
         t = pq.read_table(f)
         col = pa.array([verdict] * t.num_rows, pa.string())
-        t = t.set_column(t.schema.get_field_index("gate_verdict"), "gate_verdict", col)
-        tmp = f.with_suffix(".tmp")
-        pq.write_table(t, tmp, **PARQUET_OPTIONS)
-        os.replace(tmp, f)
+        write_parquet(f, t.set_column(t.schema.get_field_index("gate_verdict"), "gate_verdict", col))
     man = read_manifest(synth_dir)
     man["gates"] = {"overall": g["overall"], "per_gate": per_gate, "reference": report["reference"],
                     "reference_model": report.get("reference_model"), "report": str(report_path.resolve())}
+    man["outputs"] = list_outputs(synth_dir)
     write_manifest(synth_dir, man)

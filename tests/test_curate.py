@@ -18,9 +18,8 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 
 from conftest import REPO, warc
-from curate.config import load_config
-from curate.pipeline import curate
-from curate.warc import is_warc_path
+from curate import curate, load_config
+from curate.read.warc import is_warc_path
 
 ASSAY = [sys.executable, "-m", "assay"]
 OUTPUT_DIRS = ("provenance", "documents", "rejected")
@@ -28,7 +27,7 @@ OUTPUT_DIRS = ("provenance", "documents", "rejected")
 
 def count_records(path: Path) -> tuple[int, bool]:
     """Records warcio can iterate in a file, and whether reading stopped on an error.
-    Written independently of curate.warc: a plain loop, with a gzip fallback for files
+    Written independently of curate.read.warc: a plain loop, with a gzip fallback for files
     whose gzip members span several records (warcio refuses those)."""
 
     def loop(stream) -> tuple[int, bool]:  # noqa: ANN001

@@ -13,8 +13,7 @@ import polars as pl
 import pytest
 
 from conftest import REPO, warc
-from curate.config import load_config
-from curate.pipeline import curate
+from curate import curate, load_config
 from provenance.declarations import DeclarationsError, load_declarations
 from provenance.disclosure import NOT_PROVIDED, build_disclosure, count_range, write_disclosure
 from provenance.schema import PII_TYPES

@@ -24,11 +24,14 @@ from curate.filters import (
     GopherRepetitionFilter,
     UrlFilter,
     UrlFilterConfig,
+    annotate,
     build_filters,
+    first_rejection,
     run_filters,
 )
 from curate.filters.c4 import count_sentences
 from curate.filters.text import NGrams, word_tokens, words
+from provenance.errors import ConfigError
 from tests.conftest import warc
 
 # A real paragraph (Python 3.11 tutorial, "An Informal Introduction to Python"), as prose.
@@ -326,9 +329,9 @@ def test_url_blocklist_domains_subdomains_and_regexes(tmp_path):
 def test_url_default_is_empty_and_bad_rules_are_clear_errors(tmp_path):
     f = UrlFilter()
     assert f.decide(f.annotate(Doc(text="", url="https://example.com/"))) is None
-    with pytest.raises(ValueError, match="bad regex"):
+    with pytest.raises(ConfigError, match="bad regex"):
         UrlFilter(UrlFilterConfig(regexes=["(unclosed"]))
-    with pytest.raises(ValueError, match="cannot read"):
+    with pytest.raises(ConfigError, match="cannot read"):
         UrlFilter(UrlFilterConfig(blocklist_file=tmp_path / "missing.txt"))
 
 
@@ -363,9 +366,20 @@ def test_signals_are_json_numbers_and_identical_across_runs():
 
     first, second = run(), run()
     assert json.dumps(first, sort_keys=True) == json.dumps(second, sort_keys=True)
-    signals = first[0]
-    assert all(type(v) in (int, float, bool) for v in signals.values())
-    assert all(len(str(v).split(".")[-1]) <= 4 for v in signals.values() if isinstance(v, float))
+    values = [v for own in first[0].values() for v in own.values()]
+    assert all(type(v) in (int, float, bool) for v in values)
+    assert all(len(str(v).split(".")[-1]) <= 4 for v in values if isinstance(v, float))
+
+
+def test_every_filter_annotates_before_the_first_decision():
+    """What the per-record chain stores: every filter's signals, even when an early filter rejects."""
+    filters = build_filters()[1:]
+    doc = Doc(text="buy now " * 200, url="https://spam.example/", lang="en")
+    signals, step, reason = run_filters(filters, doc)
+    assert list(signals) == [f.name for f in filters]  # all of them, in FineWeb order
+    assert step == "gopher_repetition" and reason
+    assert first_rejection(filters, signals) == (step, reason)
+    assert annotate(filters, Doc(text="buy now " * 200, lang="en")) == signals
 
 
 # ------------------------------------------------------------------ real pages

@@ -12,9 +12,7 @@ import pyarrow as pa
 import pytest
 
 from conftest import REPO, warc
-from curate.config import load_config
-from curate.pipeline import curate
-from curate.takedown import TakedownError, takedown
+from curate import TakedownError, curate, load_config, takedown
 from provenance.disclosure import build_disclosure
 from provenance.lineage import build_lineage, format_tree, to_prov_json, warc_files
 from provenance.manifest import now_iso, read_manifest, sha256_file, write_manifest

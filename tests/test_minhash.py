@@ -16,12 +16,11 @@ import pytest
 import regex
 from pydantic import ValidationError
 
-from curate.minhash import (
+from curate.dedup.lsh import band_buckets, find_clusters
+from curate.dedup.lsh_shuffle import find_clusters_sharded
+from curate.dedup.minhash import (
     EMPTY_VALUE,
     NearDedupConfig,
-    band_buckets,
-    compute_signature_file,
-    find_clusters,
     normalize_for_shingles,
     shingle_hashes,
     shingle_hashes32,
@@ -29,6 +28,7 @@ from curate.minhash import (
     signatures,
     write_signatures,
 )
+from curate.exec import LocalExecutor
 from provenance.schema import TS
 from tests.conftest import warc
 
@@ -248,26 +248,25 @@ def test_estimate_tracks_true_jaccard(few_pages):
 # --- signature files -------------------------------------------------------------------------
 
 
-def test_signature_file_bytes_deterministic_atomic_and_resumable(tmp_path):
+def test_signature_file_bytes_deterministic_atomic_and_checked(tmp_path):
     texts = ["first document with several words in it", "second document, a bit different", ""]
     ids = ["<urn:a>", "<urn:b>", "<urn:c>"]
     dates = pa.array([datetime(2024, 1, 1, tzinfo=UTC), None, datetime(2023, 5, 1, tzinfo=UTC)], TS)
     p1, p2 = tmp_path / "a" / "sig.parquet", tmp_path / "b" / "sig.parquet"
-    assert compute_signature_file(p1, ids, dates, texts, CFG) is True
+    write_signatures(p1, ids, dates, signatures(texts, CFG), CFG)
     write_signatures(p2, ids, dates, signatures(texts, CFG), CFG)
     assert p1.read_bytes() == p2.read_bytes()
     assert sorted(x.name for x in p1.parent.iterdir()) == ["sig.parquet"]  # no temp file left
     t = pq.read_table(p1)
     assert t.schema.field("signature").type == pa.list_(pa.uint32(), 112)
     assert t.column("doc_id").to_pylist() == ids
-    # resume: a matching file is not recomputed; another config is
-    mtime = p1.stat().st_mtime_ns
-    assert compute_signature_file(p1, ids, dates, texts, CFG) is False and p1.stat().st_mtime_ns == mtime
+    # a file of other signature parameters is refused before LSH reads it (resume is the task's marker)
     other = NearDedupConfig(ngram=3)
-    assert not signature_file_matches(p1, other)
+    assert signature_file_matches(p1, CFG) and not signature_file_matches(p1, other)
     with pytest.raises(ValueError, match="not a signature file"):
         find_clusters([p1], other)
-    assert compute_signature_file(p1, ids, dates, texts, other) is True
+    with pytest.raises(ValueError, match="not a signature file"):
+        find_clusters_sharded([p1], other, LocalExecutor(1), tmp_path / "work")
     with pytest.raises(ValueError, match="shape"):
         write_signatures(tmp_path / "bad.parquet", ids[:2], dates[:2], signatures(texts, CFG), CFG)
 
@@ -281,17 +280,21 @@ def _variant(text: str, k: int) -> str:
     return " ".join(words)
 
 
-def test_clusters_global_across_files_with_representative_rule(tmp_path, few_pages):
+def _cluster_files(root: Path, few_pages: dict[str, list[dict]]) -> list[Path]:
+    """file 1: z (2021), a (no date), u (unrelated); file 2: m (2021), b (2022) -- z/a/m/b near-dups."""
     base = max((d["text"] for d in few_pages["pg"]), key=len)
     assert len(base.split()) > 200
     other = few_pages["ru"][0]["text"]
     d = lambda y: datetime(y, 1, 1, tzinfo=UTC)  # noqa: E731
-    # file 1: z (2021), a (no date), u (unrelated); file 2: m (2021), b (2022) -- z/a/m/b near-dups
-    write_signatures(tmp_path / "1.parquet", ["z", "a", "u"], pa.array([d(2021), None, d(2020)], TS),
+    write_signatures(root / "1.parquet", ["z", "a", "u"], pa.array([d(2021), None, d(2020)], TS),
                      signatures([base, _variant(base, 1), other], CFG), CFG)
-    write_signatures(tmp_path / "2.parquet", ["m", "b"], pa.array([d(2021), d(2022)], TS),
+    write_signatures(root / "2.parquet", ["m", "b"], pa.array([d(2021), d(2022)], TS),
                      signatures([_variant(base, 2), _variant(base, 3)], CFG), CFG)
-    paths = [tmp_path / "1.parquet", tmp_path / "2.parquet"]
+    return [root / "1.parquet", root / "2.parquet"]
+
+
+def test_clusters_global_across_files_with_representative_rule(tmp_path, few_pages):
+    paths = _cluster_files(tmp_path, few_pages)
     t = find_clusters(paths, CFG)
     rows = t.to_pylist()
     assert [r["doc_id"] for r in rows] == ["a", "b", "m", "z"]  # sorted; the unrelated page is absent
@@ -331,6 +334,27 @@ def test_cjk_near_duplicates_cluster(tmp_path, few_pages):
     t = find_clusters([tmp_path / "cjk.parquet"], CFG)
     assert t.column("doc_id").to_pylist() in (["ja1", "ja2", "zh1", "zh2"], ["zh1", "zh2", "ja1", "ja2"])
     assert sorted(set(t.column("dup_of").to_pylist())) == ["ja1", "zh1"]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_sharded_lsh_equals_single_process(tmp_path, few_pages, workers):
+    """LSH as executor tasks (band files under a work folder, one reduce per partition) gives
+    `find_clusters`' table exactly: same clusters, representatives and row order."""
+    paths = _cluster_files(tmp_path, few_pages)
+    ja = few_pages["ja"][0]["text"]
+    # a third file: two CJK near-duplicates and a repeated doc_id ("z" again, another text), ignored by both
+    write_signatures(tmp_path / "3.parquet", ["ja1", "ja2", "z"], pa.array([None] * 3, TS),
+                     signatures([ja, ja.replace("。", "。追加", 1), ja], CFG), CFG)
+    paths.append(tmp_path / "3.parquet")
+    executor = LocalExecutor(workers)
+    for update, exclude, partitions in (({}, set(), None), ({"verify": True}, {"m"}, 3),
+                                        ({"bands": 28, "rows": 4}, {"ja2"}, 1)):
+        cfg = CFG.model_copy(update=update)
+        expected = find_clusters(paths, cfg, exclude=exclude)
+        got = find_clusters_sharded(paths, cfg, executor, tmp_path / f"work-{len(update)}-{partitions}",
+                                    exclude=exclude, partitions=partitions)
+        assert got.equals(expected), (update, got.to_pylist(), expected.to_pylist())
+        assert len(expected) >= 2
 
 
 # --- quality against brute force on real data -----------------------------------------------
@@ -449,7 +473,7 @@ def _write_provenance(out: Path) -> None:
 
 
 def test_dedup_summary_and_html(tmp_path):
-    from curate.dedup_report import dedup_section_html, dedup_summary
+    from curate import dedup_section_html, dedup_summary
 
     _write_provenance(tmp_path)
     s = dedup_summary(tmp_path)

@@ -23,10 +23,12 @@ import pyarrow.parquet as pq
 import pytest
 
 from conftest import REPO, warc
-from curate import fsio
-from curate.config import load_config
-from curate.minhash import NearDedupConfig, find_clusters, signatures, write_signatures
-from curate.pipeline import InputError, curate, expand_inputs
+from curate import InputError, curate, expand_inputs, load_config
+from curate.dedup.lsh import find_clusters
+from curate.dedup.lsh_shuffle import find_clusters_sharded
+from curate.dedup.minhash import NearDedupConfig, signatures, write_signatures
+from curate.exec.ray_executor import RayExecutor
+from curate.read import fsio
 
 ASSAY = [sys.executable, "-m", "assay"]
 # Small real files: a Common Crawl slice (mixed charsets), the ClueWeb09 duplicate set, two 2024 crawls.
@@ -108,8 +110,8 @@ def test_ray_and_local_outputs_are_byte_identical(ray_cluster, reference, tmp_pa
 
 
 def _kill_worker_running(part: str, out: Path, killed: list[int], stop: threading.Event) -> None:
-    """SIGKILL the Ray worker process whose task is `curate:<part>`, while that task runs."""
-    title = f"ray::curate:{part}".encode()
+    """SIGKILL the Ray worker process whose task is `process_file:<part>`, while that task runs."""
+    title = f"ray::process_file:{part}".encode()
     marker = out / "_work" / "extract" / f"{part}.done"
     while not stop.is_set() and not killed:
         for pid in os.listdir("/proc"):
@@ -217,14 +219,13 @@ def _write_files(rows: list[dict], cfg: NearDedupConfig, root: Path, n_files: in
     ],
 )
 def test_ray_lsh_equals_single_machine(ray_cluster, signature_inputs, params, partitions) -> None:
-    from curate.ray_lsh import find_clusters_ray
-
     rows, root = signature_inputs
     cfg = NearDedupConfig(num_perm=112, **params)
     paths = _write_files(rows, cfg, root / f"{cfg.bands}x{cfg.rows}-{cfg.verify}", n_files=3)
     exclude = {rows[5]["doc_id"], rows[-3]["doc_id"]}
     expected = find_clusters(paths, cfg, exclude=exclude)
-    got = find_clusters_ray(paths, cfg, exclude=exclude, partitions=partitions)
+    work = root / f"work-{cfg.bands}x{cfg.rows}-{cfg.verify}"
+    got = find_clusters_sharded(paths, cfg, RayExecutor(), work, exclude=exclude, partitions=partitions)
     assert got.equals(expected)
     assert len(expected) >= 2  # the ClueWeb09 pages at least form a cluster
     assert not set(got.column("doc_id").to_pylist()) & exclude

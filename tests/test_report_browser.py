@@ -100,8 +100,7 @@ def chromium():
 
 def test_script_text_from_a_crawl_shows_as_text(chromium, tmp_path):
     from assay.report import write_report
-    from curate.config import load_config
-    from curate.pipeline import curate
+    from curate import curate, load_config
 
     warc = _xss_warc(tmp_path / "xss.warc.gz")
     corpus = tmp_path / "run" / "corpus"

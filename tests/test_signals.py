@@ -7,6 +7,7 @@ from warcio.archiveiterator import ArchiveIterator
 
 from conftest import warc
 from curate.signals import detect_license, detect_opt_out, detect_pii, redact_pii
+from provenance.errors import ConfigError
 from provenance.schema import PII_TYPES
 
 
@@ -44,7 +45,7 @@ def test_redaction_replaces_spans_and_counts() -> None:
     custom, _ = redact_pii(text, {"email": "[e]", "ip": None})
     assert "[e]" in custom and "8.8.8.8" in custom and "<PHONE>" in custom
     assert redact_pii("nothing here")[0] == "nothing here"
-    with pytest.raises(ValueError, match="unknown PII type"):
+    with pytest.raises(ConfigError, match="unknown PII type"):
         redact_pii(text, {"mail": "x"})
 
 

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import warc
+from conftest import REPO, warc
+from provenance.errors import InputError
+from provenance.manifest import read_manifest
+from provenance.outdir import OutDir
+from synth.generate import WORK_STAGE
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("VLLM_NO_USAGE_STATS", "1")
@@ -94,19 +100,23 @@ def test_too_long_prompts_are_error_rows_and_reruns_resume(setup):
     out = s["root"] / "resume"
     _gen(s, "resume", 4, batch_size=4)
     first = (out / "documents/part-00000.parquet").read_bytes()
-    parts = sorted((out / "parts").glob("part-*.parquet"))
+    parts = OutDir(out).work_parts(WORK_STAGE)
     assert len(parts) == 3
     parts[-1].unlink()  # as if killed before the last batch finished
     mtimes = {p: p.stat().st_mtime_ns for p in parts[:-1]}
     _gen(s, "resume", 4, batch_size=4)
     assert all(p.stat().st_mtime_ns == t for p, t in mtimes.items()), "finished batches must be skipped"
     assert (out / "documents/part-00000.parquet").read_bytes() == first
-    with pytest.raises(ValueError, match="different synth run"):
+    with pytest.raises(InputError, match="holds synth run synth-"):  # one run per directory (outdir.claim)
         _gen(s, "resume", 5, batch_size=4)
+    _gen(s, "resume", 5, batch_size=4, overwrite=True)
+    assert read_manifest(out)["sampling"]["seed"] == 5
+    assert (out / "documents/part-00000.parquet").read_bytes() != first
 
 
 def test_validate_records_verdicts_in_provenance(setup):
-    from synth.gates import check_mixable
+    from provenance.gates import SyntheticNotPassedError, check_mixable
+    from provenance.outdir import list_outputs
     from synth.validate import validate
 
     s = setup
@@ -120,7 +130,55 @@ def test_validate_records_verdicts_in_provenance(setup):
     verdicts = {json.loads(v)["overall"] for v in pq.read_table(a / "synth/part-00000.parquet")
                 .column("gate_verdict").to_pylist()}
     assert verdicts == {r["gates"]["overall"]}
+    assert man["outputs"] == list_outputs(a)  # the rewritten synth/ part is listed with its new sha256
     if r["gates"]["overall"] == "fail":
-        with pytest.raises(ValueError):
-            check_mixable(a, allow_failed=False)
-    check_mixable(a, allow_failed=True)
+        with pytest.raises(SyntheticNotPassedError, match="failed its gates"):
+            check_mixable("a", a, man, allow_failed=False)
+    assert check_mixable("a", a, man, allow_failed=True)["verdict"] == r["gates"]["overall"]
+
+
+def _tokenized_set(s, name):
+    """A synthetic set written by the real generate path, tokenized with the seeds' tokenizer (trainable)."""
+    from curate import TokenizeConfig, tokenize_corpus
+
+    d = s["root"] / name
+    _gen(s, name, 11)
+    tokenize_corpus(d, TokenizeConfig(tokenizer=OutDir(s["seeds"]).tokenizer), progress=False)
+    return d
+
+
+def _train_cli(s, out, *extra):
+    cmd = [sys.executable, "-m", "assay", "train", "run", "--preset", "tiny", "--steps", "2", "--no-progress",
+           "--threads", "1", "--data", f"human={s['seeds']}", *extra, "-o", str(out)]
+    return subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=600)
+
+
+@pytest.mark.parametrize("recorded", ["not_validated", "no gates key"])
+def test_train_refuses_a_synthetic_set_that_did_not_pass_unless_allowed(setup, recorded):
+    """The gate policy through the CLI: a set `synth generate` wrote and nobody validated (or whose
+    run.json carries no verdict at all) is refused with one line; the override trains and is recorded."""
+    from provenance.manifest import write_manifest
+
+    s = setup
+    syn = _tokenized_set(s, f"gate-{recorded.replace(' ', '-')}")
+    man = read_manifest(syn)
+    assert man["gates"] == {"overall": "not_validated"}
+    if recorded == "no gates key":
+        keep = {k: v for k, v in man.items() if k not in ("gates", "manifest_version", "software")}
+        write_manifest(syn, keep)
+        assert "gates" not in read_manifest(syn)
+    out = s["root"] / f"run-{recorded.replace(' ', '-')}"
+    r = _train_cli(s, out, "--data", f"syn={syn}")
+    assert r.returncode == 2 and r.stdout == "", r.stderr
+    [line] = r.stderr.strip().splitlines()
+    assert line.startswith("error: ") and "'syn'" in line and str(syn) in line
+    assert "assay synth validate" in line
+    assert "--allow-failed-synthetic" in line and "Traceback" not in r.stderr
+    assert not (out / "run.json").exists()  # refused before the run wrote anything
+
+    r = _train_cli(s, out, "--data", f"syn={syn}", "--allow-failed-synthetic")
+    assert r.returncode == 0, r.stderr
+    run = read_manifest(out)
+    assert run["status"] == "complete" and run["allow_failed_synthetic"] is True
+    override = {"corpus": "syn", "path": str(syn), "gates_overall": "not_validated", "override": True}
+    assert run["synthetic_sets"] == run["synthetic_override"] == [override]

@@ -7,8 +7,9 @@ import json
 import pytest
 
 from conftest import warc
+from provenance.errors import ConfigError, InputError
 from synth import bias, metrics
-from synth.gates import FAIL, NA, PASS, Gate, ValidateConfig, check_mixable, evaluate
+from synth.gates import FAIL, NA, PASS, Gate, ValidateConfig, evaluate
 from synth.tasks import load_template
 from synth.testing import warc_texts, write_corpus
 from synth.validate import compare, validate
@@ -106,13 +107,13 @@ def test_templates_render_and_reject_bad_files(tmp_path):
     assert "3 question-answer pairs" in text and "w299" in text and "w300" not in text
     bad = tmp_path / "bad.toml"
     bad.write_text('id = "x"\nversion = "1"\n[prompt]\nuser = "{{ doc.text "\n')
-    with pytest.raises(ValueError, match="bad task template"):
+    with pytest.raises(ConfigError, match="bad task template"):
         load_template(bad)
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(ConfigError, match="no task template 'nonexistent'"):
         load_template("nonexistent")
 
 
-def test_validate_writes_escaped_report_and_refuses_unvalidated(tmp_path, human_texts):
+def test_validate_writes_escaped_report(tmp_path, human_texts):
     docs = [{"doc_id": f"d{i}", "text": t} for i, t in enumerate(human_texts[:60])]
     evil = {"doc_id": "evil", "text": "<script>alert(1)</script> " * 40}
     ref = write_corpus(docs[:30], tmp_path / "ref")
@@ -123,30 +124,28 @@ def test_validate_writes_escaped_report_and_refuses_unvalidated(tmp_path, human_
     assert "data:image/png;base64," in page
     data = json.loads((tmp_path / "report" / "report.json").read_text())
     assert data["gates"]["overall"] == r["gates"]["overall"]
-    check_mixable(syn, allow_failed=False)  # a human corpus is never gated
-    man = json.loads((syn / "run.json").read_text())
-    man["kind"] = "synth"
-    (syn / "run.json").write_text(json.dumps(man))
-    with pytest.raises(ValueError, match="never validated"):
-        check_mixable(syn, allow_failed=False)
-    man["gates"] = {"overall": "fail", "per_gate": {"distinct_2": "fail"}}
-    (syn / "run.json").write_text(json.dumps(man))
-    with pytest.raises(ValueError, match="distinct_2"):
-        check_mixable(syn, allow_failed=False)
-    check_mixable(syn, allow_failed=True)
+    assert "gates" not in json.loads((syn / "run.json").read_text())  # not a synthetic set: nothing recorded
 
 
 def test_bad_inputs_give_clear_errors(tmp_path):
-    from pydantic import ValidationError
-
     from synth.generate import generate, request_seed, synth_doc_id
 
     bad = tmp_path / "gates.toml"
     bad.write_text('bogus = 1\n')
-    with pytest.raises(ValidationError, match="bogus"):
+    with pytest.raises(ConfigError, match=r"gates.toml: bogus: unknown key"):
+        ValidateConfig.from_toml(bad)
+    bad.write_text('[[gates]]\nmetric = "distinct_2"\nkind = "min_ratio"\nvalue = "high"\n')
+    with pytest.raises(ConfigError, match=r"gates.toml: gates.0.value: ") as e:
+        ValidateConfig.from_toml(bad)
+    assert "\n" not in str(e.value)
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        bad.write_text("[[gates]\n")
         ValidateConfig.from_toml(bad)
     (tmp_path / "model").mkdir()
-    with pytest.raises(FileNotFoundError, match="model.safetensors"):
+    with pytest.raises(InputError, match="model.safetensors"):
+        generate(tmp_path / "model", tmp_path / "seeds", tmp_path / "out")
+    (tmp_path / "model" / "model.safetensors").write_bytes(b"")
+    with pytest.raises(InputError, match="no documents/"):
         generate(tmp_path / "model", tmp_path / "seeds", tmp_path / "out")
     # per-request seeds and synthetic doc_ids: deterministic, and distinct across seeds and documents
     assert request_seed(0, "a") == request_seed(0, "a") != request_seed(1, "a") != request_seed(0, "b")

@@ -20,18 +20,10 @@ from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
 from typer.testing import CliRunner
 
 from assay.cli import app
-from curate.config import TokenizeConfig
+from curate import InputError, TokenizeConfig, TokenShards, tokenize_corpus, trace
 from curate.exec import LocalExecutor
-from curate.tokenize import (
-    EOS_TOKEN,
-    ids_dtype,
-    load_tokenizer,
-    plan_shards,
-    tokenize_corpus,
-    train_tokenizer,
-)
-from curate.tokens import TokenShards
-from curate.trace import trace
+from curate.tokens.shards import plan_shards
+from curate.tokens.tokenizer import EOS_TOKEN, ids_dtype, load_tokenizer, train_tokenizer
 from provenance.manifest import read_manifest, sha256_file, write_manifest
 from provenance.schema import DOCUMENT_SCHEMA, KEPT, PARQUET_OPTIONS, PROVENANCE_SCHEMA, REJECTED, empty_pii
 
@@ -370,13 +362,13 @@ def test_special_token_text_is_encoded_as_text(small_corpus: Path, small_tokeniz
 
 
 def test_bad_tokenizer_files_give_clear_errors(small_corpus: Path, tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="tokenizer file not found"):
+    with pytest.raises(InputError, match="tokenizer file not found"):
         load_tokenizer(tmp_path / "missing.json")
     (tmp_path / "not.json").write_text('{"hello": "world"}')
-    with pytest.raises(ValueError, match="not an HF tokenizers tokenizer.json"):
+    with pytest.raises(InputError, match="not an HF tokenizers tokenizer.json"):
         load_tokenizer(tmp_path / "not.json")
     (tmp_path / "bin.json").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
-    with pytest.raises(ValueError, match="not an HF tokenizers tokenizer.json"):
+    with pytest.raises(InputError, match="not an HF tokenizers tokenizer.json"):
         load_tokenizer(tmp_path / "bin.json")
     out = _copy(small_corpus, tmp_path / "out")
     runner = CliRunner()
@@ -454,8 +446,7 @@ def test_real_docs_corpora_must_hold(full_corpus: Path, tmp_path: Path) -> None:
 def test_curate_pipeline_with_tokenize_stage(warc_dir: Path, tmp_path: Path) -> None:
     """`assay curate --tokenize` path: the real pipeline's output (filters, dedup, provenance) tokenizes with
     every invariant holding; rejected and duplicate records never reach the shards."""
-    from curate.config import load_config
-    from curate.pipeline import curate
+    from curate import curate, load_config
 
     cfg = load_config(overrides={"extract.extractor": "resiliparse", "tokenize.enabled": True,
                                  "tokenize.vocab_size": 2048, "tokenize.shard_tokens": 200_000})

@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 
 from conftest import warc
-from curate.tokens import TokenShards
+from curate import TokenShards
+from provenance.errors import UserError
+from provenance.gates import SyntheticNotPassedError
 from provenance.manifest import read_manifest, write_manifest
 from train.config import ConfigError, DataSource, make_config, parse_data_spec
 from train.data import DocStream, MixedLoader, open_corpora, split_documents, val_windows
@@ -124,16 +126,22 @@ def test_different_tokenizers_are_refused(corpora):
         open_corpora([DataSource(name="a", path=a), DataSource(name="c", path=c)], 0, 0.1)
 
 
-def test_failed_synthetic_set_is_refused_unless_allowed(corpora, tmp_path):
+@pytest.mark.parametrize("gates", [{"overall": "fail"}, {"overall": "not_validated"}, None])
+def test_synthetic_set_without_a_pass_is_refused_unless_allowed(corpora, gates):
     a, b, _ = corpora
     man = read_manifest(b)
-    write_manifest(b, {**man, "kind": "synth", "gates": {"overall": {"verdict": "fail"}}})
+    write_manifest(b, {**man, "kind": "synth", **({"gates": gates} if gates else {})})
     try:
         srcs = [DataSource(name="h", path=a), DataSource(name="s", path=b)]
-        with pytest.raises(ConfigError, match="allow-failed-synthetic"):
+        with pytest.raises(SyntheticNotPassedError, match="allow-failed-synthetic"):
             open_corpora(srcs, 0, 0.1)
         cs = open_corpora(srcs, 0, 0.1, allow_failed_synthetic=True)
         assert [c.manifest.get("kind") for c in cs] == ["curate", "synth"]
+        verdict = (gates or {}).get("overall", "not_validated")
+        record = {"name": "s", "path": str(b), "verdict": verdict, "override": True}
+        assert [c.synthetic for c in cs] == [None, record]
+        write_manifest(b, {**man, "kind": "synth", "gates": {"overall": "pass"}})
+        assert open_corpora(srcs, 0, 0.1)[1].synthetic["override"] is False
     finally:
         write_manifest(b, {k: v for k, v in man.items() if k not in ("manifest_version", "software")})
 
@@ -145,7 +153,7 @@ def test_bad_inputs_give_one_line_errors(tmp_path):
     assert parse_data_spec("h=/x/y") == {"name": "h", "path": "/x/y", "weight": 1.0}
     with pytest.raises(ConfigError, match="unknown preset"):
         make_config("huge")
-    with pytest.raises(ConfigError, match="not a tokenized corpus|no such directory"):
+    with pytest.raises(UserError, match="not a tokenized corpus|no such directory|token shards"):
         open_corpora([DataSource(name="a", path=tmp_path / "missing")], 0, 0.1)
     bad = tmp_path / "t.toml"
     bad.write_text("steps = [\n")

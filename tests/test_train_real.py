@@ -20,13 +20,11 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="session")
 def docs_corpus(tmp_path_factory):
     """The real pipeline: curate the Python 3.11 docs WARC, then tokenize (byte-level BPE, vocab 512)."""
-    from curate import TokenizeConfig, tokenize_corpus
-    from curate.exec import LocalExecutor
-    from curate.pipeline import curate
+    from curate import TokenizeConfig, curate, make_executor, tokenize_corpus
 
     out = tmp_path_factory.mktemp("docs") / "python-docs"
     curate([str(warc("python-3.11-docs.warc.gz"))], out)
-    tokenize_corpus(out, TokenizeConfig(vocab_size=512), executor=LocalExecutor(1), progress=False)
+    tokenize_corpus(out, TokenizeConfig(vocab_size=512), executor=make_executor("local", 1), progress=False)
     return out
 
 

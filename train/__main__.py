@@ -8,7 +8,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from train.config import ConfigError, make_config
+from provenance.errors import UserError
+from train.config import make_config
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -37,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = make_config(args.preset, args.config, args.data, overrides)
         train(cfg, resume=args.resume)
-    except ConfigError as e:
+    except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     return 0

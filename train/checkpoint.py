@@ -4,24 +4,27 @@
   model.safetensors      model weights (fp32; a tied lm_head is stored once, as embed_tokens)
   optimizer.safetensors  AdamW moments and step counters, keyed by parameter name
   state.json             step, tokens, optimizer hyperparameters, loader state, config
-A checkpoint directory is written under a temporary name and renamed when complete.
+A checkpoint directory is written under a temporary name and renamed when complete (`outdir.atomic_dir`).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors.torch import load_file, save_file
 
-from train.config import ConfigError, ModelConfig
+from provenance.errors import ConfigError
+from provenance.outdir import atomic_dir
+from train.config import ModelConfig
 from train.model import Llama
 
 CKPT_DIR = "checkpoints"
+WEIGHTS = "model.safetensors"  # also HF's name for the weights of an exported model
+STATE = "state.json"
 _TENSOR_KEYS = ("exp_avg", "exp_avg_sq", "step")
 
 
@@ -50,30 +53,23 @@ def load_model_file(model: Llama, path: Path) -> None:
 
 def save_checkpoint(run_dir: Path, step: int, model: Llama, optimizer: torch.optim.Optimizer,
                     param_names: list[str], extra: dict[str, Any]) -> Path:
-    """Write checkpoint `step` atomically; `extra` (JSON-able) goes into state.json."""
-    root = Path(run_dir) / CKPT_DIR
-    final = root / checkpoint_name(step)
-    tmp = root / (checkpoint_name(step) + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    save_model_file(model, tmp / "model.safetensors")
-
+    """Write checkpoint `step` atomically (a whole directory); `extra` (JSON-able) goes into state.json."""
+    final = Path(run_dir) / CKPT_DIR / checkpoint_name(step)
     osd = optimizer.state_dict()
     tensors: dict[str, torch.Tensor] = {}
     for idx, st in osd["state"].items():
         for key in _TENSOR_KEYS:
             if key in st:
                 tensors[f"{param_names[idx]}.{key}"] = st[key].detach().contiguous()
-    save_file(tensors, str(tmp / "optimizer.safetensors"))
     groups = [
         {**{k: v for k, v in g.items() if k != "params"}, "param_names": [param_names[i] for i in g["params"]]}
         for g in osd["param_groups"]
     ]
     state = {"step": step, "optimizer": {"param_groups": groups}, **extra}
-    (tmp / "state.json").write_text(json.dumps(state, indent=2, default=str) + "\n")
-    if final.exists():
-        shutil.rmtree(final)
-    os.replace(tmp, final)
+    with atomic_dir(final) as tmp:
+        save_model_file(model, tmp / WEIGHTS)
+        save_file(tensors, str(tmp / "optimizer.safetensors"))
+        (tmp / STATE).write_text(json.dumps(state, indent=2, default=str) + "\n")
     return final
 
 
@@ -101,18 +97,18 @@ def load_optimizer(optimizer: torch.optim.Optimizer, param_names: list[str], ckp
 
 def latest_checkpoint(run_dir: Path) -> Path | None:
     root = Path(run_dir) / CKPT_DIR
-    done = sorted(p for p in root.glob("step-*") if p.is_dir() and not p.name.endswith(".tmp")) if root.exists() else []
+    done = sorted(p for p in root.glob("step-*") if p.is_dir()) if root.exists() else []
     return done[-1] if done else None
 
 
 def read_state(ckpt: Path) -> dict[str, Any]:
-    return json.loads((Path(ckpt) / "state.json").read_text())
+    return json.loads((Path(ckpt) / STATE).read_text())
 
 
 def resolve_checkpoint(path: str | os.PathLike[str]) -> Path:
     """A run directory (its latest checkpoint) or a checkpoint directory."""
     p = Path(path)
-    if (p / "model.safetensors").exists() and (p / "state.json").exists():
+    if (p / WEIGHTS).exists() and (p / STATE).exists():
         return p
     ckpt = latest_checkpoint(p)
     if ckpt is None:
@@ -126,5 +122,5 @@ def load_model(path: str | os.PathLike[str], device: str = "cpu") -> Llama:
     state = read_state(ckpt)
     cfg = ModelConfig.model_validate(state["config"]["model"])
     model = Llama(cfg).to(device)
-    load_model_file(model, ckpt / "model.safetensors")
+    load_model_file(model, ckpt / WEIGHTS)
     return model.eval()

@@ -13,9 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-
-class ConfigError(ValueError):
-    """A bad config, flag or input directory; the message is one line, meant for the user."""
+from provenance.errors import ConfigError
 
 
 class ModelConfig(BaseModel):

@@ -22,14 +22,16 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from provenance.errors import ConfigError, NotARunError
+from provenance.gates import check_mixable
 from provenance.manifest import now_iso, read_manifest
-from train.config import ConfigError, DataSource
+from train.config import DataSource
 
 STATE_VERSION = 1
 
 
 class Shards(Protocol):
-    """The part of `curate.tokens.TokenShards` the trainer uses."""
+    """The part of `curate.TokenShards` the trainer uses."""
 
     shard_paths: list[Path]
     n_docs: int
@@ -121,46 +123,41 @@ class Corpus:
     train_docs: np.ndarray
     val_docs: np.ndarray
     manifest: dict[str, Any] = field(default_factory=dict)
+    synthetic: dict[str, Any] | None = None  # the gate policy's record for a synthetic set (provenance.gates)
 
 
 def open_shards(path: Path) -> Shards:
+    from curate import TokenShards
+
     try:
-        from curate.tokens import TokenShards
-    except ImportError as e:  # pragma: no cover - the tokenizer package is part of assay
-        raise ConfigError(f"cannot read token shards: {e}") from None
-    try:
-        return TokenShards(path)
-    except (FileNotFoundError, ValueError, OSError) as e:
+        return TokenShards(path)  # a missing or empty corpus: curate's own one-line UserError
+    except (OSError, ValueError) as e:  # unreadable shard files
         raise ConfigError(f"{path}: not a tokenized corpus ({e})") from None
 
 
-def gate_verdict(manifest: dict[str, Any]) -> str | None:
-    """The overall gate verdict of a synthetic set's run.json, or None when it has none."""
-    overall = (manifest.get("gates") or {}).get("overall")
-    if isinstance(overall, dict):
-        overall = overall.get("verdict")
-    return str(overall) if overall is not None else None
+def _manifest_or_empty(path: Path) -> dict[str, Any]:
+    try:
+        return read_manifest(path)
+    except NotARunError:
+        return {}  # token shards without a run.json (tests, in-memory data): nothing to gate
 
 
 def open_corpora(sources: list[DataSource], seed: int, val_fraction: float,
                  allow_failed_synthetic: bool = False, shards: dict[str, Shards] | None = None) -> list[Corpus]:
-    """Open and check every source: one tokenizer for all, and no failed synthetic set unless allowed.
+    """Open and check every source: one tokenizer for all, and the synthetic-gate policy
+    (`provenance.gates.check_mixable`: a synthetic set must have passed, unless allowed).
 
     `shards` lets callers pass already-open readers by name (tests, in-memory data)."""
     if not sources:
         raise ConfigError("no training data: give at least one --data NAME=DIR[:WEIGHT]")
     corpora = []
     for src in sources:
+        manifest = _manifest_or_empty(src.path)
+        synthetic = check_mixable(src.name, src.path, manifest, allow_failed_synthetic)
         sh = (shards or {}).get(src.name) or open_shards(src.path)
-        try:
-            manifest = read_manifest(src.path)
-        except (FileNotFoundError, ValueError):
-            manifest = {}
-        if manifest.get("kind") == "synth" and gate_verdict(manifest) == "fail" and not allow_failed_synthetic:
-            raise ConfigError(f"corpus {src.name!r} ({src.path}) is a synthetic set whose gates failed; "
-                              "pass --allow-failed-synthetic to train on it anyway")
         train_docs, val_docs = split_documents(sh, val_fraction, seed)
-        corpora.append(Corpus(src.name, Path(src.path), src.weight, sh, train_docs, val_docs, manifest))
+        corpora.append(Corpus(src.name, Path(src.path), src.weight, sh, train_docs, val_docs, manifest,
+                              synthetic))
     shas = {c.shards.tokenizer_sha256 for c in corpora}
     if len(shas) > 1:
         detail = ", ".join(f"{c.name}={c.shards.tokenizer_sha256[:12]}" for c in corpora)

@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
+from provenance.outdir import write_text
 from train.config import TrainConfig
 
 
@@ -70,7 +71,7 @@ def launch(config: TrainConfig, nproc: int, resume: bool = False) -> int:
     out = Path(config.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     cfg_path = out / "launch-config.json"
-    cfg_path.write_text(config.model_dump_json(indent=2))
+    write_text(cfg_path, config.model_dump_json(indent=2))
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
            "-m", "train", "--config", str(cfg_path)]
     if resume:

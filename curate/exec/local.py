@@ -19,7 +19,8 @@ def _call(fn: TaskFn, task: Any, reports: Any) -> Any:
 
 
 class LocalExecutor:
-    """`workers` processes on this machine (`spawn`: fork with polars' or tokenizers' threads can deadlock)."""
+    """`workers` processes on this machine (`spawn`: forking beside polars' or tokenizers' threads can
+    deadlock)."""
 
     def __init__(self, workers: int = 1) -> None:
         if workers < 1:
@@ -47,7 +48,8 @@ class LocalExecutor:
 
     def _pool(self, fn: TaskFn[T, R], todo: list[T], progress: Progress | None) -> Iterator[tuple[T, R]]:
         ctx = mp.get_context("spawn")
-        with ctx.Manager() as manager, ProcessPoolExecutor(min(self.workers, len(todo)), mp_context=ctx) as pool:
+        n_procs = min(self.workers, len(todo))
+        with ctx.Manager() as manager, ProcessPoolExecutor(n_procs, mp_context=ctx) as pool:
             reports = manager.Queue() if progress is not None else None
             pending = {pool.submit(_call, fn, t, reports): t for t in todo}
             while pending:

@@ -100,7 +100,8 @@ class RayExecutor:
                     task = queue.pop()
                     options: dict[str, Any] = {"num_cpus": 1, "max_retries": MAX_RETRIES,
                                                "retry_exceptions": RETRY_EXCEPTIONS}
-                    if getattr(task, "label", None):  # shown in `ray list tasks` and the worker's process title
+                    # a name shown in `ray list tasks` and in the worker's process title
+                    if getattr(task, "label", None):
                         options["name"] = f"{getattr(fn, '__name__', 'task')}:{task.label}"
                     if memory is not None:
                         want = memory(task)

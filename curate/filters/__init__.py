@@ -5,8 +5,9 @@ numbers, rounded, so provenance is byte-identical across runs) and `decide(signa
 or None`. Keeping the two apart lets a run store every signal and re-apply other thresholds
 later without re-extracting. Only C4 edits the text (its line cleaning).
 
-Order (FineWeb, Penedo et al. 2024): url -> [extraction, language ID: the pipeline] ->
-gopher_repetition -> gopher_quality -> c4 -> fineweb_quality.
+Order (FineWeb, Penedo et al. 2024): url -> [extraction] -> language ID (`lid`) ->
+gopher_repetition -> gopher_quality -> c4 -> fineweb_quality; the per-record chain
+(`curate.record_checks`) runs them with `annotate` and `first_rejection`.
 """
 
 from __future__ import annotations
@@ -40,7 +41,9 @@ __all__ = [
     "GopherRepetitionFilter",
     "UrlFilter",
     "UrlFilterConfig",
+    "annotate",
     "build_filters",
+    "first_rejection",
     "run_filters",
 ]
 
@@ -71,8 +74,8 @@ class FiltersConfig(BaseModel):
 
 
 def build_filters(cfg: FiltersConfig | None = None) -> list[Filter]:
-    """The enabled filters in FineWeb order. The UrlFilter comes first; the pipeline applies it
-    before extraction (it needs only the URL) and must skip it in the text stage."""
+    """The enabled filters in FineWeb order. The UrlFilter comes first; the per-record chain applies
+    it before extraction (it needs only the URL) and skips it among the text filters."""
     cfg = cfg or FiltersConfig()
     built: list[Filter] = []
     if cfg.url.enabled:
@@ -88,16 +91,31 @@ def build_filters(cfg: FiltersConfig | None = None) -> list[Filter]:
     return built
 
 
-def run_filters(filters: list[Filter], doc: Doc) -> tuple[dict[str, float | int | bool], str | None, str | None]:
-    """Apply filters in order until one rejects: (all signals so far, step, reason).
+Signals = dict[str, dict[str, float | int | bool]]  # per filter name, that filter's signals
 
-    step and reason are None when the document is kept. A convenience for the pipeline and
-    the tests; `doc.text` ends as the C4-cleaned text.
+
+def annotate(filters: list[Filter], doc: Doc) -> Signals:
+    """Every filter's signals, in order (all of them, so thresholds can be re-applied later).
+
+    C4 cleans `doc.text` while annotating: the filters after it see the cleaned text.
     """
-    signals: dict[str, float | int | bool] = {}
+    return {f.name: f.annotate(doc) for f in filters}
+
+
+def first_rejection(filters: list[Filter], signals: Signals) -> tuple[str, str] | None:
+    """(step, reason) of the first filter, in order, whose decision removes the document; None keeps it."""
     for f in filters:
-        own = f.annotate(doc)
-        signals.update(own)
-        if reason := f.decide(own):
-            return signals, f.name, reason
-    return signals, None, None
+        if reason := f.decide(signals[f.name]):
+            return f.name, reason
+    return None
+
+
+def run_filters(filters: list[Filter], doc: Doc) -> tuple[Signals, str | None, str | None]:
+    """Annotate with every filter, then decide in order: (signals, step, reason), step/reason None when kept.
+
+    The per-record chain runs exactly this (`annotate`, then `first_rejection`, with the
+    language checks between the two); `doc.text` ends as the C4-cleaned text.
+    """
+    signals = annotate(filters, doc)
+    stop = first_rejection(filters, signals)
+    return (signals, *stop) if stop else (signals, None, None)

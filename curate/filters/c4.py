@@ -23,7 +23,8 @@ from pydantic import BaseModel, ConfigDict
 from curate.filters.text import TERMINAL_PUNCTUATION, Doc
 
 CITATION_RE = re.compile(r"\[\d*]|\[edit]|\[citation needed]")  # C4 / datatrove
-END_PUNCTUATION = (".", "?", "!", '"', "'")  # C4: "a period, exclamation mark, question mark, or end quotation mark"
+# C4: "a period, exclamation mark, question mark, or end quotation mark"
+END_PUNCTUATION = (".", "?", "!", '"', "'")
 ELLIPSIS = "..."
 POLICY_SUBSTRINGS = (  # c4_utils / datatrove
     "terms of use",
@@ -76,7 +77,8 @@ class C4Filter:
     def clean(self, text: str) -> tuple[str | None, dict[str, float | int | bool]]:
         """(the cleaned text, or None when a page rule fired; the signals)."""
         c = self.config
-        drops = dict.fromkeys(("too_long_word", "no_terminal_punct", "too_few_words", "javascript", "policy"), 0)
+        rules = ("too_long_word", "no_terminal_punct", "too_few_words", "javascript", "policy")
+        drops = dict.fromkeys(rules, 0)
         lorem = curly = False
         kept: list[str] = []
         sentences = 0

@@ -42,7 +42,7 @@ class FineWebQualityFilter:
         return {
             "fw_lines": n_lines,
             # Sentence_Terminal of every script (datatrove's TERMINAL_PUNCTUATION), on the raw line.
-            "line_punct_ratio": ratio(sum(1 for line in lines if line.endswith(TERMINAL_PUNCTUATION)), n_lines),
+            "line_punct_ratio": ratio(sum(1 for ln in lines if ln.endswith(TERMINAL_PUNCTUATION)), n_lines),
             "short_line_ratio": ratio(sum(1 for line in lines if len(line) <= short), n_lines),
             "char_dup_ratio": ratio(duplicates(lines)[1], len(text) - text.count("\n")),
             "list_ratio": ratio(text.count("\n"), len(words(text))),

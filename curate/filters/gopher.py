@@ -105,6 +105,7 @@ class GopherRepetitionFilter:
 
 # Gopher A.1.1: "does not contain at least two of the following English words".
 STOP_WORDS = ("the", "be", "to", "of", "and", "that", "have", "with")
+ELLIPSES = ("...", "…")
 
 
 class GopherQualityConfig(BaseModel):
@@ -151,7 +152,7 @@ class GopherQualityFilter:
             "hash_word_ratio": ratio(text.count("#"), n_words),  # Gopher: symbol-to-word ratio
             "ellipsis_word_ratio": ratio(text.count("...") + text.count("…"), n_words),
             "bullet_line_frac": ratio(sum(1 for s in lines if s.lstrip().startswith(("•", "-"))), len(lines)),
-            "ellipsis_line_frac": ratio(sum(1 for s in lines if s.rstrip().endswith(("...", "…"))), len(lines)),
+            "ellipsis_line_frac": ratio(sum(1 for s in lines if s.rstrip().endswith(ELLIPSES)), len(lines)),
             "alpha_word_frac": ratio(n_words - count_no_letter(tokens), n_words),
         }
         if doc.lang is None or doc.lang in self.config.stop_word_languages:

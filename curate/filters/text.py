@@ -133,7 +133,8 @@ class NGrams:
 
     def __init__(self, tokens: Sequence[str]) -> None:
         first_seen: dict[str, int] = {}  # token -> position of its first appearance: its id
-        ids = np.fromiter(map(first_seen.setdefault, tokens, range(len(tokens))), dtype=np.uint64, count=len(tokens))
+        ids = np.fromiter(map(first_seen.setdefault, tokens, range(len(tokens))), dtype=np.uint64,
+                          count=len(tokens))
         self.mixed = _splitmix64(ids)
         self.cum = np.zeros(len(tokens) + 1, dtype=np.int64)  # prefix sums of token lengths
         np.cumsum(np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens)), out=self.cum[1:])

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field
 
 from curate.filters.text import Doc
+from provenance.errors import ConfigError
 
 REGEX_PREFIX = "re:"
 
@@ -75,7 +76,7 @@ class UrlFilter:
             try:
                 text = path.read_text(encoding="utf-8")
             except OSError as exc:
-                raise ValueError(f"url block list {path}: cannot read: {exc}") from None
+                raise ConfigError(f"url block list {path}: cannot read: {exc}") from None
             more_domains, more_regexes = parse_blocklist(text.splitlines())
             domains += more_domains
             regexes += more_regexes
@@ -88,7 +89,7 @@ class UrlFilter:
             try:
                 self._compiled.append(re.compile(pattern, re.IGNORECASE))
             except re.error as exc:
-                raise ValueError(f"url block list: bad regex {pattern!r}: {exc}") from None
+                raise ConfigError(f"url block list: bad regex {pattern!r}: {exc}") from None
 
     def annotate(self, doc: Doc) -> dict[str, float | int | bool]:
         """`url_block_rule`: id of the first matching rule (-1: none). Domains by label suffix."""

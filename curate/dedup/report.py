@@ -16,7 +16,9 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from curate.minhash import CLUSTER_PREFIX
+from curate.dedup.lsh import CLUSTER_PREFIX
+from provenance.errors import InputError
+from provenance.outdir import PROVENANCE, OutDir
 from provenance.schema import DUPLICATE
 
 COLUMNS = ("doc_id", "decision", "step", "dup_cluster", "dup_of", "url")
@@ -25,15 +27,15 @@ SAMPLES = 5  # URLs shown per cluster
 
 
 def _read_provenance(out_dir: Path) -> pa.Table:
-    files = sorted((out_dir / "provenance").glob("*.parquet"))
+    files = OutDir(out_dir).parts(PROVENANCE)
     if not files:
-        raise FileNotFoundError(f"no provenance/*.parquet under {out_dir}: not a curation output directory?")
+        raise InputError(f"no {PROVENANCE}/*.parquet under {out_dir}: not a curation output directory?")
     tables = []
     for f in files:
         names = set(pq.read_schema(f).names)
         missing = {"decision", "dup_cluster", "dup_of"} - names
         if missing:
-            raise ValueError(f"{f}: provenance without columns {sorted(missing)}")
+            raise InputError(f"{f}: provenance without columns {sorted(missing)}")
         t = pq.read_table(f, columns=[c for c in COLUMNS if c in names])
         for c in COLUMNS:
             if c not in t.column_names:
@@ -115,8 +117,8 @@ def dedup_section_html(summary: dict[str, Any]) -> str:
         if not s["clusters"]:
             continue
         top = max(n for _, n in s["histogram"])
-        hist = [[str(size), str(n), f'<div style="background:#4a7;height:0.8em;width:{100 * n / top:.1f}%"></div>']
-                for size, n in s["histogram"]]
+        bar = '<div style="background:#4a7;height:0.8em;width:{:.1f}%"></div>'
+        hist = [[str(size), str(n), bar.format(100 * n / top)] for size, n in s["histogram"]]
         parts.append(_table(["cluster size", "clusters", ""], hist))
         largest = [[e(c["cluster"]), str(c["size"]), e(c["representative_url"] or c["representative"] or ""),
                     "<br>".join(e(u or "") for u in c["sample_urls"])] for c in s["largest"]]

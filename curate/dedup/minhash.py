@@ -1,13 +1,12 @@
-"""Near-duplicate removal with MinHash LSH, global across a whole run.
+"""MinHash signatures for near-duplicate removal: text -> shingles -> signature -> signature file.
 
 Two stages, like datatrove's MinHash pipeline but with compact columnar state:
 
-1. per file (parallel): `signatures()` -> `write_signatures()`, one Parquet file of
-   fixed-width uint32 arrays per task (never pickled objects); a rerun skips files
-   whose config matches (`signature_file_matches`).
-2. once per run: `find_clusters()` joins every signature file, bands the
-   signatures, links documents that share a band bucket and takes connected
-   components; one representative per cluster is kept.
+1. per file (parallel, in the per-file task): `signatures()` -> `write_signatures()`, one
+   Parquet file of fixed-width uint32 arrays per task (never pickled objects), written
+   before the task's completion marker, so it resumes with the task.
+2. once per run: LSH over every signature file (`curate.dedup.lsh`, or
+   `curate.dedup.lsh_shuffle` as executor tasks) gives the clusters.
 
 Defaults follow FineWeb / datatrove: 5-word shingles of normalised text, 112
 permutations as 14 bands x 8 rows (S-curve threshold ~0.72, catches Jaccard >= 0.8
@@ -23,14 +22,7 @@ Hashing, all vectorised with numpy:
   signature equals `datasketch.MinHash(num_perm, seed, scheme="affine32")` fed the
   same 32-bit shingle hashes (tested), and is identical whichever process computes it.
 
-Measured (benchmarks/minhash.py, 2,244 docs: the python/postgresql/debian docs WARCs after
-exact dedup + 300 seeded near-duplicate variants; CPU seconds on the shared 2-core machine):
-signatures 687 docs/s vs 33 for a plain datasketch loop and 24 for datatrove's stage 1;
-end to end 656 vs 33 vs 24 docs/s; recall on pairs with Jaccard >= 0.8: 1.00 / 1.00 / 0.98.
-Banding: our numpy `np.unique` per band took 10 ms for all 2,244 signatures against
-673 ms for `datasketch.MinHashLSH` insert + query of LeanMinHash (4,477 B/doc of index),
-so we band ourselves. Memory per document: docs/minhash-memory.md. rensa was not tried:
-the numpy path already beats the targets and adds no dependency.
+Speed and memory against datasketch and datatrove: docs/minhash.md, docs/minhash-memory.md.
 """
 
 from __future__ import annotations
@@ -40,23 +32,20 @@ import os
 import sys
 import unicodedata
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import regex
-import xxhash
 from pydantic import BaseModel, model_validator
 
-from provenance.schema import PARQUET_OPTIONS, TS
+from provenance.outdir import write_parquet
+from provenance.schema import TS
 
 # Bumped whenever a change alters signature values: files of another version are recomputed.
 HASH_SCHEME = "assay-minhash-1:poly64(codepoints)+fmix64>>32,fmix32,affine32"
 METADATA_KEY = b"assay.minhash"
-CLUSTER_PREFIX = "mh-"
 
 # Empty documents (no shingle at all) get this row: every value 2^32-1, which no
 # real document reaches in all `num_perm` permutations (probability 2^-32 per
@@ -91,7 +80,8 @@ class NearDedupConfig(BaseModel, extra="forbid"):
         if self.bands < 1 or self.rows < 1:
             raise ValueError(f"bands and rows must be >= 1, got {self.bands} x {self.rows}")
         if self.bands * self.rows != self.num_perm:
-            raise ValueError(f"bands * rows must equal num_perm: {self.bands} * {self.rows} != {self.num_perm}")
+            raise ValueError(f"bands * rows must equal num_perm: "
+                             f"{self.bands} * {self.rows} != {self.num_perm}")
         if not 0.0 <= self.verify_threshold <= 1.0:
             raise ValueError(f"verify_threshold must be in [0, 1], got {self.verify_threshold}")
         if not 0 <= self.seed < 2**32:
@@ -316,7 +306,7 @@ def _signature_schema(cfg: NearDedupConfig) -> pa.Schema:
 
 def write_signatures(path: str | os.PathLike[str], doc_ids: list[str], warc_dates: pa.Array,
                      sigs: np.ndarray, cfg: NearDedupConfig) -> None:
-    """Write one task's signatures: Parquet (zstd), fixed-width uint32 lists, atomic (tmp + rename).
+    """Write one task's signatures: Parquet (zstd), fixed-width uint32 lists, written atomically.
 
     The file's metadata holds the signature parameters; the bytes depend only on the
     inputs (no timestamps), so a rerun writes an identical file.
@@ -335,15 +325,11 @@ def write_signatures(path: str | os.PathLike[str], doc_ids: list[str], warc_date
         ],
         schema=schema,
     )
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    pq.write_table(table, tmp, **PARQUET_OPTIONS)
-    os.replace(tmp, path)
+    write_parquet(path, table)
 
 
 def signature_file_matches(path: str | os.PathLike[str], cfg: NearDedupConfig) -> bool:
-    """True when `path` is a finished signature file for these signature parameters (resume check)."""
+    """True when `path` is a signature file for these signature parameters (checked before LSH reads it)."""
     try:
         meta = pq.read_schema(path).metadata or {}
     except (OSError, pa.ArrowInvalid):
@@ -351,24 +337,20 @@ def signature_file_matches(path: str | os.PathLike[str], cfg: NearDedupConfig) -
     return meta.get(METADATA_KEY) == json.dumps(cfg.signature_params(), sort_keys=True).encode()
 
 
-def compute_signature_file(path: str | os.PathLike[str], doc_ids: list[str], warc_dates: pa.Array,
-                           texts: Sequence[str], cfg: NearDedupConfig) -> bool:
-    """The per-file task: compute and write signatures unless a matching file exists.
-    Returns True when it computed, False when it skipped (resumed run)."""
-    if signature_file_matches(path, cfg):
-        return False
-    write_signatures(path, doc_ids, warc_dates, signatures(texts, cfg), cfg)
-    return True
+def require_signature_files(paths: Sequence[str | os.PathLike[str]], cfg: NearDedupConfig) -> None:
+    """Refuse a file of other signature parameters before LSH reads it (a bug: tasks write matching files)."""
+    for p in paths:
+        if not signature_file_matches(p, cfg):
+            raise ValueError(f"{p}: not a signature file for {cfg.signature_params()} (recompute it)")
 
 
-def read_signatures(paths: Sequence[str | os.PathLike[str]], cfg: NearDedupConfig) -> tuple[pa.Table, np.ndarray]:
+def read_signatures(paths: Sequence[str | os.PathLike[str]],
+                    cfg: NearDedupConfig) -> tuple[pa.Table, np.ndarray]:
     """All files' doc_id/warc_date (one table) and signatures ((n, num_perm) uint32), in path order.
 
     Signatures are copied file by file into one preallocated array (one copy, 4 * num_perm B/doc).
     """
-    for p in paths:
-        if not signature_file_matches(p, cfg):
-            raise ValueError(f"{p}: not a signature file for {cfg.signature_params()} (recompute it)")
+    require_signature_files(paths, cfg)
     counts = [pq.read_metadata(p).num_rows for p in paths]
     sigs = np.empty((sum(counts), cfg.num_perm), dtype=np.uint32)
     tables, lo = [], 0
@@ -381,133 +363,3 @@ def read_signatures(paths: Sequence[str | os.PathLike[str]], cfg: NearDedupConfi
     if not tables:
         return pa.table({"doc_id": pa.array([], pa.string()), "warc_date": pa.array([], TS)}), sigs
     return pa.concat_tables(tables), sigs
-
-
-# --- banding and clustering -------------------------------------------------------------
-
-
-def band_buckets(sigs: np.ndarray, cfg: NearDedupConfig) -> list[np.ndarray]:
-    """For each band, the bucket number of every row (rows with equal band values share it).
-
-    Exact bucket keys: the band's r uint32 values compared as bytes, so no hash
-    collisions. Measured against `datasketch.MinHashLSH` in benchmarks/minhash.py.
-    """
-    out = []
-    for k in range(cfg.bands):
-        band = np.ascontiguousarray(sigs[:, k * cfg.rows : (k + 1) * cfg.rows])
-        keys = band.view(np.dtype((np.void, band.dtype.itemsize * cfg.rows))).ravel()
-        out.append(np.unique(keys, return_inverse=True)[1].ravel())
-    return out
-
-
-def candidate_edges(sigs: np.ndarray, cfg: NearDedupConfig) -> np.ndarray:
-    """(m, 2) int64 edges (row, first row of its bucket) for every bucket of >= 2 rows, all bands.
-
-    Star edges per bucket keep the edge count linear in bucket size; the connected
-    components are the same as with all pairs.
-    """
-    n = len(sigs)
-    parts = []
-    for bucket in band_buckets(sigs, cfg):
-        order = np.argsort(bucket, kind="stable")  # rows ascending within a bucket
-        srt = bucket[order]
-        starts = np.flatnonzero(np.concatenate(([True], srt[1:] != srt[:-1])))
-        first_pos = np.repeat(starts, np.diff(np.concatenate((starts, [n]))))
-        linked = np.arange(n) != first_pos
-        parts.append(np.stack([order[linked], order[first_pos[linked]]], axis=1))
-    if not parts:
-        return np.empty((0, 2), dtype=np.int64)
-    return np.unique(np.concatenate(parts).astype(np.int64), axis=0)
-
-
-def estimated_jaccard(sigs: np.ndarray, edges: np.ndarray, chunk: int = 65536) -> np.ndarray:
-    """Fraction of equal signature positions for each edge (the MinHash Jaccard estimate)."""
-    out = np.empty(len(edges), dtype=np.float64)
-    for lo in range(0, len(edges), chunk):
-        e = edges[lo : lo + chunk]
-        out[lo : lo + chunk] = (sigs[e[:, 0]] == sigs[e[:, 1]]).mean(axis=1)
-    return out
-
-
-def cluster_labels(n: int, edges: np.ndarray) -> np.ndarray:
-    """Connected-component label of each of n nodes (scipy.sparse.csgraph)."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
-    graph = coo_matrix((np.ones(len(edges), dtype=np.int8), (edges[:, 0], edges[:, 1])), shape=(n, n))
-    _, labels = connected_components(graph, directed=False)
-    return labels
-
-
-CLUSTER_SCHEMA = pa.schema(
-    [
-        pa.field("doc_id", pa.string(), nullable=False),
-        pa.field("dup_cluster", pa.string(), nullable=False),
-        pa.field("dup_of", pa.string(), nullable=False),
-        pa.field("is_representative", pa.bool_(), nullable=False),
-    ]
-)
-
-
-def cluster_id(representative: str) -> str:
-    """Stable, compact cluster name derived from the representative's doc_id."""
-    return CLUSTER_PREFIX + xxhash.xxh3_64_hexdigest(representative.encode("utf-8"))
-
-
-def find_clusters(signature_paths: Sequence[Path], cfg: NearDedupConfig,
-                  exclude: set[str] | frozenset[str] = frozenset()) -> pa.Table:
-    """Near-duplicate clusters over all signature files (CLUSTER_SCHEMA rows).
-
-    Only documents in clusters of size >= 2 appear. Representative: earliest
-    warc_date (nulls last), then smallest doc_id. Rows sorted by (dup_cluster, doc_id).
-    Documents in `exclude`, empty documents and repeated doc_ids (after the first) are ignored.
-    """
-    meta, sigs = read_signatures(signature_paths, cfg)
-    doc_ids = np.asarray(meta.column("doc_id").to_pylist(), dtype=object)
-    _, first = np.unique(doc_ids.astype(str), return_index=True) if len(doc_ids) else (None, np.array([], int))
-    keep = np.zeros(len(doc_ids), dtype=bool)
-    keep[first] = True
-    keep &= ~is_empty_signature(sigs)
-    if exclude:
-        keep &= ~np.isin(doc_ids.astype(str), np.asarray(sorted(exclude), dtype=str))
-    rows = np.flatnonzero(keep)
-    if len(rows) < len(sigs):
-        sigs, doc_ids = sigs[rows], doc_ids[rows]
-    dates = meta.column("warc_date").combine_chunks().take(pa.array(rows, pa.int64()))
-
-    edges = candidate_edges(sigs, cfg)
-    if cfg.verify and len(edges):
-        edges = edges[estimated_jaccard(sigs, edges) >= cfg.verify_threshold]
-    if len(edges) == 0:
-        return CLUSTER_SCHEMA.empty_table()
-    labels = cluster_labels(len(sigs), edges)
-    members = np.flatnonzero(np.bincount(labels)[labels] >= 2)
-    labels, ids = labels[members], doc_ids[members].astype(str)
-    ts = pc.fill_null(dates.take(pa.array(members, pa.int64())).cast(pa.int64()), np.iinfo(np.int64).max)
-    ts = ts.to_numpy(zero_copy_only=False)
-
-    return clusters_table(labels, ids, ts)
-
-
-def clusters_table(labels: np.ndarray, ids: np.ndarray, ts: np.ndarray) -> pa.Table:
-    """The cluster table from component labels, doc ids and int64 dates (nulls as int64 max).
-
-    Representative of a cluster: earliest date, then smallest doc_id. Rows sorted by
-    (dup_cluster, doc_id), so every executor writes the same table.
-    """
-    order = np.lexsort((ids, ts, labels))
-    first = np.concatenate(([True], labels[order][1:] != labels[order][:-1]))
-    rep_of_label = dict(zip(labels[order][first].tolist(), ids[order][first].tolist(), strict=True))
-    cluster_of_label = {lab: cluster_id(rep) for lab, rep in rep_of_label.items()}
-    reps = np.array([rep_of_label[lab] for lab in labels.tolist()], dtype=str)
-    clusters = np.array([cluster_of_label[lab] for lab in labels.tolist()], dtype=str)
-    final = np.lexsort((ids, clusters))
-    return pa.table(
-        {
-            "doc_id": ids[final].tolist(),
-            "dup_cluster": clusters[final].tolist(),
-            "dup_of": reps[final].tolist(),
-            "is_representative": (ids == reps)[final].tolist(),
-        },
-        schema=CLUSTER_SCHEMA,
-    )

@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from provenance.manifest import sha256_file
+from provenance.errors import InputError
+from provenance.outdir import TOKENS, OutDir, sha256_file
 
 META_KEYS = ("tokenizer_sha256", "run_id", "eos_id", "vocab_size", "n_tokens", "format_version")
 
@@ -29,11 +30,11 @@ class _Shard:
         try:
             reader = pa.ipc.open_file(self._mmap)
         except pa.ArrowInvalid as e:
-            raise ValueError(f"{path}: not an Arrow IPC token shard ({e})") from None
+            raise InputError(f"{path}: not an Arrow IPC token shard ({e})") from None
         self.schema = reader.schema
         missing = {"doc_id", "input_ids", "n_tokens"} - set(self.schema.names)
         if missing:
-            raise ValueError(f"{path}: not a token shard, missing columns {sorted(missing)}")
+            raise InputError(f"{path}: not a token shard, missing columns {sorted(missing)}")
         raw = self.schema.metadata or {}
         self.meta = {k.decode().removeprefix("assay."): v.decode() for k, v in raw.items()}
         table = reader.read_all()  # zero-copy over the memory map: touches no data pages
@@ -49,7 +50,8 @@ class _Shard:
             0, dtype=self.value_type.to_pandas_dtype()
         )
         meta_tokens = self.meta.get("n_tokens")
-        self.n_tokens = int(meta_tokens) if meta_tokens is not None else int(self._offsets[-1] - self._offsets[0])
+        n_values = int(self._offsets[-1] - self._offsets[0])
+        self.n_tokens = int(meta_tokens) if meta_tokens is not None else n_values
 
     def doc(self, row: int) -> np.ndarray:
         return self._values[self._offsets[row] : self._offsets[row + 1]]
@@ -74,21 +76,23 @@ class TokenShards:
 
     def __init__(self, path: str | os.PathLike[str]):
         root = Path(path)
-        tokens_dir = root / "tokens" if (root / "tokens").is_dir() else root
+        tokens_dir = OutDir(root).folder(TOKENS) if OutDir(root).folder(TOKENS).is_dir() else root
         if not tokens_dir.is_dir():
-            raise FileNotFoundError(f"{root}: no such directory (expected OUT or OUT/tokens)")
+            raise InputError(f"{root}: no such directory (expected OUT or OUT/{TOKENS})")
         self.root = tokens_dir
         self.shard_paths: list[Path] = sorted(tokens_dir.glob("*.arrow"))
         if not self.shard_paths:
-            raise FileNotFoundError(f"{tokens_dir}: no *.arrow token shards (run `assay tokenize` first)")
+            raise InputError(f"{tokens_dir}: no *.arrow token shards (run `assay tokenize` first)")
         self._shards = [_Shard(p) for p in self.shard_paths]
         first = self._shards[0]
         for s in self._shards[1:]:
             for key in ("tokenizer_sha256", "eos_id", "vocab_size"):
                 if s.meta.get(key) != first.meta.get(key):
-                    raise ValueError(f"{s.path}: {key} {s.meta.get(key)!r} differs from {first.path}'s {first.meta.get(key)!r}")
+                    raise InputError(f"{s.path}: {key} {s.meta.get(key)!r} differs from "
+                                     f"{first.path}'s {first.meta.get(key)!r}")
             if s.value_type != first.value_type:
-                raise ValueError(f"{s.path}: input_ids type {s.value_type} differs from {first.path}'s {first.value_type}")
+                raise InputError(f"{s.path}: input_ids type {s.value_type} differs from "
+                                 f"{first.path}'s {first.value_type}")
         self.tokenizer_sha256: str = first.meta.get("tokenizer_sha256", "")
         self.run_id: str = first.meta.get("run_id", "")
         self.eos_id: int = int(first.meta["eos_id"]) if "eos_id" in first.meta else -1
@@ -179,7 +183,8 @@ class TokenShards:
         s = first
         while s < len(self._shards) and int(self._shard_tok_starts[s]) < stop:
             base = int(self._shard_tok_starts[s])
-            pieces.append(self._shards[s].span(max(start, base) - base, min(stop, int(self._shard_tok_starts[s + 1])) - base))
+            end = min(stop, int(self._shard_tok_starts[s + 1]))
+            pieces.append(self._shards[s].span(max(start, base) - base, end - base))
             s += 1
         return pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
 
@@ -195,4 +200,5 @@ class TokenShards:
             yield self._shards[s].doc_id(r), self._shards[s].doc(r)
 
     def __repr__(self) -> str:
-        return f"TokenShards({str(self.root)!r}, shards={len(self.shard_paths)}, docs={self.n_docs}, tokens={self.n_tokens})"
+        return (f"TokenShards({str(self.root)!r}, shards={len(self.shard_paths)}, docs={self.n_docs}, "
+                f"tokens={self.n_tokens})")

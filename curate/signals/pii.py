@@ -1,8 +1,4 @@
-"""Per-document provenance signals: personal information, Creative Commons licence, AI opt-out.
-
-Pure functions, no state: the pipeline calls them once per HTML record and writes
-the results into the provenance row (`pii_counts`, `license`, `tdm_reserved`, `noai`),
-so the AB 2013 disclosure (items 5 and 7) and takedowns are computed from records.
+"""Personal information in text: find, count and redact emails, phone numbers, IPs, cards, SSNs, IBANs.
 
 Detection is candidate regex -> validator, tuned against false positives in
 documentation pages (version numbers, dates, ids):
@@ -18,16 +14,14 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Callable
-from urllib.parse import urljoin, urlsplit
 
-import lxml.etree
-import lxml.html
 import phonenumbers
 from stdnum import iban as _iban
 from stdnum import luhn as _luhn
 from stdnum.us import ssn as _ssn
 
-PII_TYPES = ("email", "phone", "ip", "credit_card", "ssn", "iban")  # == provenance.schema.PII_TYPES
+from provenance.errors import ConfigError
+from provenance.schema import PII_TYPES
 
 # Placeholders in the style of Presidio / the BigScience PII pipeline ("<EMAIL>").
 DEFAULT_PLACEHOLDERS: dict[str, str] = {
@@ -53,7 +47,8 @@ _FILE_TLDS = {"png", "jpg", "jpeg", "gif", "svg", "webp", "css", "js", "ico", "a
 # optional +1 / 1 prefix. Digits glued to other digits, dots or dashes (ids, versions) don't match,
 # nor a run inside a longer space-separated number sequence ("377 610 987 1597").
 _NANP = re.compile(
-    r"(?<![\w.+/-])(?<!\d )(?:\+?1[ .-]?)?(?:\(\d{3}\)[ ]?\d{3}[ .-]\d{4}|\d{3}([ .-])\d{3}\1\d{4})(?![\w.-]?\d| \d)"
+    r"(?<![\w.+/-])(?<!\d )(?:\+?1[ .-]?)?"
+    r"(?:\(\d{3}\)[ ]?\d{3}[ .-]\d{4}|\d{3}([ .-])\d{3}\1\d{4})(?![\w.-]?\d| \d)"
 )
 # International form (E.164 with separators): "+CC" then groups; libphonenumber checks the rest.
 _INTL = re.compile(r"(?<![\w+])\+\d{1,3}(?:[ .-]?\(?\d{1,5}\)?){2,6}(?![\w.-]?\d)")
@@ -62,7 +57,8 @@ _INTL = re.compile(r"(?<![\w+])\+\d{1,3}(?:[ .-]?\(?\d{1,5}\)?){2,6}(?![\w.-]?\d
 # than an address that ends a sentence.
 _IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w.])")
 # "version 1.2.3.4", "v1.2.3.4", "release 2.6.32.1": four-part version numbers, not addresses.
-# Likewise "Section 6.2.4.3", "OID 1.3.101.110", "RFC 7540 8.1.2.4" (section numbers and OIDs of the documentation WARCs, in several languages).
+# Likewise "Section 6.2.4.3", "OID 1.3.101.110", "RFC 7540 8.1.2.4" (section numbers and OIDs of the
+# documentation WARCs, in several languages).
 _VERSION_BEFORE = re.compile(
     r"(?i)(?:\bversions?|\brelease|\bv|\bbuild|\bupdate|\bsections?|\bsecci[oó]n|\babschnitt|\bchapitre"
     r"|\bchapters?|\bkapitel|\bcap[ií]tulo|\bраздел|§|第|\boid|\brfc\s*\d+)[\s\xa0:.(]*$"
@@ -101,7 +97,8 @@ def _valid_card(s: str) -> bool:
     digits = re.sub(r"[ -]", "", s)
     groups = re.split(r"[ -]", s)
     # Printed cards are grouped 4-4-4-4 (or Amex 4-6-5); other groupings are ids / phone-like runs.
-    if len(groups) > 1 and not (all(len(g) == 4 for g in groups[:-1]) or [len(g) for g in groups] == [4, 6, 5]):
+    printed = all(len(g) == 4 for g in groups[:-1]) or [len(g) for g in groups] == [4, 6, 5]
+    if len(groups) > 1 and not printed:
         return False
     return 13 <= len(digits) <= 19 and _card_issuer_ok(digits) and _luhn.is_valid(digits)
 
@@ -124,6 +121,11 @@ def _valid_ip(s: str) -> bool:
             return False
     # is_global excludes private, loopback, link-local, shared, reserved and documentation ranges.
     return addr.is_global and not addr.is_multicast
+
+
+def _valid_ipv4(m: re.Match[str]) -> bool:
+    """A public IPv4 address not preceded by a word that makes it a version or section number."""
+    return _valid_ip(m.group(0)) and not _VERSION_BEFORE.search(m.string[max(0, m.start() - 24):m.start()])
 
 
 def _valid_email(m: re.Match[str]) -> bool:
@@ -160,7 +162,7 @@ _DETECTORS: tuple[tuple[str, re.Pattern[str], Callable[[re.Match[str]], int]], .
     ("phone", _INTL, _shrinking(_valid_phone)),
     ("phone", _NANP, _whole(lambda m: _valid_phone(m.group(0)))),
     ("ip", _IPV6, _whole(lambda m: _valid_ip(m.group(0)))),
-    ("ip", _IPV4, _whole(lambda m: _valid_ip(m.group(0)) and not _VERSION_BEFORE.search(m.string[max(0, m.start() - 24):m.start()]))),
+    ("ip", _IPV4, _whole(_valid_ipv4)),
 )
 
 
@@ -194,7 +196,7 @@ def redact_pii(text: str, placeholders: dict[str, str] | None = None) -> tuple[s
     table = {**DEFAULT_PLACEHOLDERS, **(placeholders or {})}
     unknown = set(table) - set(PII_TYPES)
     if unknown:
-        raise ValueError(f"unknown PII type(s) in placeholders: {sorted(unknown)}; known: {list(PII_TYPES)}")
+        raise ConfigError(f"unknown PII type(s) in placeholders: {sorted(unknown)}; known: {list(PII_TYPES)}")
     counts = {t: 0 for t in PII_TYPES}
     out, pos = [], 0
     for start, end, kind in find_pii(text or ""):
@@ -205,138 +207,3 @@ def redact_pii(text: str, placeholders: dict[str, str] | None = None) -> tuple[s
         counts[kind] += 1
     out.append((text or "")[pos:])
     return "".join(out), counts
-
-
-# --- licence ----------------------------------------------------------------------------------------
-
-# creativecommons.org/licenses/<code>/<version>[/<jurisdiction>] and /publicdomain/{zero,mark}/<version>.
-_CC_PATH = re.compile(
-    r"^/(?:licenses|licences)/(?P<code>[a-z+-]+)/(?P<ver>\d\.\d)(?:/(?P<jur>[a-z]{2}(?:-[a-z]{2})?))?(?:/|$)"
-    r"|^/publicdomain/(?P<pd>zero|mark)/(?P<pdver>\d\.\d)(?:/|$)"
-)
-_CC_CODES = {"by", "by-sa", "by-nd", "by-nc", "by-nc-sa", "by-nc-nd", "by-nd-nc", "sa", "nd", "nc", "nc-sa",
-             "nd-nc", "sampling", "sampling+", "nc-sampling+", "devnations"}
-
-
-def cc_license_id(href: str, base_url: str | None = None) -> str | None:
-    """`https://creativecommons.org/licenses/by-sa/4.0/deed.en` -> `cc-by-sa-4.0` (SPDX-style, lower case).
-
-    Relative links count only when `base_url` is on creativecommons.org (CC's own site footer).
-    """
-    href = (href or "").strip()
-    if base_url:
-        href = urljoin(base_url, href)
-    parts = urlsplit(href)
-    host = (parts.hostname or "").lower()
-    if host not in ("creativecommons.org", "www.creativecommons.org"):
-        return None
-    m = _CC_PATH.match(parts.path.lower())
-    if not m:
-        return None
-    if m.group("pd"):
-        return f"cc0-{m.group('pdver')}" if m.group("pd") == "zero" else f"cc-pdm-{m.group('pdver')}"
-    code = m.group("code")
-    if code not in _CC_CODES:
-        return None
-    jur = f"-{m.group('jur')}" if m.group("jur") and m.group("jur") not in ("deed", "legalcode") else ""
-    return f"cc-{code}-{m.group('ver')}{jur}"
-
-
-_HTML_PARSER = lxml.html.HTMLParser(encoding="utf-8", recover=True)
-
-
-def _parse(html: str) -> lxml.html.HtmlElement | None:
-    if not html or not html.strip():
-        return None
-    data = html.encode("utf-8", "surrogatepass") if isinstance(html, str) else html
-    try:  # bytes + a fixed parser encoding: a str with an XML encoding declaration would raise
-        return lxml.html.document_fromstring(data, parser=_HTML_PARSER)
-    except (ValueError, lxml.etree.ParserError, lxml.etree.XMLSyntaxError):
-        return None
-
-
-def _rel_tokens(el: lxml.html.HtmlElement) -> set[str]:
-    return {t.lower() for t in (el.get("rel") or "").split()}
-
-
-def detect_license(html: str, base_url: str | None = None) -> tuple[str | None, str | None]:
-    """The page's Creative Commons licence and where it was found, or (None, None).
-
-    Precedence (strongest marking first, as in CC's own "ccREL" guidance):
-    `link[rel=license]`, `a[rel=license]`, `meta[name=license]`, then plain `a[href]` links to a
-    licence deed, of which the LAST counts (the page-wide notice sits in the footer; earlier links
-    are usually image credits). A mention of "Creative Commons" or the cc: XML namespace is not one.
-    """
-    root = _parse(html)
-    if root is None:
-        return None, None
-    for tag, where in (("link", "link[rel=license]"), ("a", "a[rel=license]")):
-        for el in root.iter(tag):
-            if "license" in _rel_tokens(el) and (lic := cc_license_id(el.get("href", ""), base_url)):
-                return lic, where
-    for el in root.iter("meta"):
-        if (el.get("name") or "").strip().lower() in ("license", "dc.rights", "dcterms.license"):
-            content = (el.get("content") or "").strip()
-            lic = cc_license_id(content, base_url) or _spdx_cc(content)
-            if lic:
-                return lic, "meta[name=license]"
-    found = None
-    for el in root.iter("a"):
-        if lic := cc_license_id(el.get("href", ""), base_url):
-            found = lic
-    return (found, "a[href]") if found else (None, None)
-
-
-_SPDX_CC = re.compile(r"^(cc-(?:by(?:-nc)?(?:-sa|-nd)?|pdm)-\d\.\d|cc0-1\.0)$", re.I)
-
-
-def _spdx_cc(value: str) -> str | None:
-    """`<meta name="license" content="CC-BY-4.0">` (an SPDX id rather than a URL)."""
-    return value.lower() if _SPDX_CC.match(value.strip()) else None
-
-
-# --- opt-out ----------------------------------------------------------------------------------------
-
-# TDMRep (W3C community group report, 2024): tdm-reservation = 1 reserves text-and-data-mining rights.
-# "noai" / "noimageai": the robots directives proposed by DeviantArt (2022) and honoured by several crawlers.
-_NOAI = {"noai", "noimageai"}
-
-
-def _robots_tokens(value: str) -> list[str]:
-    """`googlebot: noai, noimageai` -> ["noai", "noimageai"] (a leading user-agent is dropped)."""
-    tokens = []
-    for raw in value.split(","):
-        tok = raw.strip().lower()
-        if ":" in tok:  # "ua: directive" (X-Robots-Tag), keep the directive
-            tok = tok.rsplit(":", 1)[1].strip()
-        if tok:
-            tokens.append(tok)
-    return tokens
-
-
-def detect_opt_out(html: str, http_headers: list[tuple[str, str]] | None = None) -> dict:
-    """{"tdm_reserved": bool, "noai": bool, "sources": [...]} from TDMRep and robots noai signals."""
-    tdm, noai, sources = False, False, []
-    for name, value in http_headers or []:
-        key, val = (name or "").strip().lower(), (value or "").strip()
-        if key == "tdm-reservation" and val == "1":
-            tdm = True
-            sources.append("http:tdm-reservation")
-        elif key == "x-robots-tag":
-            for tok in _robots_tokens(val):
-                if tok in _NOAI:
-                    noai = True
-                    sources.append(f"http:x-robots-tag:{tok}")
-    root = _parse(html)
-    if root is not None:
-        for el in root.iter("meta"):
-            name, content = (el.get("name") or "").strip().lower(), (el.get("content") or "").strip()
-            if name == "tdm-reservation" and content == "1":
-                tdm = True
-                sources.append("meta[name=tdm-reservation]")
-            elif name in ("robots", "ccbot", "gptbot"):
-                for tok in _robots_tokens(content):
-                    if tok in _NOAI:
-                        noai = True
-                        sources.append(f"meta[name={name}]:{tok}")
-    return {"tdm_reserved": tdm, "noai": noai, "sources": sorted(set(sources))}

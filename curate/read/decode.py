@@ -59,7 +59,8 @@ def decode_html(payload: bytes, content_type: str | None) -> tuple[str, str, str
     http | meta | bom | detected | fallback; undecodable bytes become U+FFFD, never an exception."""
     if payload.startswith(codecs.BOM_UTF8):
         return payload[3:].decode("utf-8", "replace"), "utf-8", "bom"
-    for source, label in (("http", charset_from_content_type(content_type)), ("meta", charset_from_meta(payload))):
+    labels = (("http", charset_from_content_type(content_type)), ("meta", charset_from_meta(payload)))
+    for source, label in labels:
         codec = normalize_charset(label)
         if codec is None:
             continue
@@ -76,3 +77,15 @@ def decode_html(payload: bytes, content_type: str | None) -> tuple[str, str, str
         codec = normalize_charset(best.encoding) or "utf-8"
         return payload.decode(codec, "replace"), codec, "detected"
     return payload.decode("utf-8", "replace"), "utf-8", "fallback"
+
+
+def looks_like_html(content_type: str | None, payload: bytes) -> bool:
+    """An HTML page by its Content-Type, or, when that is generic or missing, by its first bytes."""
+    if content_type:
+        ct = content_type.lower()
+        if "html" in ct:
+            return True
+        if not any(generic in ct for generic in ("octet-stream", "unknown", "text/plain")):
+            return False
+    head = payload[:1024].lstrip().lower()
+    return head.startswith((b"<!doctype html", b"<html", b"<?xml")) and b"<html" in payload[:4096].lower()

@@ -1,0 +1,51 @@
+"""The full curate run on every real WARC gives the recorded golden digest, with any worker count or executor.
+
+`assay curate ../shared/data/warc/*.warc.gz -o OUT --tokenize`, run through the CLI as a user
+runs it (the glob expanded here, as a shell would), must decide and write exactly what
+tests/golden_digests.json records (see tests/golden.py for what the digest covers and how to
+refresh it when an output change is intended).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from golden import PATTERN, digest, golden
+
+from conftest import REPO
+
+ASSAY = [sys.executable, "-m", "assay"]
+RUNS = {  # the worker counts and executors whose outputs must all equal the golden digest
+    "workers1": ["--workers", "1"],
+    "workers2": ["--workers", "2"],
+    "ray": ["--executor", "ray", "--workers", "2"],
+}
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("flags", list(RUNS.values()), ids=list(RUNS))
+def test_curate_matches_golden_digest(flags: list[str], warc_dir: Path, tmp_path: Path) -> None:
+    inputs = sorted(str(p) for p in warc_dir.glob(PATTERN))  # the shell's ../shared/data/warc/*.warc.gz
+    assert inputs, f"no {PATTERN} in {warc_dir}"
+    out = tmp_path / "out"
+    r = subprocess.run([*ASSAY, "curate", *inputs, "-o", str(out), "--tokenize", *flags],
+                       cwd=REPO, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-3000:]
+    got, want = digest(out), golden()
+    differ = sorted(k for k in want.keys() | got.keys() if got.get(k) != want.get(k))
+    assert not differ, "golden digest differs in: " + ", ".join(
+        f"{k} (got {got.get(k)!r}, golden {want.get(k)!r})" for k in differ) + _timeouts(out)
+
+
+def _timeouts(out: Path) -> str:
+    """Extraction timeouts are a wall-clock guard (10 s a page): a loaded machine can add some. Name them."""
+    import polars as pl
+
+    prov = pl.read_parquet(out / "provenance" / "*.parquet", columns=["source_file", "record_index", "reason"])
+    hit = prov.filter(pl.col("reason").str.starts_with("extraction-timeout"))
+    rows = [f"{Path(r['source_file']).name}#{r['record_index']}" for r in hit.iter_rows(named=True)]
+    return f"; extraction timeouts (machine load?): {', '.join(rows)}" if rows else ""
