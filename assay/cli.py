@@ -43,8 +43,10 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_show_locals=False,
 )
-synth_app = typer.Typer(help="Generate synthetic data with vLLM and validate it through the gates.", no_args_is_help=True)
-train_app = typer.Typer(help="Train the bundled Llama-architecture model on token shards; export to HF.", no_args_is_help=True)
+synth_app = typer.Typer(help="Generate synthetic data with vLLM and validate it through the gates.",
+                        no_args_is_help=True)
+train_app = typer.Typer(help="Train the bundled Llama-architecture model on token shards; export to HF.",
+                        no_args_is_help=True)
 app.add_typer(synth_app, name="synth")
 app.add_typer(train_app, name="train")
 
@@ -54,7 +56,8 @@ def main() -> None:
     app()
 
 
-# --- commands are added below (curate, demo, tokenize, trace, dedup-report, lineage, takedown, disclose, synth *, train *)
+# --- commands are added below (curate, demo, tokenize, trace, dedup-report, lineage, takedown, disclose,
+# synth *, train *)
 
 
 @app.command()
@@ -62,12 +65,15 @@ def curate(
     inputs: list[str] = typer.Argument(None, help="WARC/ARC/WET files, directories or globs."),
     out: Path = typer.Option(None, "-o", "--out", help="Output directory."),
     config: Path | None = typer.Option(None, "--config", "-c", help="TOML config (see --print-config)."),
-    workers: int | None = typer.Option(None, "--workers", "-w", help="Worker processes (one WARC file per task)."),
+    workers: int | None = typer.Option(
+        None, "--workers", "-w", help="Worker processes (one WARC file per task)."),
     extractor: str | None = typer.Option(None, "--extractor", help="trafilatura (default) or resiliparse."),
     executor: str | None = typer.Option(None, "--executor", help="local (default) or ray."),
     address: str | None = typer.Option(None, "--address", help="Ray cluster address (with --executor ray)."),
-    near_dedup: bool | None = typer.Option(None, "--near-dedup/--no-near-dedup", help="MinHash near-dedup (on by default)."),
-    tokenize_stage: bool | None = typer.Option(None, "--tokenize/--no-tokenize", help="Tokenize kept documents as a last stage."),
+    near_dedup: bool | None = typer.Option(
+        None, "--near-dedup/--no-near-dedup", help="MinHash near-dedup (on by default)."),
+    tokenize_stage: bool | None = typer.Option(
+        None, "--tokenize/--no-tokenize", help="Tokenize kept documents as a last stage."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an output dir holding another run."),
     print_config: bool = typer.Option(False, "--print-config", help="Print the effective config and exit."),
 ) -> None:
@@ -100,7 +106,8 @@ def curate(
 
 @app.command()
 def demo(
-    warc: list[Path] = typer.Option(None, "--warc", help="Run on your own WARC files instead of the embedded sample."),
+    warc: list[Path] = typer.Option(
+        None, "--warc", help="Run on your own WARC files instead of the embedded sample."),
     out: Path = typer.Option(Path("demo-out"), "-o", "--out", help="Where the demo writes everything."),
     small: bool = typer.Option(False, "--small", help="A faster, smaller setting (used by CI)."),
 ) -> None:
@@ -114,12 +121,17 @@ def demo(
 
 @app.command()
 def tokenize(
-    out: Path = typer.Argument(..., help="An `assay curate` output directory (documents/, provenance/, run.json)."),
-    tokenizer: Path | None = typer.Option(None, "--tokenizer", help="An HF tokenizer.json to use (GPT-2, Llama, ...)."),
-    train_tokenizer: bool = typer.Option(False, "--train-tokenizer", help="Train a byte-level BPE on the kept documents."),
-    vocab_size: int | None = typer.Option(None, "--vocab-size", help="Vocabulary size for --train-tokenizer."),
+    out: Path = typer.Argument(
+        ..., help="An `assay curate` output directory (documents/, provenance/, run.json)."),
+    tokenizer: Path | None = typer.Option(
+        None, "--tokenizer", help="An HF tokenizer.json to use (GPT-2, Llama, ...)."),
+    train_tokenizer: bool = typer.Option(
+        False, "--train-tokenizer", help="Train a byte-level BPE on the kept documents."),
+    vocab_size: int | None = typer.Option(
+        None, "--vocab-size", help="Vocabulary size for --train-tokenizer."),
     shard_tokens: int = typer.Option(50_000_000, "--shard-tokens", help="Target tokens per shard."),
-    shuffle_seed: int | None = typer.Option(None, "--shuffle-seed", help="Shuffle documents across shards with this seed."),
+    shuffle_seed: int | None = typer.Option(
+        None, "--shuffle-seed", help="Shuffle documents across shards with this seed."),
     workers: int = typer.Option(2, "--workers", help="Worker processes (one task per documents part)."),
 ) -> None:
     """Tokenize kept documents into Arrow token shards (OUT/tokens/*.arrow) that keep every doc_id."""
@@ -163,9 +175,12 @@ def trace(
 
 @app.command()
 def lineage(
-    run_dir: Path = typer.Argument(..., help="A training run, synthetic set or corpus directory (with run.json)."),
-    roots: list[Path] = typer.Option(None, "--roots", help="Where to look for upstream runs by run_id (default: RUN_DIR's parent)."),
-    prov_json: Path | None = typer.Option(None, "--prov-json", help="Also write the lineage as W3C PROV-JSON to this file."),
+    run_dir: Path = typer.Argument(
+        ..., help="A training run, synthetic set or corpus directory (with run.json)."),
+    roots: list[Path] = typer.Option(
+        None, "--roots", help="Where to look for upstream runs by run_id (default: RUN_DIR's parent)."),
+    prov_json: Path | None = typer.Option(
+        None, "--prov-json", help="Also write the lineage as W3C PROV-JSON to this file."),
 ) -> None:
     """Print the chain of runs from RUN_DIR back to the WARC files it came from."""
     import json
@@ -185,9 +200,12 @@ def takedown(
     out: Path = typer.Argument(..., help="The curated corpus to take documents down from (left unchanged)."),
     new: Path = typer.Option(..., "-o", "--out", help="Directory for the new corpus version."),
     domain: str | None = typer.Option(None, "--domain", help="Remove this domain and its subdomains."),
-    url_regex: str | None = typer.Option(None, "--url-regex", help="Remove documents whose URL matches (Python re.search)."),
-    doc_ids: Path | None = typer.Option(None, "--doc-ids", help="Remove the doc_ids listed in this file (one a line)."),
-    runs: list[Path] = typer.Option(None, "--runs", help="Where to look for training runs (default: OUT's parent, */run.json)."),
+    url_regex: str | None = typer.Option(
+        None, "--url-regex", help="Remove documents whose URL matches (Python re.search)."),
+    doc_ids: Path | None = typer.Option(
+        None, "--doc-ids", help="Remove the doc_ids listed in this file (one a line)."),
+    runs: list[Path] = typer.Option(
+        None, "--runs", help="Where to look for training runs (default: OUT's parent, */run.json)."),
 ) -> None:
     """Write a new corpus version without the named documents; list the training runs that used them."""
     from curate import read_doc_ids
@@ -201,16 +219,20 @@ def takedown(
     for s in td["affected_shards"]:
         typer.echo(f"  affected shard {s['path']} ({s['documents']} doc(s), sha256 {s['sha256'][:12]})")
     for r in td["affected_training_runs"]:
-        typer.echo(f"  training run {r['run_id']} ({r['manifest']}) consumed {len(r['consumed_affected_shards'])} affected shard(s)")
+        typer.echo(f"  training run {r['run_id']} ({r['manifest']}) consumed "
+                   f"{len(r['consumed_affected_shards'])} affected shard(s)")
     if not td["affected_training_runs"]:
         typer.echo("  no training run under " + ", ".join(td["run_roots"]) + " consumed the affected shards")
 
 
 @app.command()
 def disclose(
-    dirs: list[Path] = typer.Argument(..., help="Curated corpora, synthetic sets and training runs (directories with run.json)."),
-    out: Path = typer.Option(..., "-o", "--out", help="Where to write ab2013.md, ab2013.html and ab2013.json."),
-    declarations: Path | None = typer.Option(None, "--declarations", help="TOML with what no scan can know (examples/declarations.toml)."),
+    dirs: list[Path] = typer.Argument(
+        ..., help="Curated corpora, synthetic sets and training runs (directories with run.json)."),
+    out: Path = typer.Option(
+        ..., "-o", "--out", help="Where to write ab2013.md, ab2013.html and ab2013.json."),
+    declarations: Path | None = typer.Option(
+        None, "--declarations", help="TOML with what no scan can know (examples/declarations.toml)."),
 ) -> None:
     """Write the California AB 2013 training-data disclosure (all 12 items of Civil Code 3111(a))."""
     from provenance.disclosure import write_disclosure
@@ -221,14 +243,20 @@ def disclose(
 
 @train_app.command("run")
 def train_run(
-    preset: str | None = typer.Option(None, "--preset", help="tiny (seconds on a CPU) | gpt2-small (~124M) | 350m."),
-    data: list[str] = typer.Option(None, "--data", help="NAME=DIR[:WEIGHT], repeatable: corpora to mix (tokenized output dirs)."),
-    out: Path | None = typer.Option(None, "-o", "--out", help="Run directory (run.json, checkpoints/, metrics.jsonl, loss.png)."),
+    preset: str | None = typer.Option(
+        None, "--preset", help="tiny (seconds on a CPU) | gpt2-small (~124M) | 350m."),
+    data: list[str] = typer.Option(
+        None, "--data", help="NAME=DIR[:WEIGHT], repeatable: corpora to mix (tokenized output dirs)."),
+    out: Path | None = typer.Option(
+        None, "-o", "--out", help="Run directory (run.json, checkpoints/, metrics.jsonl, loss.png)."),
     config: Path | None = typer.Option(None, "--config", help="train.toml; flags override it."),
     steps: int | None = typer.Option(None, "--steps", help="Optimizer steps in total."),
-    stop_after: int | None = typer.Option(None, "--stop-after", help="Checkpoint and stop at this step (resume later)."),
-    resume: bool = typer.Option(False, "--resume", help="Continue from the run directory's latest checkpoint."),
-    nproc: int = typer.Option(1, "--nproc", help="Data-parallel processes on this machine (torchrun; NCCL on GPUs, gloo on CPU)."),
+    stop_after: int | None = typer.Option(
+        None, "--stop-after", help="Checkpoint and stop at this step (resume later)."),
+    resume: bool = typer.Option(
+        False, "--resume", help="Continue from the run directory's latest checkpoint."),
+    nproc: int = typer.Option(
+        1, "--nproc", help="Data-parallel processes on this machine (torchrun; NCCL on GPUs, gloo on CPU)."),
     allow_failed_synthetic: bool = typer.Option(
         False, "--allow-failed-synthetic",
         help="Train on synthetic sets whose gates did not pass (failed or never validated); "
@@ -241,8 +269,9 @@ def train_run(
     """Train the bundled Llama on token shards, mixing corpora by weight."""
     from train.config import make_config
 
-    overrides = {"out_dir": out, "steps": steps, "stop_after": stop_after, "device": device, "threads": threads,
-                 "compile": compile_ or None, "progress": progress, "allow_failed_synthetic": allow_failed_synthetic or None}
+    overrides = {"out_dir": out, "steps": steps, "stop_after": stop_after, "device": device,
+                 "threads": threads, "compile": compile_ or None, "progress": progress,
+                 "allow_failed_synthetic": allow_failed_synthetic or None}
     cfg = make_config(preset, config, list(data or []), overrides)
     if nproc > 1:
         from train.distributed import launch
@@ -255,8 +284,10 @@ def train_run(
 
 @train_app.command("export")
 def train_export(
-    run: Path = typer.Argument(..., help="A training run directory (latest checkpoint) or one checkpoint directory."),
-    out: Path = typer.Option(..., "-o", "--out", help="HF directory to write (config.json, model.safetensors, tokenizer)."),
+    run: Path = typer.Argument(
+        ..., help="A training run directory (latest checkpoint) or one checkpoint directory."),
+    out: Path = typer.Option(
+        ..., "-o", "--out", help="HF directory to write (config.json, model.safetensors, tokenizer)."),
 ) -> None:
     """Export a run as a Hugging Face LlamaForCausalLM directory (loads in transformers and vLLM)."""
     from train.export import export_hf
@@ -267,7 +298,8 @@ def train_export(
 @app.command("dedup-report")
 def dedup_report(
     out: Path = typer.Argument(..., help="A curation output directory (reads OUT/provenance/*.parquet)."),
-    html_out: Path | None = typer.Option(None, "-o", "--html", help="Also write the HTML section to this file."),
+    html_out: Path | None = typer.Option(
+        None, "-o", "--html", help="Also write the HTML section to this file."),
 ) -> None:
     """Duplicates of a run: cluster-size histogram, largest clusters with sample URLs, number removed."""
     from rich.console import Console
@@ -283,8 +315,8 @@ def dedup_report(
     console.print(f"{s['duplicates_removed']} of {s['records']} records removed as duplicates ({by_step})")
     for kind in ("exact", "near"):
         k = s[kind]
-        console.print(f"[bold]{kind}[/bold]: {k['clusters']} clusters, {k['documents_in_clusters']} documents, "
-                      f"{k['removed']} removed")
+        console.print(f"[bold]{kind}[/bold]: {k['clusters']} clusters, "
+                      f"{k['documents_in_clusters']} documents, {k['removed']} removed")
         if not k["clusters"]:
             continue
         hist = Table("cluster size", "clusters", title=f"{kind} cluster sizes")
@@ -293,7 +325,8 @@ def dedup_report(
         console.print(hist)
         top = Table("cluster", "size", "sample URLs", title=f"largest {kind} clusters")
         for c in k["largest"]:
-            top.add_row(c["cluster"], str(c["size"]), Text("\n".join(u or "" for u in c["sample_urls"])))  # no markup
+            # no markup
+            top.add_row(c["cluster"], str(c["size"]), Text("\n".join(u or "" for u in c["sample_urls"])))
         console.print(top)
     if html_out is not None:
         write_text(html_out, dedup_section_html(s))
@@ -304,15 +337,21 @@ def dedup_report(
 def synth_generate(
     model: Path = typer.Option(..., "--model", help="HF model directory (e.g. from `assay train export`)."),
     seeds: Path = typer.Option(..., "--seeds", help="Seed corpus directory (documents/*.parquet)."),
-    task: str = typer.Option("continuation", "--task", help="continuation | rephrase | qa, or a template .toml path."),
-    out: Path = typer.Option(..., "-o", "--out", help="Output directory (a corpus directory; reruns resume)."),
-    seed: int = typer.Option(0, "--seed", help="Run seed; each request's seed derives from it and the seed doc_id."),
-    max_tokens: int = typer.Option(256, "--max-tokens", help="New tokens per request (vLLM's default 16 is never used)."),
+    task: str = typer.Option(
+        "continuation", "--task", help="continuation | rephrase | qa, or a template .toml path."),
+    out: Path = typer.Option(
+        ..., "-o", "--out", help="Output directory (a corpus directory; reruns resume)."),
+    seed: int = typer.Option(
+        0, "--seed", help="Run seed; each request's seed derives from it and the seed doc_id."),
+    max_tokens: int = typer.Option(
+        256, "--max-tokens", help="New tokens per request (vLLM's default 16 is never used)."),
     temperature: float = typer.Option(1.0, "--temperature"),
     top_p: float = typer.Option(1.0, "--top-p"),
     max_seeds: int | None = typer.Option(None, "--max-seeds", help="Use only the first N seed documents."),
-    batch_size: int = typer.Option(512, "--batch-size", help="Prompts per `generate` call (and per resumable part)."),
-    purpose: str | None = typer.Option(None, "--purpose", help="Why this set exists (recorded for the disclosure)."),
+    batch_size: int = typer.Option(
+        512, "--batch-size", help="Prompts per `generate` call (and per resumable part)."),
+    purpose: str | None = typer.Option(
+        None, "--purpose", help="Why this set exists (recorded for the disclosure)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an output dir holding another run."),
 ) -> None:
     """Generate a synthetic corpus with vLLM from seed documents and a task template."""
@@ -332,7 +371,8 @@ def synth_validate(
     synth: Path = typer.Argument(..., help="Synthetic corpus directory."),
     reference: Path = typer.Option(..., "--reference", help="Human reference corpus directory."),
     reference_model: Path | None = typer.Option(None, "--reference-model", help="HF model for perplexities."),
-    config: Path | None = typer.Option(None, "--config", "-c", help="TOML: gate thresholds and metric settings."),
+    config: Path | None = typer.Option(
+        None, "--config", "-c", help="TOML: gate thresholds and metric settings."),
     out: Path = typer.Option(..., "-o", "--out", help="Report directory (report.html + report.json)."),
 ) -> None:
     """Metrics and gates of a synthetic set against a human reference; verdicts go into its provenance."""
@@ -355,11 +395,13 @@ def synth_collapse(
     generations: int = typer.Option(2, "--generations", help="Generations after G0."),
     mode: list[str] = typer.Option(["replace", "accumulate"], "--mode", help="replace and/or accumulate."),
     preset: str = typer.Option("tiny", "--preset", help="Trainer preset for every generation."),
-    steps: int | None = typer.Option(None, "--steps", help="Training steps per generation (default: the preset's)."),
+    steps: int | None = typer.Option(
+        None, "--steps", help="Training steps per generation (default: the preset's)."),
     seed: int = typer.Option(0, "--seed"),
     out: Path = typer.Option(..., "-o", "--out", help="Experiment directory (results.json, collapse.html)."),
 ) -> None:
-    """The recursive-training experiment: train, generate, retrain; held-out perplexity and gates per generation."""
+    """The recursive-training experiment: train, generate, retrain; held-out perplexity and gates \
+per generation."""
     from synth.collapse import collapse
 
     if generations < 1:

@@ -98,7 +98,8 @@ def _article(module_name: str, module: Any) -> bytes:
     title = html.escape(f"{module_name} — Python standard library")
     page = (f"<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title></head>"
             f"<body><nav><a href=\"/\">Library index</a></nav><article>{''.join(parts)}</article>"
-            f"<footer>Generated from the docstrings of Python {sys.version_info.major}.{sys.version_info.minor}</footer>"
+            f"<footer>Generated from the docstrings of Python "
+            f"{sys.version_info.major}.{sys.version_info.minor}</footer>"
             "</body></html>")
     return page.encode("utf-8")
 
@@ -124,11 +125,13 @@ def build_sample_crawl(path: str | Path, modules: tuple[str, ...] = SAMPLE_MODUL
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
         writer = WARCWriter(f, gzip=True)
         # a fixed WARC-Filename: the same crawl bytes wherever the file is written
-        info = writer.create_warcinfo_record(SAMPLE_FILENAME, {"software": "assay demo", "format": "WARC/1.1"})
+        info = writer.create_warcinfo_record(SAMPLE_FILENAME,
+                                             {"software": "assay demo", "format": "WARC/1.1"})
         info.rec_headers.replace_header("WARC-Date", SAMPLE_DATE)
         info.rec_headers.replace_header("WARC-Record-ID", _record_id("warcinfo"))
         writer.write_record(info)
-        _write_response(writer, f"{SAMPLE_HOST}/robots.txt", b"User-agent: *\nAllow: /\n", "text/plain", "robots")
+        _write_response(writer, f"{SAMPLE_HOST}/robots.txt", b"User-agent: *\nAllow: /\n", "text/plain",
+                        "robots")
         for i, name in enumerate(modules):
             body = _page(name)
             if body is None:
@@ -168,10 +171,13 @@ STAGE_DIRS = ("corpus", "train", "model", "synth", "synth-validation", "disclosu
 
 # What no scan can know about the demo, stated honestly (AB 2013 items the records cannot answer).
 DEMO_DECLARATIONS = """\
-purpose = "A demonstration: a tiny language model trained on Python's own documentation, to show the pipeline end to end."
+purpose = "A demonstration: a tiny language model trained on Python's own documentation, to show the \
+pipeline end to end."
 data_types = "Plain text extracted from HTML documentation pages."
-personal_information = "The pages are generated from the Python standard library's docstrings; authors' names may appear."
-processing = "Filtering and deduplication remove boilerplate and repeated pages so the model learns from the prose."
+personal_information = "The pages are generated from the Python standard library's docstrings; \
+authors' names may appear."
+processing = "Filtering and deduplication remove boilerplate and repeated pages so the model learns \
+from the prose."
 
 [system]
 name = "assay demo model"
@@ -281,7 +287,8 @@ def _generate_child(args: dict[str, Any]) -> None:
     generate(args["model"], args["seeds"], args["out"], "continuation", seed=args["seed"],
              sampling=Sampling(max_tokens=args["max_tokens"]), max_seeds=args["max_seeds"],
              params={"prefix_words": args["prefix_words"]}, progress=True,
-             purpose="assay demo: continuations of documentation pages, to exercise the collapse and bias gates")
+             purpose="assay demo: continuations of documentation pages, to exercise the collapse and "
+                     "bias gates")
 
 
 def validate_stage(synth: Path, corpus: Path, out: Path) -> Path | None:
@@ -349,7 +356,8 @@ def run_demo(out: str | Path, warcs: list[str] | None = None, small: bool = Fals
     write_text(out / "demo.json", json.dumps(
         {"settings": {**asdict(s), "modules": len(s.modules)}, "small": small, "warcs": warcs,
          "timings_s": timings}, indent=2) + "\n")
-    _say(f"total {timings['total']:.0f} s: " + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items() if k != "total"))
+    _say(f"total {timings['total']:.0f} s: "
+         + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items() if k != "total"))
     return report
 
 

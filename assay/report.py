@@ -63,7 +63,8 @@ def _png(fig: Any) -> str:
     # no Software/date metadata: same numbers -> same bytes
     fig.savefig(buf, format="png", dpi=90, bbox_inches="tight", metadata={"Software": None})
     plt.close(fig)
-    return f'<img class="plot" alt="plot" src="data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}">'
+    return (f'<img class="plot" alt="plot" '
+            f'src="data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}">')
 
 
 def _plt() -> Any:
@@ -142,8 +143,9 @@ def corpus_numbers(corpus: Path) -> dict[str, Any]:
     s["tokens_per_doc"] = per_doc
     man = read_manifest(corpus)
     tok = man.get("tokenize") or {}
-    s["tokens"] = {"n_tokens": tok.get("n_tokens", sum(per_doc) if per_doc else None), "documents": len(per_doc),
-                   "shards": len(tok.get("shards", [])), "vocab_size": (tok.get("tokenizer") or {}).get("vocab_size")}
+    s["tokens"] = {"n_tokens": tok.get("n_tokens", sum(per_doc) if per_doc else None),
+                   "documents": len(per_doc), "shards": len(tok.get("shards", [])),
+                   "vocab_size": (tok.get("tokenizer") or {}).get("vocab_size")}
     s["run_id"] = man.get("run_id")
     return s
 
@@ -159,7 +161,8 @@ def train_numbers(run: Path) -> dict[str, Any]:
     return {
         "run_id": man.get("run_id"), "status": man.get("status"), "steps": counts.get("steps"),
         "tokens": counts.get("tokens"), "params": (man.get("model") or {}).get("params"),
-        "final_train_loss": tr[-1]["loss"] if tr else None, "final_val_loss": va[-1]["val_loss"] if va else None,
+        "final_train_loss": tr[-1]["loss"] if tr else None,
+        "final_val_loss": va[-1]["val_loss"] if va else None,
         "first_train_loss": tr[0]["loss"] if tr else None,
         "tokens_per_s": tr[-1].get("tokens_per_s") if tr else None,
         "shards_consumed": len(man.get("shards_consumed") or []), "metrics": rows,
@@ -169,8 +172,9 @@ def train_numbers(run: Path) -> dict[str, Any]:
 def synth_numbers(synth: Path, validation: Path | None) -> dict[str, Any]:
     man = read_manifest(synth)
     counts = man.get("counts") or {}
-    out: dict[str, Any] = {"run_id": man.get("run_id"), "seeds": counts.get("seeds"), "kept": counts.get("kept"),
-                           "error": counts.get("error"), "generator": (man.get("generator") or {}).get("model"),
+    out: dict[str, Any] = {"run_id": man.get("run_id"), "seeds": counts.get("seeds"),
+                           "kept": counts.get("kept"), "error": counts.get("error"),
+                           "generator": (man.get("generator") or {}).get("model"),
                            "task": (man.get("task") or {}).get("id"), "sampling": man.get("sampling"),
                            "overall": (man.get("gates") or {}).get("overall")}
     if validation is not None and (validation / REPORT_JSON).exists():
@@ -197,7 +201,8 @@ def numbers(parts: dict[str, Path | None]) -> dict[str, Any]:
     if parts.get("train"):
         n["train"] = train_numbers(Path(parts["train"]))
     if parts.get("synth"):
-        n["synth"] = synth_numbers(Path(parts["synth"]), Path(parts["validation"]) if parts.get("validation") else None)
+        n["synth"] = synth_numbers(Path(parts["synth"]),
+                                   Path(parts["validation"]) if parts.get("validation") else None)
     if parts.get("disclosure"):
         n["disclosure"] = disclosure_numbers(Path(parts["disclosure"]))
     return n
@@ -209,7 +214,8 @@ def numbers(parts: dict[str, Path | None]) -> dict[str, Any]:
 def _table(headers: list[str], rows: list[list[str]], row_classes: list[str] | None = None) -> str:
     head = "".join(f"<th>{esc(h)}</th>" for h in headers)
     body = "".join(
-        f'<tr class="{esc(row_classes[i]) if row_classes else ""}">' + "".join(f"<td>{c}</td>" for c in r) + "</tr>"
+        f'<tr class="{esc(row_classes[i]) if row_classes else ""}">'
+        + "".join(f"<td>{c}</td>" for c in r) + "</tr>"
         for i, r in enumerate(rows))
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
@@ -224,13 +230,16 @@ def corpus_section(root: Path, corpus: Path, c: dict[str, Any]) -> str:
     from curate import dedup_section_html
 
     d = c["decisions"]
-    cards = "".join(f'<div class="card"><span class="muted">{esc(k)}</span><b>{_n(f"corpus.{k}", v)}</b></div>'
+    cards = "".join(f'<div class="card"><span class="muted">{esc(k)}</span>'
+                    f'<b>{_n(f"corpus.{k}", v)}</b></div>'
                     for k, v in [("records", c["records"]), *d.items()])
     if c["tokens"]["n_tokens"] is not None:
-        cards += f'<div class="card"><span class="muted">tokens</span><b>{_n("corpus.tokens", c["tokens"]["n_tokens"])}</b></div>'
+        cards += (f'<div class="card"><span class="muted">tokens</span>'
+                  f'<b>{_n("corpus.tokens", c["tokens"]["n_tokens"])}</b></div>')
     funnel = c["funnel"]
     labels = [f"{r['decision']}: {r['step']}" if r["step"] else r["decision"] for r in funnel]
-    funnel_rows = [[esc(r["decision"]), esc(r["step"] or "—"), _n(f"corpus.funnel.{r['decision']}.{r['step'] or ''}", r["len"])]
+    funnel_rows = [[esc(r["decision"]), esc(r["step"] or "—"),
+                    _n(f"corpus.funnel.{r['decision']}.{r['step'] or ''}", r["len"])]
                    for r in funnel]
     langs = c["languages"]
     lang_rows = [[esc(r["lang"]), _n(f"corpus.lang.{r['lang']}", r["len"])] for r in langs]
@@ -245,7 +254,8 @@ def corpus_section(root: Path, corpus: Path, c: dict[str, Any]) -> str:
     parts = [str(p) for p in OutDir(corpus).parts(DOCUMENTS)]
     docs = pl.read_parquet(parts, columns=["url", "lang", "text"]).head(SAMPLES)
     samples = "".join(
-        f"<h3>{esc(r['url'])} <span class='muted'>({esc(r['lang'])})</span></h3><pre>{esc((r['text'] or '')[:SAMPLE_CHARS])}</pre>"
+        f"<h3>{esc(r['url'])} <span class='muted'>({esc(r['lang'])})</span></h3>"
+        f"<pre>{esc((r['text'] or '')[:SAMPLE_CHARS])}</pre>"
         for r in docs.iter_rows(named=True))
     return f"""<section id="corpus"><h2>1. Curation: what happened to every record</h2>
 <p class="muted">run <code>{esc(c['run_id'])}</code> ·
@@ -256,13 +266,16 @@ def corpus_section(root: Path, corpus: Path, c: dict[str, Any]) -> str:
 {_barh(labels, [r['len'] for r in funnel], 'records by decision / step') if funnel else ''}
 {_table(['decision', 'step', 'records'], funnel_rows)}
 <h3>Languages of kept documents</h3>
-{_barh([str(r['lang']) for r in langs[:10]], [r['len'] for r in langs[:10]], 'kept documents by language', '#2b8a3e') if langs else ''}
+{_barh([str(r['lang']) for r in langs[:10]], [r['len'] for r in langs[:10]], 'kept documents by language',
+       '#2b8a3e') if langs else ''}
 {_table(['lang', 'documents'], lang_rows)}
 <h3>Top domains of kept documents</h3>{_table(['domain', 'documents'], dom_rows)}
-{_bars(sorted(hist), [hist[k] for k in sorted(hist)], 'duplicate clusters by size (exact + near)', 'documents in cluster') if hist else '<p>No duplicate clusters.</p>'}
+{_bars(sorted(hist), [hist[k] for k in sorted(hist)], 'duplicate clusters by size (exact + near)',
+       'documents in cluster') if hist else '<p>No duplicate clusters.</p>'}
 {dedup_section_html(dd)}
 <h3>Token counts</h3>
-<p>{_n('corpus.tokens_total', tok['n_tokens'])} tokens in {_n('corpus.tokenized_documents', tok['documents'])} documents,
+<p>{_n('corpus.tokens_total', tok['n_tokens'])} tokens in \
+{_n('corpus.tokenized_documents', tok['documents'])} documents,
 {_n('corpus.shards', tok['shards'])} shard(s), vocabulary {_n('corpus.vocab_size', tok['vocab_size'])}.</p>
 {_hist(per_doc, 'tokens per document', 'tokens') if per_doc else ''}
 <h3>Sample kept documents (escaped)</h3>{samples}
@@ -306,14 +319,16 @@ def synth_section(root: Path, synth: Path, validation: Path | None, s: dict[str,
 
     gates = rep["gates"]["gates"]
     rows = [[esc(g["metric"]), esc(g["rule"]), esc(_fmt(g["synthetic"])), esc(_fmt(g["reference"])),
-             esc(_fmt(g["threshold"])), f'<span class="verdict {esc(g["verdict"])}">{esc(g["verdict"])}</span>',
+             esc(_fmt(g["threshold"])),
+             f'<span class="verdict {esc(g["verdict"])}">{esc(g["verdict"])}</span>',
              esc(g["why"])] for g in gates]
     n_fail = sum(g["verdict"] == "fail" for g in gates)
     samples = "".join(f"<li><pre>{esc(x)}</pre></li>" for x in rep.get("samples", [])[:3])
     plots = "".join(p.replace("<img ", '<img class="plot" ', 1) for p in _plots(rep))
     return head + f"""<p>Both sets cut to {_n('synth.budget_tokens', rep.get('budget_tokens'))} word tokens;
 {_n('synth.gates_failed', n_fail)} of {_n('synth.gates_total', len(gates))} gates failed.</p>
-{_table(['metric', 'rule', 'synthetic', 'reference', 'threshold', 'verdict', 'why'], rows, [g['verdict'] for g in gates])}
+{_table(['metric', 'rule', 'synthetic', 'reference', 'threshold', 'verdict', 'why'], rows,
+        [g['verdict'] for g in gates])}
 <h3>Metric plots</h3>{plots}
 <h3>Generated samples (escaped)</h3><ol>{samples}</ol>
 </section>"""
@@ -323,7 +338,8 @@ def disclosure_section(root: Path, disclosure: Path, d: dict[str, Any]) -> str:
     from provenance.disclosure import FILES
 
     links = " · ".join(_link(root, disclosure / FILES[ext], FILES[ext]) for ext in ("html", "md", "json"))
-    rows = [[str(it["number"]), esc(it["title"]), esc(it["basis"]), f"<pre>{esc(it['answer'])}</pre>"] for it in d["items"]]
+    rows = [[str(it["number"]), esc(it["title"]), esc(it["basis"]), f"<pre>{esc(it['answer'])}</pre>"]
+            for it in d["items"]]
     return f"""<section id="disclosure"><h2>4. AB 2013 training-data disclosure</h2>
 <p>{links}</p>
 {_table(['item', 'title', 'basis', 'answer'], rows)}
@@ -351,7 +367,8 @@ def render(root: str | Path, parts: dict[str, Path | None], n: dict[str, Any] | 
 <html lang="en"><head><meta charset="utf-8"><title>assay run report</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>{CSS}{EXTRA_CSS}</style></head>
-<body><h1>assay run report</h1><p class="muted">{esc(root)} · numbers from the stage outputs: {_link(root, root / 'report.json', 'report.json')}</p>
+<body><h1>assay run report</h1><p class="muted">{esc(root)} · numbers from the stage outputs: \
+{_link(root, root / 'report.json', 'report.json')}</p>
 <nav>{''.join(nav)}</nav>
 {''.join(body)}
 </body></html>

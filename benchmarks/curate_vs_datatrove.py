@@ -130,7 +130,8 @@ def datatrove(warc_dir: Path, out: Path, read_only: bool, timeout: float) -> dic
 
 def ours(warc_dir: Path, out: Path, extractor: str, workers: int, timeout: float) -> dict:
     shutil.rmtree(out, ignore_errors=True)
-    arg = json.dumps({"warc_dir": str(warc_dir), "out_dir": str(out), "extractor": extractor, "workers": workers})
+    arg = json.dumps({"warc_dir": str(warc_dir), "out_dir": str(out), "extractor": extractor,
+                      "workers": workers})
     return run_json([sys.executable, "-P", "-c", OURS, arg], timeout)
 
 
@@ -158,15 +159,19 @@ def main() -> int:
 
     runs = [
         ("datatrove  trafilatura  1 worker", lambda: datatrove(warc_dir, OUT / "dt", False, args.timeout)),
-        ("assay      trafilatura  1 worker", lambda: ours(warc_dir, OUT / "ours-t1", "trafilatura", 1, args.timeout)),
-        ("assay      resiliparse  1 worker", lambda: ours(warc_dir, OUT / "ours-r1", "resiliparse", 1, args.timeout)),
-        ("assay      trafilatura  2 workers", lambda: ours(warc_dir, OUT / "ours-t2", "trafilatura", 2, args.timeout)),
+        ("assay      trafilatura  1 worker",
+         lambda: ours(warc_dir, OUT / "ours-t1", "trafilatura", 1, args.timeout)),
+        ("assay      resiliparse  1 worker",
+         lambda: ours(warc_dir, OUT / "ours-r1", "resiliparse", 1, args.timeout)),
+        ("assay      trafilatura  2 workers",
+         lambda: ours(warc_dir, OUT / "ours-t2", "trafilatura", 2, args.timeout)),
     ]
     results = {}
     for label, fn in runs:
         res = fn()
         results[label] = res
-        print(f"{label}: {res['seconds']:8.1f} s  {pages / res['seconds']:7.2f} pages/s  kept {res['kept']}", flush=True)
+        print(f"{label}: {res['seconds']:8.1f} s  {pages / res['seconds']:7.2f} pages/s  kept {res['kept']}",
+              flush=True)
 
     base = results[runs[0][0]]["seconds"]
     t1 = results[runs[1][0]]["seconds"]

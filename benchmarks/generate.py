@@ -1,4 +1,5 @@
-"""Generated tokens/s: `assay synth generate` (vLLM) vs transformers' batched `generate` vs a bare `LLM.generate`.
+"""Generated tokens/s: `assay synth generate` (vLLM) vs transformers' batched `generate` \
+vs a bare `LLM.generate`.
 
 Same model (the trainer's `gpt2-small` shape: 12 x 768, 12 heads, SwiGLU 2048, ~86 M non-embedding
 parameters, random weights), same prompts (continuation prefixes of real Python-docs pages), same
@@ -83,7 +84,8 @@ def run_assay(llm, model: Path, seeds: Path, out: Path, n: int, new: int) -> tup
 def run_bare(llm, prompts: list[str], new: int) -> tuple[float, int]:
     from vllm import SamplingParams
 
-    params = [SamplingParams(temperature=1.0, max_tokens=new, seed=i, ignore_eos=True) for i in range(len(prompts))]
+    params = [SamplingParams(temperature=1.0, max_tokens=new, seed=i, ignore_eos=True)
+              for i in range(len(prompts))]
     t = time.perf_counter()
     outs = llm.generate(prompts, params, use_tqdm=False)
     return time.perf_counter() - t, sum(len(o.outputs[0].token_ids) for o in outs)
@@ -115,9 +117,11 @@ def main() -> None:
     ap.add_argument("--new-tokens", type=int, default=128)
     ap.add_argument("--vocab", type=int, default=8192)
     ap.add_argument("--repeats", type=int, default=2,
-                    help="vLLM runs of each kind, interleaved (assay/bare, then bare/assay, ...); medians reported")
+                    help="vLLM runs of each kind, interleaved (assay/bare, then bare/assay, ...); "
+                         "medians reported")
     # transformers' best batch on the 2-core machine: 128 prompts x 48 new tokens gave 47.7 / 66.5 / 78.5 /
-    # 64.3 tokens/s at batch 8 / 16 / 32 / 128 (left padding and its growing KV cache cost more in big batches)
+    # 64.3 tokens/s at batch 8 / 16 / 32 / 128 (left padding and its growing KV cache cost more in big
+    # batches)
     ap.add_argument("--hf-batch", type=int, default=32, help="transformers batch size")
     ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
     a = ap.parse_args()
@@ -135,7 +139,8 @@ def main() -> None:
             # alternate the order so neither side always runs on a warmer engine
             for kind in (("assay", "bare") if r % 2 == 0 else ("bare", "assay")):
                 if kind == "assay":
-                    dt, inside, a_tok = run_assay(llm, model, seeds, root / f"out{r}", a.prompts, a.new_tokens)
+                    dt, inside, a_tok = run_assay(llm, model, seeds, root / f"out{r}", a.prompts,
+                                                  a.new_tokens)
                     assay_s.append(dt)
                     inside_s.append(inside)
                     print(f"run {r}: assay synth generate {a_tok / dt:.1f} tokens/s ({dt:.1f} s, "
@@ -143,20 +148,26 @@ def main() -> None:
                 else:
                     b_dt, b_tok = run_bare(llm, prompts, a.new_tokens)
                     bare_s.append(b_dt)
-                    print(f"run {r}: bare LLM.generate {b_tok / b_dt:.1f} tokens/s ({b_dt:.1f} s)", flush=True)
+                    print(f"run {r}: bare LLM.generate {b_tok / b_dt:.1f} tokens/s ({b_dt:.1f} s)",
+                          flush=True)
         close_engine(llm)  # its worker processes stop before transformers runs
         h_load, h_dt, h_tok = run_hf(model, prompts, a.new_tokens, a.hf_batch)
     a_dt, b_dt = statistics.median(assay_s), statistics.median(bare_s)
     res = {
         "prompts": a.prompts, "new_tokens": a.new_tokens, "repeats": a.repeats,
-        "assay_synth_generate": {"tokens": a_tok, "seconds": a_dt, "tokens_per_s": a_tok / a_dt, "load_s": vload,
-                                 "runs_s": assay_s, "outside_llm_generate_s": [x - y for x, y in
-                                                                              zip(assay_s, inside_s, strict=True)]},
-        "bare_llm_generate": {"tokens": b_tok, "seconds": b_dt, "tokens_per_s": b_tok / b_dt, "runs_s": bare_s},
-        "transformers_generate": {"tokens": h_tok, "seconds": h_dt, "tokens_per_s": h_tok / h_dt, "load_s": h_load},
+        "assay_synth_generate": {"tokens": a_tok, "seconds": a_dt, "tokens_per_s": a_tok / a_dt,
+                                 "load_s": vload, "runs_s": assay_s,
+                                 "outside_llm_generate_s": [x - y for x, y in
+                                                            zip(assay_s, inside_s, strict=True)]},
+        "bare_llm_generate": {"tokens": b_tok, "seconds": b_dt, "tokens_per_s": b_tok / b_dt,
+                              "runs_s": bare_s},
+        "transformers_generate": {"tokens": h_tok, "seconds": h_dt, "tokens_per_s": h_tok / h_dt,
+                                  "load_s": h_load},
     }
-    res["ratio_vs_transformers"] = res["assay_synth_generate"]["tokens_per_s"] / res["transformers_generate"]["tokens_per_s"]
-    res["ratio_vs_bare_vllm"] = res["assay_synth_generate"]["tokens_per_s"] / res["bare_llm_generate"]["tokens_per_s"]
+    res["ratio_vs_transformers"] = (res["assay_synth_generate"]["tokens_per_s"]
+                                    / res["transformers_generate"]["tokens_per_s"])
+    res["ratio_vs_bare_vllm"] = (res["assay_synth_generate"]["tokens_per_s"]
+                                 / res["bare_llm_generate"]["tokens_per_s"])
     print(f"{'(median of runs)':28}{'tokens':>8}{'seconds':>10}{'tokens/s':>10}")
     for k in ("assay_synth_generate", "bare_llm_generate", "transformers_generate"):
         r = res[k]

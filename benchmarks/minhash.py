@@ -72,14 +72,16 @@ def run_ours(files: dict[str, list[dict]], work: Path) -> dict:
     paths = []
     for name, docs in files.items():
         p = work / f"{name}.sig.parquet"
-        write_signatures(p, [d["doc_id"] for d in docs], pa.array([d["warc_date"] for d in docs], TS), sigs[name], CFG)
+        write_signatures(p, [d["doc_id"] for d in docs], pa.array([d["warc_date"] for d in docs], TS),
+                         sigs[name], CFG)
         paths.append(p)
     clusters = find_clusters(paths, CFG)
     total = time.process_time() - t0
     cluster_of = dict(zip(clusters.column("doc_id").to_pylist(), clusters.column("dup_cluster").to_pylist(),
                           strict=True))
     ids = [d["doc_id"] for docs in files.values() for d in docs]
-    # memory: stored bytes/doc, and the clustering stage's traced peak (signatures read + banding + components)
+    # memory: stored bytes/doc, and the clustering stage's traced peak
+    # (signatures read + banding + components)
     stored = sum(p.stat().st_size for p in paths)
     tracemalloc.start()
     find_clusters(paths, CFG)
@@ -112,14 +114,16 @@ def run_datasketch(docs: list[dict]) -> dict:
     labels = cluster_labels(len(docs), np.array(edges, dtype=np.int64).reshape(-1, 2))
     total = time.process_time() - t0
     sizes = np.bincount(labels)
-    return {"signature_s": t_sig, "total_s": total, "labels": [int(x) if sizes[x] > 1 else None for x in labels]}
+    return {"signature_s": t_sig, "total_s": total,
+            "labels": [int(x) if sizes[x] > 1 else None for x in labels]}
 
 
 def datasketch_index_bytes(sigs: np.ndarray) -> tuple[float, float]:
     """(seconds, traced bytes) to insert LeanMinHash of our signatures into MinHashLSH and query all."""
     from datasketch import LeanMinHash, MinHash, MinHashLSH
 
-    lean = [LeanMinHash(MinHash(num_perm=CFG.num_perm, seed=CFG.seed, hashvalues=s, scheme="affine32")) for s in sigs]
+    lean = [LeanMinHash(MinHash(num_perm=CFG.num_perm, seed=CFG.seed, hashvalues=s, scheme="affine32"))
+            for s in sigs]
     tracemalloc.start()
     t0 = time.process_time()
     lsh = MinHashLSH(num_perm=CFG.num_perm, params=(CFG.bands, CFG.rows))
@@ -143,7 +147,8 @@ def run_datatrove(docs: list[dict], work: Path) -> dict | None:
         for d in docs:
             f.write(json.dumps({"id": d["doc_id"], "text": d["text"]}) + "\n")
     out = work / "datatrove.json"
-    subprocess.run([str(py), "-P", str(REPO / "benchmarks" / "minhash_datatrove.py"), str(src), str(work / "dt"), str(out)],
+    subprocess.run([str(py), "-P", str(REPO / "benchmarks" / "minhash_datatrove.py"), str(src),
+                    str(work / "dt"), str(out)],
                    check=True, capture_output=True)
     res = json.loads(out.read_text())
     res["labels"] = [x if x != -1 else None for x in res["labels"]]
@@ -176,7 +181,8 @@ def main() -> None:
     rows = [("(a) assay", a), ("(b) datasketch loop", b)] + ([("(c) datatrove", c)] if c else [])
     print(f"\n{'':22s} {'signatures/s':>13s} {'end-to-end docs/s':>18s} {'recall@0.8':>11s}")
     for name, r in rows:
-        print(f"{name:22s} {n / r['signature_s']:13.0f} {n / r['total_s']:18.0f} {recall(r['labels'], i[hi], j[hi]):11.4f}")
+        print(f"{name:22s} {n / r['signature_s']:13.0f} {n / r['total_s']:18.0f} "
+              f"{recall(r['labels'], i[hi], j[hi]):11.4f}")
     print(f"\nratios (a)/(b): signatures {b['signature_s'] / a['signature_s']:.1f}x, "
           f"end to end {b['total_s'] / a['total_s']:.1f}x")
     if c:
@@ -184,7 +190,8 @@ def main() -> None:
               f"end to end {c['total_s'] / a['total_s']:.1f}x")
 
     ds_s, ds_bytes = datasketch_index_bytes(a["sigs"])
-    print(f"\nbanding alone over the same signatures: numpy band_buckets+edges {a['banding_s'] * 1e3:.1f} ms, "
+    print(f"\nbanding alone over the same signatures: "
+          f"numpy band_buckets+edges {a['banding_s'] * 1e3:.1f} ms, "
           f"datasketch MinHashLSH insert+query of LeanMinHash {ds_s * 1e3:.1f} ms")
     print("memory (bytes per document):")
     print(f"  signatures in RAM (uint32 x {CFG.num_perm})      {4 * CFG.num_perm}")

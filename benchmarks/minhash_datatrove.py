@@ -38,9 +38,10 @@ def main(docs_path: str, workdir: str, result_path: str) -> None:
     for bucket in range(cfg.num_buckets):
         drain(MinhashDedupBuckets(input_folder=str(work / "sigs"), output_folder=str(work / "buckets"),
                                   config=cfg).run(None, bucket, cfg.num_buckets))
-    drain(MinhashDedupCluster(input_folder=str(work / "buckets"), output_folder=str(work / "remove"), config=cfg,
-                              save_cluster_id=True).run(None, 0, 1))
-    kept = drain(MinhashDedupFilter(input_folder=str(work / "remove"), load_cluster_ids=True).run(iter(docs), 0, 1))
+    drain(MinhashDedupCluster(input_folder=str(work / "buckets"), output_folder=str(work / "remove"),
+                              config=cfg, save_cluster_id=True).run(None, 0, 1))
+    kept = drain(MinhashDedupFilter(input_folder=str(work / "remove"), load_cluster_ids=True)
+                 .run(iter(docs), 0, 1))
     total = time.process_time() - t0
     # the filter annotated every document, kept or dropped, with its cluster id (-1: none)
     labels = [d.metadata.get("minhash_cluster_id", -1) for d in docs]

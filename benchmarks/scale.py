@@ -106,7 +106,8 @@ def measure(executor: str, workers: int, inputs: list[str], tmp: Path, repeats: 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--files", nargs="+", default=list(DEFAULT_FILES), help="WARC names in ../shared/data/warc")
+    ap.add_argument("--files", nargs="+", default=list(DEFAULT_FILES),
+                    help="WARC names in ../shared/data/warc")
     ap.add_argument("--records", type=int, default=DEFAULT_RECORDS, help="records to take (0: all)")
     ap.add_argument("--shards", type=int, default=8)
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
@@ -134,7 +135,8 @@ def main() -> None:
             for ex in ("local", "ray"):
                 results[(ex, w)] = measure(ex, w, inputs, tmp, args.repeats)
 
-    print(f"\n{'executor':8s} {'workers':>7s} {'pages':>6s} {'wall s':>7s} {'pages/s':>8s} {'ray init s':>10s}")
+    print(f"\n{'executor':8s} {'workers':>7s} {'pages':>6s} {'wall s':>7s} {'pages/s':>8s} "
+          f"{'ray init s':>10s}")
     for (ex, w), r in results.items():
         print(f"{ex:8s} {w:7d} {r['pages']:6d} {r['wall_s']:7.1f} {r['pages'] / r['wall_s']:8.1f} "
               f"{r['init_s']:10.1f}")
@@ -144,13 +146,16 @@ def main() -> None:
         for ex in ("local", "ray"):
             summary[f"{ex}_scaling_{lo}_to_{hi}"] = results[(ex, lo)]["wall_s"] / results[(ex, hi)]["wall_s"]
     for w in args.workers:
-        summary[f"ray_overhead_vs_local_{w}w"] = results[("ray", w)]["wall_s"] / results[("local", w)]["wall_s"] - 1
+        summary[f"ray_overhead_vs_local_{w}w"] = (results[("ray", w)]["wall_s"]
+                                                   / results[("local", w)]["wall_s"] - 1)
     print()
     for k, v in summary.items():
-        target = " (target >= 1.7x)" if k.startswith("ray_scaling") else " (target <= 15%)" if "overhead" in k else ""
+        target = (" (target >= 1.7x)" if k.startswith("ray_scaling")
+                  else " (target <= 15%)" if "overhead" in k else "")
         print(f"{k:28s} {v * 100:+.1f}%{target}" if "overhead" in k else f"{k:28s} {v:.2f}x{target}")
     if args.json:
-        args.json.write_text(json.dumps({"runs": [r for r in results.values()], "summary": summary}, indent=1))
+        args.json.write_text(json.dumps({"runs": [r for r in results.values()], "summary": summary},
+                                        indent=1))
 
 
 if __name__ == "__main__":

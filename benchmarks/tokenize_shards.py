@@ -1,4 +1,5 @@
-"""Benchmark: `assay tokenize` tokens/s against (a) the raw encode floor and (b) datatrove's DocumentTokenizer.
+"""Benchmark: `assay tokenize` tokens/s against (a) the raw encode floor and (b) datatrove's \
+DocumentTokenizer.
 
 Same texts (the kept pages of the Python / PostgreSQL / Debian documentation WARCs), same
 tokenizer.json (a 16k byte-level BPE trained on them), each side in its own fresh process:
@@ -41,8 +42,8 @@ VOCAB = 16_384  # "a 16k byte-level BPE" (the issue's reference measurement)
 
 
 def build_corpus(out: Path, warc_dir: Path) -> None:
-    """An output directory shaped like `assay curate`'s: documents/ (one part per WARC), provenance/, run.json.
-    Pages are extracted with resiliparse; every response record is kept."""
+    """An output directory shaped like `assay curate`'s: documents/ (one part per WARC), provenance/,
+    run.json. Pages are extracted with resiliparse; every response record is kept."""
     import pyarrow as pa
     import pyarrow.parquet as pq
     from resiliparse.extract.html2text import extract_plain_text
@@ -76,10 +77,10 @@ def build_corpus(out: Path, warc_dir: Path) -> None:
                 prov.append(row)
                 docs.append({**{f.name: None for f in DOCUMENT_SCHEMA}, "doc_id": rid, "text": text,
                              "url": row["url"], "n_chars": len(text), "run_id": "bench-tokenize"})
-        pq.write_table(pa.Table.from_pylist(docs, DOCUMENT_SCHEMA), tmp / "documents" / f"part-{k:05d}.parquet",
-                       **PARQUET_OPTIONS)
-        pq.write_table(pa.Table.from_pylist(prov, PROVENANCE_SCHEMA), tmp / "provenance" / f"part-{k:05d}.parquet",
-                       **PARQUET_OPTIONS)
+        pq.write_table(pa.Table.from_pylist(docs, DOCUMENT_SCHEMA),
+                       tmp / "documents" / f"part-{k:05d}.parquet", **PARQUET_OPTIONS)
+        pq.write_table(pa.Table.from_pylist(prov, PROVENANCE_SCHEMA),
+                       tmp / "provenance" / f"part-{k:05d}.parquet", **PARQUET_OPTIONS)
     write_manifest(tmp, {"run_id": "bench-tokenize", "kind": "benchmark-corpus"})
     shutil.rmtree(out, ignore_errors=True)
     tmp.rename(out)
@@ -91,7 +92,8 @@ import pyarrow.parquet as pq
 from pathlib import Path
 from tokenizers import Tokenizer
 corpus, tok_path, fast = Path(sys.argv[1]), sys.argv[2], sys.argv[3] == "1"
-texts = [t for p in sorted((corpus / "documents").glob("*.parquet")) for t in pq.read_table(p)["text"].to_pylist()]
+texts = [t for p in sorted((corpus / "documents").glob("*.parquet")) \
+for t in pq.read_table(p)["text"].to_pylist()]
 tok = Tokenizer.from_file(tok_path)
 enc = tok.encode_batch_fast if fast else tok.encode_batch
 def cpu():
@@ -106,7 +108,8 @@ print(json.dumps({"seconds": dt, "cpu": dc, "tokens": sum(len(e.ids) for e in en
 CPU = """
 import resource
 def cpu():
-    return sum(r.ru_utime + r.ru_stime for r in map(resource.getrusage, (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)))
+    return sum(r.ru_utime + r.ru_stime \
+for r in map(resource.getrusage, (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)))
 """
 
 OURS = CPU + """
@@ -119,9 +122,11 @@ if __name__ == "__main__":
     for d in ("_work", "tokens"):
         shutil.rmtree(out / d, ignore_errors=True)
     t0, c0 = time.perf_counter(), cpu()
-    s = tokenize_corpus(out, TokenizeConfig(tokenizer=tok_path), executor=LocalExecutor(workers), progress=False)
+    s = tokenize_corpus(out, TokenizeConfig(tokenizer=tok_path), executor=LocalExecutor(workers), \
+progress=False)
     dt, dc = time.perf_counter() - t0, cpu() - c0
-    print(json.dumps({"seconds": dt, "cpu": dc, "tokens": s["n_tokens"], "docs": s["n_docs"], "shards": len(s["shards"])}))
+    print(json.dumps({"seconds": dt, "cpu": dc, "tokens": s["n_tokens"], "docs": s["n_docs"], \
+"shards": len(s["shards"])}))
 """
 
 DATATROVE = CPU + """
@@ -135,7 +140,8 @@ if __name__ == "__main__":
     shutil.rmtree(out, ignore_errors=True)
     ex = LocalPipelineExecutor(
         pipeline=[JsonlReader(jsonl),
-                  DocumentTokenizer(str(out / "tokens"), tokenizer_name_or_path=tok_path, eos_token="<|endoftext|>",
+                  DocumentTokenizer(str(out / "tokens"), tokenizer_name_or_path=tok_path, \
+eos_token="<|endoftext|>",
                                     shuffle_documents=False)],
         tasks=workers, workers=workers, logging_dir=str(out / "logs"), skip_completed=False,
         start_method="spawn")  # like ours; and its workers' CPU time then counts in RUSAGE_CHILDREN
@@ -177,7 +183,8 @@ def main() -> None:
         from curate.tokens.tokenizer import train_tokenizer
 
         print(f"training a {VOCAB} byte-level BPE ...", flush=True)
-        texts = [t for p in sorted((corpus / "documents").glob("*.parquet")) for t in pq.read_table(p)["text"].to_pylist()]
+        texts = [t for p in sorted((corpus / "documents").glob("*.parquet"))
+                 for t in pq.read_table(p)["text"].to_pylist()]
         train_tokenizer(texts, VOCAB).save(str(tok_path))
 
     work = CACHE / "ours"  # a copy of the corpus, so the benchmark never writes into --corpus
@@ -194,24 +201,30 @@ def main() -> None:
         tmp.mkdir()
         for p in sorted((corpus / "documents").glob("*.parquet")):
             with open(tmp / f"{p.stem}.jsonl", "w") as f:
-                for d, t in zip(*(pq.read_table(p, columns=["doc_id", "text"])[c].to_pylist() for c in ("doc_id", "text")),
+                for d, t in zip(*(pq.read_table(p, columns=["doc_id", "text"])[c].to_pylist()
+                                  for c in ("doc_id", "text")),
                                 strict=True):
                     f.write(json.dumps({"id": d, "text": t}) + "\n")
         tmp.rename(jsonl)
     if not use_dt:
-        print("datatrove: skipped (run benchmarks/setup_datatrove_venv.sh to create benchmarks/.venv-datatrove)")
+        print("datatrove: skipped "
+              "(run benchmarks/setup_datatrove_venv.sh to create benchmarks/.venv-datatrove)")
 
     threads = {"RAYON_NUM_THREADS": str(args.threads), "TOKENIZERS_PARALLELISM": "true"}
     best: dict[str, dict] = {}
     for rep in range(args.repeats):
         runs = {
-            "floor": lambda: run_json([sys.executable, "-c", FLOOR, str(corpus), str(tok_path), "0"], threads),
-            "floor_fast": lambda: run_json([sys.executable, "-c", FLOOR, str(corpus), str(tok_path), "1"], threads),
-            "ours": lambda: run_json([sys.executable, "-c", OURS, str(work), str(tok_path), str(args.workers)]),
+            "floor": lambda: run_json([sys.executable, "-c", FLOOR, str(corpus), str(tok_path), "0"],
+                                      threads),
+            "floor_fast": lambda: run_json([sys.executable, "-c", FLOOR, str(corpus), str(tok_path), "1"],
+                                           threads),
+            "ours": lambda: run_json([sys.executable, "-c", OURS, str(work), str(tok_path),
+                                      str(args.workers)]),
         }
         if use_dt:
             runs["datatrove"] = lambda: run_json(
-                [str(DT_PY), "-c", DATATROVE, str(jsonl), str(tok_path), str(CACHE / "dt-out"), str(args.workers)],
+                [str(DT_PY), "-c", DATATROVE, str(jsonl), str(tok_path), str(CACHE / "dt-out"),
+                 str(args.workers)],
                 {"HF_HUB_OFFLINE": "1"})
         for name, fn in runs.items():
             r = fn()
@@ -222,7 +235,8 @@ def main() -> None:
     assert best["floor"]["tokens"] == n_tokens, (best["floor"]["tokens"], n_tokens)
     if "datatrove" in best:
         # datatrove appends one EOS per document and drops empty documents
-        assert n_tokens < best["datatrove"]["tokens_with_eos"] <= n_tokens + best["ours"]["docs"], best["datatrove"]
+        assert (n_tokens < best["datatrove"]["tokens_with_eos"]
+                <= n_tokens + best["ours"]["docs"]), best["datatrove"]
     rate = {k: n_tokens / v["seconds"] for k, v in best.items()}
     cpu_rate = {k: n_tokens / v["cpu"] for k, v in best.items()}
     print(f"\n{best['ours']['docs']} documents, {n_tokens:,} tokens, vocab {VOCAB}, "
@@ -233,9 +247,12 @@ def main() -> None:
     print(f"ours / (a) floor encode_batch      = {rate['ours'] / rate['floor']:.2f}x  (target >= 0.9x)")
     print(f"ours / floor encode_batch_fast     = {rate['ours'] / rate['floor_fast']:.2f}x")
     if "datatrove" in rate:
-        print(f"ours / (b) datatrove DocumentTokenizer = {rate['ours'] / rate['datatrove']:.2f}x  (target >= 1.2x)")
-    print(f"cpu-time ratios (robust when other jobs share the cores): ours/(a) = {cpu_rate['ours'] / cpu_rate['floor']:.2f}x"
-          + (f", ours/(b) = {cpu_rate['ours'] / cpu_rate['datatrove']:.2f}x" if "datatrove" in cpu_rate else ""))
+        print(f"ours / (b) datatrove DocumentTokenizer = {rate['ours'] / rate['datatrove']:.2f}x  "
+              "(target >= 1.2x)")
+    print("cpu-time ratios (robust when other jobs share the cores): "
+          f"ours/(a) = {cpu_rate['ours'] / cpu_rate['floor']:.2f}x"
+          + (f", ours/(b) = {cpu_rate['ours'] / cpu_rate['datatrove']:.2f}x" if "datatrove" in cpu_rate
+             else ""))
     print(json.dumps({"tokens": n_tokens, "tokens_per_s": {k: round(v) for k, v in rate.items()},
                       "tokens_per_cpu_s": {k: round(v) for k, v in cpu_rate.items()}}))
 

@@ -66,7 +66,8 @@ def reference_loop(cfg, steps: int, device: torch.device) -> float:
     opt, _ = make_optimizer(model, cfg, device.type)
     accum = cfg.batch_size // cfg.micro_batch_size
     data = torch.randint(0, cfg.model.vocab_size, (4, cfg.batch_size, cfg.seq_len + 1), device=device)
-    ctx = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else torch.autocast("cpu", enabled=False)
+    ctx = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda"
+           else torch.autocast("cpu", enabled=False))
     t0 = 0.0
     for step in range(steps):
         if step == 2:
@@ -117,10 +118,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--preset", default="tiny")
     ap.add_argument("--steps", type=int, default=20)
-    ap.add_argument("--batch-size", type=int, default=None, help="default: the preset's micro-batch (no accumulation)")
+    ap.add_argument("--batch-size", type=int, default=None,
+                    help="default: the preset's micro-batch (no accumulation)")
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
     ap.add_argument("--repeats", type=int, default=5,
-                    help="alternating runs of each; the best is compared (timeit's rule: noise only slows a run down)")
+                    help="alternating runs of each; the best is compared "
+                         "(timeit's rule: noise only slows a run down)")
     ap.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = ap.parse_args()
 
@@ -152,7 +155,8 @@ def main() -> None:
     if device.type == "cuda":
         peak, peak_note = gpu_peak_flops(), f"{torch.cuda.get_device_name()} dense bf16 datasheet peak"
     else:
-        peak, peak_note = cpu_peak_flops(args.threads), f"measured fp32 1024^3 matmul, {args.threads} thread(s)"
+        peak, peak_note = (cpu_peak_flops(args.threads),
+                           f"measured fp32 1024^3 matmul, {args.threads} thread(s)")
     result = {
         "preset": args.preset, "device": str(device), "threads": args.threads, "steps": args.steps,
         "batch_size": mb, "seq_len": cfg.seq_len, "flops_per_token": fpt,
@@ -167,11 +171,14 @@ def main() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    t = Table(title=f"training throughput: {args.preset}, batch {mb} x {cfg.seq_len}, {device} ({args.threads} threads)")
+    t = Table(title=f"training throughput: {args.preset}, batch {mb} x {cfg.seq_len}, {device} "
+                    f"({args.threads} threads)")
     for col in ("loop", "tokens/s (best)", "runs", "MFU"):
         t.add_column(col)
-    t.add_row("plain reference", f"{r:,.0f}", ", ".join(f"{x:,.0f}" for x in ref), f"{result['mfu_reference']:.1%}" if peak else "-")
-    t.add_row("assay train", f"{o:,.0f}", ", ".join(f"{x:,.0f}" for x in ours), f"{result['mfu_assay']:.1%}" if peak else "-")
+    t.add_row("plain reference", f"{r:,.0f}", ", ".join(f"{x:,.0f}" for x in ref),
+              f"{result['mfu_reference']:.1%}" if peak else "-")
+    t.add_row("assay train", f"{o:,.0f}", ", ".join(f"{x:,.0f}" for x in ours),
+              f"{result['mfu_assay']:.1%}" if peak else "-")
     Console().print(t)
     print(f"ratio assay/reference = {o / r:.3f} best, {result['median_ratio']:.3f} median (target >= 0.95); "
           f"MFU peak: {peak_note} = {peak / 1e9:,.1f} GFLOP/s")

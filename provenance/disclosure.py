@@ -37,7 +37,8 @@ def _generated_at() -> str:
     return when.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def build_disclosure(dirs: list[str | os.PathLike[str]], declarations: Declarations | None = None) -> dict[str, Any]:
+def build_disclosure(dirs: list[str | os.PathLike[str]],
+                     declarations: Declarations | None = None) -> dict[str, Any]:
     if not dirs:
         raise DisclosureError("no input directories given")
     decl = declarations or Declarations()
@@ -64,12 +65,15 @@ def render_markdown(d: dict[str, Any]) -> str:
     sysinfo = d["system"]
     name = sysinfo.get("name") or NOT_PROVIDED
     lines = [f"# Training data disclosure (California AB 2013, Civil Code 3111): {_md(name)}", "",
-             f"Developer: {_md(sysinfo.get('developer') or NOT_PROVIDED)}. Generated {d['generated_at']} by assay "
+             f"Developer: {_md(sysinfo.get('developer') or NOT_PROVIDED)}. "
+             f"Generated {d['generated_at']} by assay "
              "from run manifests and provenance records; answers marked *declared* come from the developer's "
              "declarations, *derived* from the records (evidence in ab2013.json).", ""]
     for it in d["items"]:
-        lines += [f"## {it['number']}. {_md(it['title'])}", "", _md(it["answer"]), "", f"*Basis: {it['basis']}*", ""]
-    lines += ["## Inputs", ""] + [f"- {_md(i['kind'])} `{_md(i['path'])}` run {_md(i['run_id'])} (sha256 {i['sha256'][:16]})"
+        lines += [f"## {it['number']}. {_md(it['title'])}", "", _md(it["answer"]), "",
+                  f"*Basis: {it['basis']}*", ""]
+    lines += ["## Inputs", ""] + [f"- {_md(i['kind'])} `{_md(i['path'])}` run {_md(i['run_id'])} "
+                                  f"(sha256 {i['sha256'][:16]})"
                                   for i in d["inputs"]]
     return "\n".join(lines) + "\n"
 
@@ -79,9 +83,11 @@ def render_html(d: dict[str, Any]) -> str:
     from jinja2 import Environment, FileSystemLoader, select_autoescape
 
     env = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
-                      autoescape=select_autoescape(default=True, default_for_string=True), keep_trailing_newline=True)
-    return env.get_template("ab2013.html.j2").render(d=d, NOT_PROVIDED=NOT_PROVIDED,
-                                                      evidence=lambda e: json.dumps(e, indent=2, sort_keys=True, default=str))
+                      autoescape=select_autoescape(default=True, default_for_string=True),
+                      keep_trailing_newline=True)
+    return env.get_template("ab2013.html.j2").render(
+        d=d, NOT_PROVIDED=NOT_PROVIDED,
+        evidence=lambda e: json.dumps(e, indent=2, sort_keys=True, default=str))
 
 
 def write_disclosure(dirs: list[str | os.PathLike[str]], out_dir: str | os.PathLike[str],

@@ -68,7 +68,8 @@ def _references(kind: str, man: dict[str, Any]) -> list[dict[str, Any]]:
     return []
 
 
-def build_lineage(run_dir: str | os.PathLike[str], roots: list[str | os.PathLike[str]] | None = None) -> RunNode:
+def build_lineage(run_dir: str | os.PathLike[str],
+                  roots: list[str | os.PathLike[str]] | None = None) -> RunNode:
     """The lineage tree rooted at `run_dir`. Default search roots: the run dir's parent directory."""
     start = Path(run_dir).resolve()
     if not (start / MANIFEST_NAME).exists():
@@ -133,7 +134,8 @@ def format_tree(tree: RunNode) -> str:
         if n.shards_consumed:
             lines.append(f"{pad}  consumed {len(n.shards_consumed)} shard(s)")
         for w in n.warcs:
-            lines.append(f"{pad}  <- warc {w.get('path')}  sha256 {str(w.get('sha256'))[:12]}  {w.get('bytes')} bytes")
+            lines.append(f"{pad}  <- warc {w.get('path')}  sha256 {str(w.get('sha256'))[:12]}  "
+                         f"{w.get('bytes')} bytes")
         for ref in n.unresolved:
             lines.append(f"{pad}  <- UNRESOLVED {ref['role']}: path={ref['path']} run_id={ref['run_id']}")
         for p in n.parents:
@@ -172,7 +174,8 @@ def to_prov_json(tree: RunNode) -> dict[str, Any]:
         for s in n.shards_consumed:
             sid = f"sha256:{s.get('sha256')}"
             doc["entity"].setdefault(sid, {"prov:type": "assay:token-shard", "prov:location": s.get("path")})
-            doc["used"][rel_id("u")] = {"prov:activity": act, "prov:entity": sid, "prov:time": s.get("first_read_at")}
+            doc["used"][rel_id("u")] = {"prov:activity": act, "prov:entity": sid,
+                                        "prov:time": s.get("first_read_at")}
         for p in n.parents:
             upstream = walk(p)
             doc["used"][rel_id("u")] = {"prov:activity": act, "prov:entity": upstream}

@@ -234,8 +234,9 @@ def claim(root: str | os.PathLike[str], run_id: str, kind: str, overwrite: bool 
     previous = _read_state(state)
     if previous is not None and previous.get("run_id") != run_id:
         if not overwrite:
-            raise InputError(f"{out.root} holds {previous.get('kind') or 'another'} run {previous.get('run_id')} "
-                             "(other inputs or config); use another -o or --overwrite")
+            raise InputError(f"{out.root} holds {previous.get('kind') or 'another'} run "
+                             f"{previous.get('run_id')} (other inputs or config); "
+                             "use another -o or --overwrite")
         remove_outputs(out)
     write_json(state, {"run_id": run_id, "kind": kind})
     return out

@@ -86,7 +86,8 @@ def profile(texts: Sequence[str], terms_path: str = str(TERMS_PATH)) -> dict:
                     if score is None:
                         score = vader.polarity_scores(s)["compound"]
                     sent[cat][g].append(score)
-    return {"counts": {c: dict(v) for c, v in counts.items()}, "sentiment": {c: dict(v) for c, v in sent.items()}}
+    return {"counts": {c: dict(v) for c, v in counts.items()},
+            "sentiment": {c: dict(v) for c, v in sent.items()}}
 
 
 def _shares(counts: dict[str, int]) -> dict[str, float]:
@@ -117,8 +118,10 @@ def bias_metrics(synth_texts: Sequence[str], ref_texts: Sequence[str],
     metrics: dict[str, dict[str, float | None]] = {}
     details: dict[str, dict] = {}
     for cat in ps["counts"]:
-        metrics[f"identity_tvd_{cat}"] = {"synthetic": tvd(ps["counts"][cat], pr["counts"][cat]), "reference": 0.0}
-        metrics[f"sentiment_gap_{cat}"] = {"synthetic": gap(ps["sentiment"][cat]), "reference": gap(pr["sentiment"][cat])}
+        metrics[f"identity_tvd_{cat}"] = {"synthetic": tvd(ps["counts"][cat], pr["counts"][cat]),
+                                          "reference": 0.0}
+        metrics[f"sentiment_gap_{cat}"] = {"synthetic": gap(ps["sentiment"][cat]),
+                                           "reference": gap(pr["sentiment"][cat])}
         details[cat] = {
             "synthetic": {"counts": ps["counts"][cat], "shares": _shares(ps["counts"][cat]),
                           "sentiment": group_means(ps["sentiment"][cat])},

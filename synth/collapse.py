@@ -68,7 +68,8 @@ def _train(name: str, data: list[Path], out: Path, preset: str, steps: int | Non
     specs = [f"{'human' if i == 0 and name != 'replace' else f'd{i}'}={p}" for i, p in enumerate(data)]
     cfg = make_config(preset, data=specs, overrides={
         "out_dir": out / "run", "steps": steps, "seed": seed, "progress": False,
-        "allow_failed_synthetic": True,  # the experiment trains on failed sets on purpose (recorded in run.json)
+        # the experiment trains on failed sets on purpose (recorded in run.json)
+        "allow_failed_synthetic": True,
     })
     train(cfg)
     return export_hf(out / "run", hf)
@@ -171,7 +172,8 @@ def _human_sets(corpus: Path, out: Path, heldout_fraction: float, block_words: i
         raise InputError(f"{corpus}: too few documents for a held-out split ({len(train_docs)}+{len(held)})")
     human = out / "human-train"
     if not OutDir(human).folder(TOKENS).exists():
-        write_documents(train_docs, human, f"{human_run}-train", {"kind": "curate", "derived_from": str(corpus)})
+        write_documents(train_docs, human, f"{human_run}-train",
+                        {"kind": "curate", "derived_from": str(corpus)})
         _tokenize(human, tokenizer)
     seeds = out / "human-blocks"
     if not OutDir(seeds).manifest.exists():
@@ -243,12 +245,15 @@ def _plot(summary: dict, path: Path) -> None:
         imgs.append(_png(fig))
     table = "".join(
         f"<tr><td>{html.escape(mode)}</td><td>{r['generation']}</td><td>{r['heldout_ppl']:.2f}</td>"
-        f"<td>{r.get('tail_mass') or 0:.4f}</td><td>{r.get('distinct_2') or 0:.4f}</td><td>{html.escape(r['gates'])}</td>"
+        f"<td>{r.get('tail_mass') or 0:.4f}</td><td>{r.get('distinct_2') or 0:.4f}</td>"
+        f"<td>{html.escape(r['gates'])}</td>"
         f"<td>{html.escape(', '.join(r['failed_gates']))}</td></tr>"
         for mode, rows in summary["results"].items() for r in rows)
     write_text(path, f"""<!doctype html><html><head><meta charset="utf-8"><title>model collapse</title></head>
 <body>
-<h1>Model collapse: replace vs accumulate</h1><p>{html.escape(summary['corpus'])}, preset {html.escape(summary['preset'])}</p>
-<table border="1"><tr><th>mode</th><th>generation</th><th>held-out human ppl</th><th>tail mass</th><th>distinct-2</th>
+<h1>Model collapse: replace vs accumulate</h1><p>{html.escape(summary['corpus'])}, \
+preset {html.escape(summary['preset'])}</p>
+<table border="1"><tr><th>mode</th><th>generation</th><th>held-out human ppl</th><th>tail mass</th>\
+<th>distinct-2</th>
 <th>gates</th><th>failed</th></tr>{table}</table>{''.join(imgs)}</body></html>
 """)

@@ -98,8 +98,9 @@ def evaluate(gates: list[Gate], metrics: dict[str, dict[str, float | None]]) -> 
     for gate in gates:
         m = metrics.get(gate.metric, {})
         s, r = m.get("synthetic"), m.get("reference")
-        rows.append({"metric": gate.metric, "rule": KIND_TEXT[gate.kind].format(v=gate.value), "kind": gate.kind,
-                     "value": gate.value, "synthetic": s, "reference": r, "threshold": gate.threshold(r),
+        rows.append({"metric": gate.metric, "rule": KIND_TEXT[gate.kind].format(v=gate.value),
+                     "kind": gate.kind, "value": gate.value, "synthetic": s, "reference": r,
+                     "threshold": gate.threshold(r),
                      "verdict": gate.verdict(s, r), "why": gate.why})
     overall = FAIL if any(r["verdict"] == FAIL for r in rows) else PASS
     return {"overall": overall, "gates": rows}

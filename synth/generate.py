@@ -289,8 +289,9 @@ def _generate_todo(llm: Any, job: Job, out: OutDir, todo: list[tuple[int, dict]]
     tok = llm.get_tokenizer()
     max_len = llm.llm_engine.model_config.max_model_len
     n_gen, t0 = 0, time.perf_counter()
-    with Progress(TextColumn("[bold]synth generate"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                  TextColumn("{task.fields[tps]:.0f} tok/s"), TimeElapsedColumn(), disable=not progress) as bar:
+    with Progress(TextColumn("[bold]synth generate"), BarColumn(),
+                  TextColumn("{task.completed}/{task.total}"), TextColumn("{task.fields[tps]:.0f} tok/s"),
+                  TimeElapsedColumn(), disable=not progress) as bar:
         task = bar.add_task("gen", total=n_seeds, completed=n_seeds - len(todo), tps=0.0)
         for b in range(0, len(todo), batch_size):
             batch = todo[b:b + batch_size]
@@ -301,7 +302,8 @@ def _generate_todo(llm: Any, job: Job, out: OutDir, todo: list[tuple[int, dict]]
             bar.update(task, advance=len(batch), tps=n_gen / max(time.perf_counter() - t0, 1e-9))
 
 
-def generate(model_dir: str | Path, seeds_dir: str | Path, out_dir: str | Path, task: str | Path = "continuation",
+def generate(model_dir: str | Path, seeds_dir: str | Path, out_dir: str | Path,
+             task: str | Path = "continuation",
              *, seed: int = 0, sampling: Sampling | None = None, max_seeds: int | None = None,
              batch_size: int = 512, purpose: str | None = None, params: dict[str, Any] | None = None,
              llm: Any = None, progress: bool = True, overwrite: bool = False) -> dict:
@@ -368,7 +370,8 @@ def _provenance(r: dict[str, Any], job: Job, source_sha256: str) -> dict[str, An
 def finalize(out: OutDir, job: Job) -> dict:
     """Rebuild documents/, provenance/ and synth/ from the parts, in seed order."""
     parts = out.work_parts(WORK_STAGE)
-    t = pa.concat_tables([pq.read_table(f, schema=PART_SCHEMA) for f in parts]) if parts else PART_SCHEMA.empty_table()
+    t = (pa.concat_tables([pq.read_table(f, schema=PART_SCHEMA) for f in parts]) if parts
+         else PART_SCHEMA.empty_table())
     rows = sorted(t.to_pylist(), key=lambda r: r["seed_index"])
     src_sha = hashlib.sha256(json.dumps(job.seeds_sha256, sort_keys=True).encode()).hexdigest()
     docs = [_document(r, job) for r in rows if r["decision"] == KEPT]

@@ -22,14 +22,17 @@ DEFINITIONS: dict[str, str] = {
     **{f"distinct_{n}": f"unique {n}-grams / all {n}-grams over the whole set (Li et al. 2016, distinct-n)"
        for n in range(1, 5)},
     "compression_ratio": "bytes of the texts joined by newlines / bytes after gzip -9; higher means more "
-                         "redundant text (Shaib et al. 2024, 'Standardizing the Measurement of Text Diversity')",
+                         "redundant text (Shaib et al. 2024, 'Standardizing the Measurement of Text "
+                         "Diversity')",
     "self_bleu": "mean BLEU-4 (add-one smoothed for n>1) of each sampled document's first 100 words against "
-                 "all other sampled documents as references; higher means more alike (Zhu et al. 2018, Texygen)",
+                 "all other sampled documents as references; higher means more alike (Zhu et al. 2018, "
+                 "Texygen)",
     "self_repetition": "mean over documents of the share of a document's distinct 4-grams that also occur in "
                        "another document of the set (Salkar et al. 2022, self-repetition)",
-    "tail_mass": "share of tokens whose word type is not in the reference's head, the most frequent reference "
-                 "types that together cover 90% of the reference's tokens (so the reference's own tail mass is "
-                 "about 0.1 at any size); collapse loses the tails first (Shumailov et al. 2024)",
+    "tail_mass": "share of tokens whose word type is not in the reference's head, the most frequent "
+                 "reference types that together cover 90% of the reference's tokens (so the reference's "
+                 "own tail mass is about 0.1 at any size); collapse loses the tails first "
+                 "(Shumailov et al. 2024)",
     "type_coverage": "share of the reference's word types that occur in the set",
     "hapax_ratio": "share of word types that occur exactly once",
     "ngram_novelty": "share of the set's distinct 4-grams that do not occur in the seed documents",
@@ -91,7 +94,8 @@ def _bleu(hyp: list[str], refs: list[Counter], ref_lens: list[int], max_n: int =
     return bp * math.exp(logp)
 
 
-def self_bleu(docs: Sequence[list[str]], sample: int = 64, seed: int = 0, words_per_doc: int = 100) -> float | None:
+def self_bleu(docs: Sequence[list[str]], sample: int = 64, seed: int = 0,
+              words_per_doc: int = 100) -> float | None:
     """Self-BLEU on a seeded sample of documents (Zhu et al. 2018)."""
     docs = [d[:words_per_doc] for d in docs if d]
     if len(docs) < 2:
@@ -162,7 +166,8 @@ def copy_rate(docs: Sequence[list[str]], seed_grams13: set) -> float | None:
     return sum(g in seed_grams13 for g in grams) / len(grams) if grams else None
 
 
-def perplexities(texts: Sequence[str], model_dir: str, max_tokens: int = 512, batch_size: int = 8) -> list[float]:
+def perplexities(texts: Sequence[str], model_dir: str, max_tokens: int = 512,
+                 batch_size: int = 8) -> list[float]:
     """Per-document perplexity under an HF causal LM (transformers, CPU, float32)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -180,7 +185,8 @@ def perplexities(texts: Sequence[str], model_dir: str, max_tokens: int = 512, ba
     return out
 
 
-def diversity(docs: Sequence[list[str]], *, head: set[str], ref_types: set[str], seed_docs: Sequence[list[str]] | None,
+def diversity(docs: Sequence[list[str]], *, head: set[str], ref_types: set[str],
+              seed_docs: Sequence[list[str]] | None,
               self_bleu_sample: int = 64, seed: int = 0) -> dict[str, float | None]:
     """All model-free metrics of one (already budget-cut) tokenized set."""
     m: dict[str, float | None] = {f"distinct_{n}": distinct_n(docs, n) for n in range(1, 5)}

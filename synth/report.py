@@ -73,8 +73,10 @@ def _plots(report: dict) -> list[str]:
             continue
         fig, ax = plt.subplots(figsize=(6, 3))
         xs = range(len(groups))
-        ax.bar([x - 0.2 for x in xs], [d["synthetic"]["shares"].get(g, 0) for g in groups], 0.4, label="synthetic")
-        ax.bar([x + 0.2 for x in xs], [d["reference"]["shares"].get(g, 0) for g in groups], 0.4, label="reference")
+        ax.bar([x - 0.2 for x in xs], [d["synthetic"]["shares"].get(g, 0) for g in groups], 0.4,
+               label="synthetic")
+        ax.bar([x + 0.2 for x in xs], [d["reference"]["shares"].get(g, 0) for g in groups], 0.4,
+               label="reference")
         ax.set_xticks(list(xs), groups, rotation=30)
         ax.set_title(f"identity mentions: {cat}")
         ax.legend()
@@ -88,7 +90,8 @@ def write_report(report: dict, out_dir: str | Path) -> tuple[Path, Path]:
     jpath = write_json(out / REPORT_JSON, report)
     e = html.escape
     rows = "".join(
-        f"<tr class='{e(g['verdict'])}'><td>{e(g['metric'])}</td><td>{e(g['rule'])}</td><td>{_fmt(g['synthetic'])}</td>"
+        f"<tr class='{e(g['verdict'])}'><td>{e(g['metric'])}</td><td>{e(g['rule'])}</td>"
+        f"<td>{_fmt(g['synthetic'])}</td>"
         f"<td>{_fmt(g['reference'])}</td><td>{_fmt(g['threshold'])}</td><td><b>{e(g['verdict'])}</b></td>"
         f"<td>{e(g['why'])}</td></tr>"
         for g in report["gates"]["gates"])
@@ -98,15 +101,19 @@ def write_report(report: dict, out_dir: str | Path) -> tuple[Path, Path]:
         for k, v in report["metrics"].items())
     samples = "".join(f"<li><pre>{e(s)}</pre></li>" for s in report.get("samples", []))
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>assay synth validate</title>
-<style>body{{font-family:sans-serif;max-width:1100px;margin:auto}}td,th{{border:1px solid #ccc;padding:3px 6px}}
+<style>body{{font-family:sans-serif;max-width:1100px;margin:auto}}\
+td,th{{border:1px solid #ccc;padding:3px 6px}}
 table{{border-collapse:collapse}}tr.fail{{background:#fdd}}tr.pass{{background:#dfd}}pre{{white-space:pre-wrap}}</style>
-</head><body><h1>Synthetic set validation: <span class="{e(report['gates']['overall'])}">{e(report['gates']['overall'])}</span></h1>
-<p>synthetic: <code>{e(str(report['synthetic']))}</code><br>reference: <code>{e(str(report['reference']))}</code><br>
+</head><body><h1>Synthetic set validation: \
+<span class="{e(report['gates']['overall'])}">{e(report['gates']['overall'])}</span></h1>
+<p>synthetic: <code>{e(str(report['synthetic']))}</code><br>\
+reference: <code>{e(str(report['reference']))}</code><br>
 equal budget: {e(str(report['budget_tokens']))} word tokens each</p>
 <h2>Gates</h2><table><tr><th>metric</th><th>rule</th><th>synthetic</th><th>reference</th><th>threshold</th>
 <th>verdict</th><th>why</th></tr>{rows}</table>
 <h2>Plots</h2>{''.join(_plots(report))}
-<h2>Metrics and definitions</h2><table><tr><th>metric</th><th>synthetic</th><th>reference</th><th>definition</th></tr>{mrows}</table>
+<h2>Metrics and definitions</h2><table><tr><th>metric</th><th>synthetic</th><th>reference</th>\
+<th>definition</th></tr>{mrows}</table>
 <h2>Synthetic samples</h2><ol>{samples}</ol></body></html>
 """
     return jpath, write_text(out / REPORT, page)

@@ -71,7 +71,8 @@ def compare(synth_texts: list[str], ref_texts: list[str], *, config: ValidateCon
 
 
 def validate(synth_dir: str | Path, reference_dir: str | Path, out_dir: str | Path, *,
-             reference_model: str | None = None, config: ValidateConfig | None = None, record: bool = True) -> dict:
+             reference_model: str | None = None, config: ValidateConfig | None = None,
+             record: bool = True) -> dict:
     """Validate a synthetic corpus directory against a human reference corpus directory."""
     synth_dir, out_dir = Path(synth_dir), Path(out_dir)
     s_docs = read_documents(synth_dir)

@@ -1,4 +1,5 @@
-"""Shared fixtures. Real data lives in ../shared/data (read-only); tests fail, not skip, under CI=true when it is missing."""
+"""Shared fixtures. Real data lives in ../shared/data (read-only); tests fail, not skip, under CI=true
+when it is missing."""
 
 from __future__ import annotations
 

@@ -34,7 +34,8 @@ DECISION_COLS = ("doc_id", "decision", "step", "reason", "dup_cluster", "dup_of"
 
 
 def _hash(obj: Any) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str, ensure_ascii=False).encode()).hexdigest()
+    return hashlib.sha256(
+        json.dumps(obj, sort_keys=True, default=str, ensure_ascii=False).encode()).hexdigest()
 
 
 def _rows(folder: Path) -> list[dict[str, Any]]:
@@ -47,8 +48,8 @@ def _rows(folder: Path) -> list[dict[str, Any]]:
             r["source_name"] = Path(r["source_file"]).name
         for k in DROP:
             r.pop(k, None)
-    return sorted(rows, key=lambda r: (r.get("source_name") or "", r.get("record_index", r.get("offset") or 0),
-                                       r["doc_id"]))
+    return sorted(rows, key=lambda r: (r.get("source_name") or "",
+                                       r.get("record_index", r.get("offset") or 0), r["doc_id"]))
 
 
 def _tokens(out: Path) -> dict[str, Any]:
@@ -95,7 +96,8 @@ def _refresh() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "golden"
-        curate([str(WARC_DIR / PATTERN)], out, load_config(overrides={"workers": 2, "tokenize.enabled": True}))
+        curate([str(WARC_DIR / PATTERN)], out,
+               load_config(overrides={"workers": 2, "tokenize.enabled": True}))
         value = digest(out)
     GOLDEN_FILE.write_text(json.dumps(value, indent=2) + "\n")
     print(json.dumps(value, indent=2))

@@ -135,7 +135,8 @@ def test_clueweb_duplicates(tmp_path: Path) -> None:
     curate([str(src)], out)
     prov = pl.read_parquet(out / "provenance" / "*.parquet")
     pages = prov.filter(pl.col("warc_type") == "response")
-    assert pages.height == 29 and pages["reason"].null_count() == pages.filter(pl.col("decision") == "kept").height
+    assert (pages.height == 29
+            and pages["reason"].null_count() == pages.filter(pl.col("decision") == "kept").height)
     # With the quality filters off, exact dedup sees them: one representative, 28 duplicates.
     cfg_path = no_quality_filters(tmp_path)
     out2 = tmp_path / "nofilters"
@@ -174,7 +175,8 @@ def test_rerun_is_byte_identical_and_worker_count_does_not_matter(tmp_path: Path
     before = {p: os.path.getmtime(a / "_work" / "extract" / p) for p in os.listdir(a / "_work" / "extract")}
     manifest = curate(inputs, a, load_config())
     assert manifest["resumed_tasks"] == len(inputs)
-    assert before == {p: os.path.getmtime(a / "_work" / "extract" / p) for p in os.listdir(a / "_work" / "extract")}
+    assert before == {p: os.path.getmtime(a / "_work" / "extract" / p)
+                      for p in os.listdir(a / "_work" / "extract")}
     assert _tree_digest(a) == da
 
 
@@ -198,7 +200,8 @@ def test_sigkill_and_resume_gives_the_same_output(tmp_path: Path) -> None:
     assert not (out / "run.json").exists()
     finished_before = len(list((out / "_work" / "extract").glob("*.done")))
     assert 1 <= finished_before < len(inputs)
-    result = subprocess.run([*ASSAY, "curate", *inputs, "-o", str(out)], cwd=REPO, capture_output=True, text=True)
+    result = subprocess.run([*ASSAY, "curate", *inputs, "-o", str(out)], cwd=REPO, capture_output=True,
+                            text=True)
     assert result.returncode == 0, result.stderr
     assert json.loads((out / "run.json").read_text())["resumed_tasks"] == finished_before
     assert _tree_digest(out) == _tree_digest(ref)
@@ -216,7 +219,8 @@ def test_bad_config_is_one_line_error_and_writes_nothing(tmp_path: Path) -> None
     bad_value.write_text("[lid]\nthreshold = 'high'\n")
     broken = tmp_path / "broken.toml"
     broken.write_text("[lid\nthreshold = 0.5\n")
-    for cfg, needle in ((bad_key, "lid.threshhold: unknown key"), (bad_value, "lid.threshold"), (broken, "not valid TOML")):
+    for cfg, needle in ((bad_key, "lid.threshhold: unknown key"), (bad_value, "lid.threshold"),
+                        (broken, "not valid TOML")):
         out = tmp_path / f"out-{cfg.stem}"
         r = run_cli("curate", src, "-o", str(out), "--config", str(cfg))
         assert r.returncode == 2
@@ -276,7 +280,8 @@ def test_report_escapes_crawled_text(tmp_path: Path) -> None:
     def sentence() -> str:
         return " ".join(rng.choice(words) for _ in range(12)).capitalize() + "."
 
-    paras = [f"{sentence()} {sentence()} The page says &lt;script&gt;alert({i})&lt;/script&gt; here. {sentence()}"
+    paras = [f"{sentence()} {sentence()} The page says &lt;script&gt;alert({i})&lt;/script&gt; here. "
+             f"{sentence()}"
              for i in range(12)]
     body = ("<html><head><title>x</title></head><body><article>"
             + "".join(f"<p>{p}</p>" for p in paras) + "</article></body></html>").encode()
@@ -318,14 +323,16 @@ def test_near_duplicates_are_marked_in_provenance_and_kept_for_inspection(tmp_pa
         for rec in ArchiveIterator(f):
             if rec.rec_type == "response":
                 body = rec.content_stream().read()
-                if b"tutorial" in rec.rec_headers.get_header("WARC-Target-URI").encode() and len(body) > 30_000:
+                if (b"tutorial" in rec.rec_headers.get_header("WARC-Target-URI").encode()
+                        and len(body) > 30_000):
                     pages.append(body)
             if len(pages) == 3:
                 break
     original = pages[0]
     # Change every 40th word of the page's paragraphs: Jaccard of 5-shingles stays high (~0.9).
     counter = iter(range(10**9))
-    edited = re.sub(rb"(?<=<p>)(\w+)", lambda m: b"Indeed" if next(counter) % 40 == 0 else m.group(1), original)
+    edited = re.sub(rb"(?<=<p>)(\w+)", lambda m: b"Indeed" if next(counter) % 40 == 0 else m.group(1),
+                    original)
     assert edited != original
     path = tmp_path / "near.warc.gz"
     with open(path, "wb") as f:
@@ -333,7 +340,8 @@ def test_near_duplicates_are_marked_in_provenance_and_kept_for_inspection(tmp_pa
         for url, body, date in (("https://a.example/page", original, "2024-01-01T00:00:00Z"),
                                 ("https://b.example/copy", edited, "2024-02-01T00:00:00Z"),
                                 ("https://c.example/other", pages[1], "2024-03-01T00:00:00Z")):
-            http = StatusAndHeaders("200 OK", [("Content-Type", "text/html; charset=utf-8")], protocol="HTTP/1.1")
+            http = StatusAndHeaders("200 OK", [("Content-Type", "text/html; charset=utf-8")],
+                                    protocol="HTTP/1.1")
             w.write_record(w.create_warc_record(url, "response", payload=io.BytesIO(body), http_headers=http,
                                                 warc_headers_dict={"WARC-Date": date}))
     cfg_path = no_quality_filters(tmp_path)  # this test is about dedup decisions

@@ -88,7 +88,8 @@ def test_token_counts_agree(out, rep):
         with pa.memory_map(str(shard)) as src:
             t = pa.ipc.open_file(src).read_all()
         per_doc += t.column("n_tokens").to_pylist()
-        assert all(len(x) == n for x, n in zip(t.column("input_ids").to_pylist(), t.column("n_tokens").to_pylist(), strict=True))
+        assert all(len(x) == n for x, n in zip(t.column("input_ids").to_pylist(),
+                                               t.column("n_tokens").to_pylist(), strict=True))
     manifest = json.loads((out / "corpus" / "run.json").read_text())
     assert rep["corpus"]["tokens"]["n_tokens"] == sum(per_doc) == manifest["tokenize"]["n_tokens"] > 0
     assert rep["corpus"]["tokens"]["documents"] == len(per_doc) == rep["corpus"]["decisions"]["kept"]
@@ -197,7 +198,8 @@ def test_missing_warc_is_a_one_line_error(tmp_path):
     import sys
 
     assay = Path(sys.executable).with_name("assay")
-    proc = subprocess.run([str(assay), "demo", "--warc", str(tmp_path / "nope.warc.gz"), "-o", str(tmp_path / "o")],
+    proc = subprocess.run([str(assay), "demo", "--warc", str(tmp_path / "nope.warc.gz"),
+                           "-o", str(tmp_path / "o")],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and proc.stdout == ""
     assert "no such WARC file" in proc.stderr and "Traceback" not in proc.stderr

@@ -25,7 +25,8 @@ EXAMPLE_DECLARATIONS = REPO / "examples" / "declarations.toml"
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("disclose") / "web"
-    cfg = load_config(overrides={"tokenize.enabled": True, "tokenize.vocab_size": 512, "tokenize.shard_tokens": 20_000})
+    cfg = load_config(overrides={"tokenize.enabled": True, "tokenize.vocab_size": 512,
+                                 "tokenize.shard_tokens": 20_000})
     curate([str(warc(n)) for n in WGET], out, cfg)
     return out
 
@@ -69,7 +70,8 @@ def test_disclosed_figures_match_an_independent_polars_recount(corpus: Path, dis
     # (10) time period: WARC-Date of kept documents
     lo, hi = kept["warc_date"].min(), kept["warc_date"].max()
     ev10 = item(disclosure, 10)["evidence"]
-    assert ev10["min"] == lo.strftime("%Y-%m-%dT%H:%M:%SZ") and ev10["max"] == hi.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert (ev10["min"] == lo.strftime("%Y-%m-%dT%H:%M:%SZ")
+            and ev10["max"] == hi.strftime("%Y-%m-%dT%H:%M:%SZ"))
     assert ev10["min"].startswith("2024-04-25")
     # (1) domains with counts
     want = {r["domain"]: r["len"] for r in kept.group_by("domain").len().to_dicts()}
@@ -86,16 +88,19 @@ def test_disclosed_figures_match_an_independent_polars_recount(corpus: Path, dis
     for s in steps:
         assert f"{s['step']} ({s['decision']}): {s['len']:,}" in item(disclosure, 9)["answer"]
     # evidence names the manifest it came from
-    assert item(disclosure, 3)["evidence"]["datasets"][0]["manifest"]["path"] == str(corpus.resolve() / "run.json")
+    assert (item(disclosure, 3)["evidence"]["datasets"][0]["manifest"]["path"]
+            == str(corpus.resolve() / "run.json"))
 
 
 def test_licences_found_on_real_pages_are_disclosed(corpus: Path, disclosure: dict) -> None:
     kept = pl.read_parquet(corpus / "provenance" / "*.parquet").filter(pl.col("decision") == "kept")
-    lic = {r["license"]: r["len"] for r in kept.filter(pl.col("license").is_not_null()).group_by("license").len().to_dicts()}
+    lic = {r["license"]: r["len"]
+           for r in kept.filter(pl.col("license").is_not_null()).group_by("license").len().to_dicts()}
     # soldaini.net (a[rel=license]) and creativecommons.org pages carry CC BY 4.0; no other kept page does
     assert set(lic) == {"cc-by-4.0"}
     licensed_domains = set(kept.filter(pl.col("license").is_not_null())["domain"].to_list())
-    assert licensed_domains <= {"soldaini.net", "creativecommons.org"} and "creativecommons.org" in licensed_domains
+    assert (licensed_domains <= {"soldaini.net", "creativecommons.org"}
+            and "creativecommons.org" in licensed_domains)
     ev5 = item(disclosure, 5)["evidence"]
     assert ev5["licenses"]["cc-by-4.0"] == lic["cc-by-4.0"]
     assert ev5["licenses"]["none detected"] == kept.height - lic["cc-by-4.0"]
@@ -105,7 +110,8 @@ def test_licences_found_on_real_pages_are_disclosed(corpus: Path, disclosure: di
 def test_declarations_fill_what_no_scan_knows(corpus: Path, tmp_path: Path) -> None:
     d = build_disclosure([corpus], load_declarations(EXAMPLE_DECLARATIONS))
     assert item(d, 2)["basis"] == "declared" and "general English prose" in item(d, 2)["answer"]
-    assert item(d, 6)["basis"] == "declared" and item(d, 6)["answer"].startswith("Purchased: No. Licensed: No.")
+    assert (item(d, 6)["basis"] == "declared"
+            and item(d, 6)["answer"].startswith("Purchased: No. Licensed: No."))
     assert item(d, 8)["basis"] == "declared" and item(d, 8)["answer"].startswith("No")
     assert item(d, 11)["basis"] == "declared" and item(d, 11)["answer"].startswith("2025-05-01")
     assert "Data collection is not ongoing." in item(d, 10)["answer"]
@@ -127,10 +133,12 @@ def test_outputs_and_cli(corpus: Path, tmp_path: Path) -> None:
                        env={**os.environ, "SOURCE_DATE_EPOCH": "1714000000"})
     assert r.returncode == 0, r.stderr
     md, html = (out / "ab2013.md").read_text(), (out / "ab2013.html").read_text()
-    assert all(f"## {n}. " in md for n in range(1, 13)) and all(f'id="item-{n}"' in html for n in range(1, 13))
+    assert (all(f"## {n}. " in md for n in range(1, 13))
+            and all(f'id="item-{n}"' in html for n in range(1, 13)))
     assert json.loads((out / "ab2013.json").read_text())["generated_at"] == "2024-04-24T23:06:40Z"
     # a bad declarations file: one line, exit 2
-    r = subprocess.run([*env_cmd[:-1], str(tmp_path / "missing.toml")], capture_output=True, text=True, cwd=REPO)
+    r = subprocess.run([*env_cmd[:-1], str(tmp_path / "missing.toml")], capture_output=True, text=True,
+                       cwd=REPO)
     assert r.returncode == 2 and r.stderr.strip().count("\n") == 0 and "missing.toml" in r.stderr
     r = subprocess.run([sys.executable, "-m", "assay", "disclose", str(tmp_path), "-o", str(out)],
                        capture_output=True, text=True, cwd=REPO)
@@ -144,7 +152,8 @@ def test_html_escapes_crawled_url_and_text(tmp_path: Path) -> None:
     path = tmp_path / "evil.warc.gz"
     sentences = [
         "Our community garden opened early this year because the frost ended in late February.",
-        "Volunteers planted tomatoes, beans and squash along the southern fence where sunlight lasts longest.",
+        "Volunteers planted tomatoes, beans and squash along the southern fence where sunlight lasts "
+        "longest.",
         "A retired teacher organised a rota so that every bed is watered at least twice each week.",
         "Children from the nearby school visit on Thursdays to learn how compost turns scraps into soil.",
         "Last summer the harvest was shared with a food bank that feeds about ninety families.",
@@ -170,7 +179,8 @@ def test_html_escapes_crawled_url_and_text(tmp_path: Path) -> None:
     assert "<script>alert(0)</script>" in pl.read_parquet(corpus / "documents" / "*.parquet")["text"][0]
     paths = write_disclosure([corpus], tmp_path / "disc")
     d = json.loads(paths["json"].read_text())
-    assert "http://evil.example/<script>alert(1)</script>" in json.dumps(item(d, 1)["evidence"]["sample_urls"])
+    assert ("http://evil.example/<script>alert(1)</script>"
+            in json.dumps(item(d, 1)["evidence"]["sample_urls"]))
     html = paths["html"].read_text()
     assert "<script" not in html.lower()
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html

@@ -10,6 +10,7 @@ from collections import Counter
 
 import pytest
 
+from conftest import warc
 from curate.filters import (
     C4Config,
     C4Filter,
@@ -32,7 +33,6 @@ from curate.filters import (
 from curate.filters.c4 import count_sentences
 from curate.filters.text import NGrams, word_tokens, words
 from provenance.errors import ConfigError
-from tests.conftest import warc
 
 # A real paragraph (Python 3.11 tutorial, "An Informal Introduction to Python"), as prose.
 PROSE = (
@@ -135,7 +135,8 @@ def test_gopher_repetition_keeps_real_prose():
 
 
 def test_gopher_repetition_removes_a_repetitive_page_for_the_right_reason():
-    spam = "\n".join(["Buy cheap watches online today!"] * 6 + ["Contact us for more details about prices."] * 2)
+    spam = "\n".join(["Buy cheap watches online today!"] * 6
+                     + ["Contact us for more details about prices."] * 2)
     f = GopherRepetitionFilter()
     sig = f.annotate(Doc(text=spam))
     assert sig["dup_line_frac"] == round(6 / 8, 4)
@@ -145,7 +146,8 @@ def test_gopher_repetition_removes_a_repetitive_page_for_the_right_reason():
 @pytest.mark.parametrize(
     ("rule", "cfg", "text", "reason_prefix"),
     [
-        ("dup_para_frac", {"dup_para_frac": 0.3}, "\n\n".join(["Same paragraph here."] * 3 + ["Other one."]), "dup_para_frac="),
+        ("dup_para_frac", {"dup_para_frac": 0.3}, "\n\n".join(["Same paragraph here."] * 3 + ["Other one."]),
+         "dup_para_frac="),
         (
             "dup_para_char_frac",
             {"dup_para_char_frac": 0.2},
@@ -158,7 +160,8 @@ def test_gopher_repetition_removes_a_repetitive_page_for_the_right_reason():
             "\n".join(["This very long line is repeated twice in the page."] * 2 + ["a", "b", "c", "d"]),
             "dup_line_char_frac=",
         ),
-        ("top_2_gram", {"top_n_grams": [(2, 0.2)]}, "click here " * 10 + PROSE[:200], "top_2_gram_char_frac="),
+        ("top_2_gram", {"top_n_grams": [(2, 0.2)]}, "click here " * 10 + PROSE[:200],
+         "top_2_gram_char_frac="),
         (
             "dup_10_gram",
             {"dup_n_grams": [(10, 0.1)]},
@@ -196,11 +199,14 @@ def test_gopher_quality_keeps_real_prose():
         ("The cat and the dog.", {}, "word_count=5<50"),
         (PROSE, {"max_doc_words": 100}, "word_count="),
         (" ".join(["a", "to", "of", "be"] * 20), {}, "mean_word_length=1.75<3"),
-        (" ".join(["internationalization", "counterrevolutionaries", "the", "of"] * 20), {}, "mean_word_length=11.75>10"),
+        (" ".join(["internationalization", "counterrevolutionaries", "the", "of"] * 20), {},
+         "mean_word_length=11.75>10"),
         (PROSE + " #tag" * 40, {}, "hash_word_ratio="),
         (PROSE + " and so on..." * 40, {}, "ellipsis_word_ratio="),
-        ("\n".join(["• item number one of the list"] * 20), {"min_doc_words": None}, "bullet_line_frac=1.0>0.9"),
-        ("\n".join([PROSE[:80] + " and more"] * 3 + ["it goes on and on..."] * 3), {"min_doc_words": None}, "ellipsis_line_frac=0.5>0.3"),
+        ("\n".join(["• item number one of the list"] * 20), {"min_doc_words": None},
+         "bullet_line_frac=1.0>0.9"),
+        ("\n".join([PROSE[:80] + " and more"] * 3 + ["it goes on and on..."] * 3), {"min_doc_words": None},
+         "ellipsis_line_frac=0.5>0.3"),
         ("the of " + " ".join(str(10_000 + i) for i in range(100)), {}, "alpha_word_frac=0.0196<0.8"),
         (" ".join(["lorem", "ipsum", "dolor"] * 30), {}, "stop_word_count=0<2"),
     ],
@@ -240,7 +246,8 @@ def test_c4_line_cleaner_drops_javascript_policy_short_lines_and_citations():
     assert "JavaScript" not in doc.text and "cookies" not in doc.text and "privacy policy" not in doc.text
     assert "Home" not in doc.text.splitlines() and "Menu About" not in doc.text
     assert doc.text.endswith("The sky is blue. It was measured in 1901.")
-    assert sig["c4_dropped_javascript"] == 1 and sig["c4_dropped_policy"] == 2 and sig["c4_dropped_too_few_words"] == 2
+    assert (sig["c4_dropped_javascript"] == 1 and sig["c4_dropped_policy"] == 2
+            and sig["c4_dropped_too_few_words"] == 2)
     assert sig["c4_lines_kept"] == len(PROSE.splitlines()) + 1
 
 
@@ -271,7 +278,8 @@ def test_c4_page_rules_reject_whole_page_and_leave_text(extra, reason):
 def test_c4_too_few_sentences():
     f = C4Filter()
     assert count_sentences("One here. Two here! Three? And four") == 4
-    assert f.decide(f.annotate(Doc(text="Only one sentence is here.\nAnd a second one."))) == "c4_sentences=2<5"
+    assert (f.decide(f.annotate(Doc(text="Only one sentence is here.\nAnd a second one.")))
+            == "c4_sentences=2<5")
     assert f.decide(f.annotate(Doc(text=PROSE))) is None
 
 
@@ -286,9 +294,12 @@ def test_fineweb_keeps_real_prose():
 @pytest.mark.parametrize(
     ("text", "cfg", "expected"),
     [
-        ("\n".join(["Section heading number"] * 1 + [f"Item {i} of the long list of things" for i in range(20)]), {}, "line_punct_ratio=0.0<0.12"),
+        ("\n".join(["Section heading number"] * 1
+                   + [f"Item {i} of the long list of things" for i in range(20)]),
+         {}, "line_punct_ratio=0.0<0.12"),
         ("\n".join([f"Short line {i}." for i in range(20)] + [PROSE]), {}, "short_line_ratio="),
-        (PROSE + "\nSubscribe to our newsletter today.\nSubscribe to our newsletter today.", {}, "char_dup_ratio="),
+        (PROSE + "\nSubscribe to our newsletter today.\nSubscribe to our newsletter today.", {},
+         "char_dup_ratio="),
         ("\n".join(f"Word {i}." for i in range(40)), {"short_line_thr": None}, "list_ratio="),
     ],
 )
@@ -398,7 +409,8 @@ def _python_doc_pages(step: int):
             if i % step:
                 continue
             html = rec.content_stream().read().decode("utf-8", "replace")
-            text = trafilatura.extract(html, favor_precision=True, include_comments=False, include_tables=True, deduplicate=False)
+            text = trafilatura.extract(html, favor_precision=True, include_comments=False,
+                                       include_tables=True, deduplicate=False)
             pages.append((rec.rec_headers.get_header("WARC-Target-URI"), text or ""))
     return pages
 

@@ -45,7 +45,8 @@ def _timeouts(out: Path) -> str:
     """Extraction timeouts are a wall-clock guard (10 s a page): a loaded machine can add some. Name them."""
     import polars as pl
 
-    prov = pl.read_parquet(out / "provenance" / "*.parquet", columns=["source_file", "record_index", "reason"])
+    prov = pl.read_parquet(out / "provenance" / "*.parquet",
+                           columns=["source_file", "record_index", "reason"])
     hit = prov.filter(pl.col("reason").str.starts_with("extraction-timeout"))
     rows = [f"{Path(r['source_file']).name}#{r['record_index']}" for r in hit.iter_rows(named=True)]
     return f"; extraction timeouts (machine load?): {', '.join(rows)}" if rows else ""

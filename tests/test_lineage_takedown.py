@@ -1,4 +1,5 @@
-"""Lineage over run manifests, and takedown of a domain from a corpus curated from the real wget-crawl WARCs."""
+"""Lineage over run manifests, and takedown of a domain from a corpus curated from the real wget-crawl
+WARCs."""
 
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ def runs(tmp_path_factory) -> Path:
     the shape train.trainer.RunRecord / synth write; the slow test below uses a real training run."""
     root = tmp_path_factory.mktemp("runs")
     web = root / "web"
-    cfg = load_config(overrides={"tokenize.enabled": True, "tokenize.vocab_size": 512, "tokenize.shard_tokens": 20_000})
+    cfg = load_config(overrides={"tokenize.enabled": True, "tokenize.vocab_size": 512,
+                                 "tokenize.shard_tokens": 20_000})
     curate([str(warc(n)) for n in WGET], web, cfg)
     man = read_manifest(web)
     shards = man["tokenize"]["shards"]
@@ -39,18 +41,21 @@ def runs(tmp_path_factory) -> Path:
     def train_manifest(name: str, chosen: list[dict]) -> None:
         write_manifest(root / name, {
             "kind": "train", "run_id": f"{name}-id", "status": "done",
-            "data": [{"name": "web", "path": str(web), "weight": 1.0, "run_id": man["run_id"], "kind": "curate",
-                      "tokenizer_sha256": man["tokenize"]["tokenizer"]["sha256"]}],
+            "data": [{"name": "web", "path": str(web), "weight": 1.0, "run_id": man["run_id"],
+                      "kind": "curate", "tokenizer_sha256": man["tokenize"]["tokenizer"]["sha256"]}],
             "shards_consumed": [{"corpus": "web", "path": str(web / s["path"]), "sha256": s["sha256"],
-                                 "first_read_at": f"2025-05-0{i + 1}T10:00:00+00:00"} for i, s in enumerate(chosen)],
+                                 "first_read_at": f"2025-05-0{i + 1}T10:00:00+00:00"}
+                                for i, s in enumerate(chosen)],
             "started_at": "2025-05-01T09:59:00+00:00",
         })
 
     train_manifest("train-a", shards)
     train_manifest("train-b", [s for s in shards if s["path"] not in holding])
-    write_manifest(root / "qa", {"kind": "synth", "run_id": "qa-id", "seeds": {"path": str(web), "run_id": man["run_id"]},
-                                 "generator": {"model": "tiny-llama", "weights_sha256": "0" * 64}, "task": "qa",
-                                 "gates": {"overall": "pass"}, "purpose": "reading comprehension", "started_at": now_iso()})
+    write_manifest(root / "qa", {"kind": "synth", "run_id": "qa-id",
+                                 "seeds": {"path": str(web), "run_id": man["run_id"]},
+                                 "generator": {"model": "tiny-llama", "weights_sha256": "0" * 64},
+                                 "task": "qa", "gates": {"overall": "pass"},
+                                 "purpose": "reading comprehension", "started_at": now_iso()})
     return root
 
 
@@ -76,7 +81,8 @@ def test_lineage_from_training_run_and_synthetic_set_back_to_warcs(runs: Path, t
     wants = {sha256_file(warc(n)) for n in WGET}
     assert {w["sha256"] for w in warc_files(tree)} == wants
     synth = build_lineage(runs / "qa")
-    assert synth.parents[0].path == str((runs / "web").resolve()) and {w["sha256"] for w in warc_files(synth)} == wants
+    assert (synth.parents[0].path == str((runs / "web").resolve())
+            and {w["sha256"] for w in warc_files(synth)} == wants)
     text = format_tree(tree)
     assert "train train-a-id" in text and "wget-crawl-2024-a.warc.gz" in text and "UNRESOLVED" not in text
     prov = to_prov_json(tree)
@@ -89,7 +95,8 @@ def test_lineage_from_training_run_and_synthetic_set_back_to_warcs(runs: Path, t
     write_manifest(moved / "train", m)
     assert build_lineage(moved / "train", roots=[runs]).parents[0].kind == "curate"
     assert "UNRESOLVED data:web" in format_tree(build_lineage(moved / "train"))
-    r = subprocess.run([sys.executable, "-m", "assay", "lineage", str(runs / "train-a"), "--prov-json", str(tmp_path / "p.json")],
+    r = subprocess.run([sys.executable, "-m", "assay", "lineage", str(runs / "train-a"),
+                        "--prov-json", str(tmp_path / "p.json")],
                        capture_output=True, text=True, cwd=REPO)
     assert r.returncode == 0 and "wget-crawl-2024-b.warc.gz" in r.stdout
     assert json.loads((tmp_path / "p.json").read_text())["activity"]
@@ -99,7 +106,8 @@ def test_takedown_by_domain(runs: Path, tmp_path: Path) -> None:
     web = runs / "web"
     before = {p: sha256_file(p) for p in sorted(web.rglob("*")) if p.is_file() and "_work" not in p.parts}
     prov0 = pl.read_parquet(web / "provenance" / "*.parquet")
-    victims = set(prov0.filter((pl.col("domain") == DOMAIN) & (pl.col("decision") == "kept"))["doc_id"].to_list())
+    victims = set(prov0.filter((pl.col("domain") == DOMAIN)
+                               & (pl.col("decision") == "kept"))["doc_id"].to_list())
     assert victims
     new = tmp_path / "web-v2"
     man = takedown(web, new, domain=DOMAIN)
@@ -124,7 +132,8 @@ def test_takedown_by_domain(runs: Path, tmp_path: Path) -> None:
     assert man["parent"]["run_id"] == read_manifest(web)["run_id"]
     assert [r["run_id"] for r in td["affected_training_runs"]] == ["train-a-id"]
     assert [r["run_id"] for r in td["unaffected_training_runs_of_corpus"]] == ["train-b-id"]
-    assert {s["sha256"] for s in td["affected_shards"]} == set(td["affected_training_runs"][0]["consumed_affected_shards"])
+    assert ({s["sha256"] for s in td["affected_shards"]}
+            == set(td["affected_training_runs"][0]["consumed_affected_shards"]))
     # a fresh disclosure no longer lists the domain; OUT itself is unchanged
     d = build_disclosure([new])
     domains = {x["domain"] for x in d["items"][0]["evidence"]["domains"]}
@@ -151,7 +160,8 @@ def test_takedown_other_selectors_and_errors(runs: Path, tmp_path: Path) -> None
     ids_file = tmp_path / "ids.txt"
     one = kept["doc_id"][0]
     ids_file.write_text(f"# request 42\n{one}\n\n")
-    r = subprocess.run([sys.executable, "-m", "assay", "takedown", str(web), "--doc-ids", str(ids_file), "-o", str(tmp_path / "ids")],
+    r = subprocess.run([sys.executable, "-m", "assay", "takedown", str(web), "--doc-ids", str(ids_file),
+                        "-o", str(tmp_path / "ids")],
                        capture_output=True, text=True, cwd=REPO)
     assert r.returncode == 0, r.stderr
     assert one not in pl.read_parquet(tmp_path / "ids" / "documents" / "*.parquet")["doc_id"].to_list()
@@ -159,7 +169,8 @@ def test_takedown_other_selectors_and_errors(runs: Path, tmp_path: Path) -> None
         takedown(web, tmp_path / "x", domain="a.org", url_regex="b")
     with pytest.raises(TakedownError, match="not empty"):
         takedown(web, tmp_path / "re", domain="a.org")
-    r = subprocess.run([sys.executable, "-m", "assay", "takedown", str(web), "--url-regex", "(", "-o", str(tmp_path / "y")],
+    r = subprocess.run([sys.executable, "-m", "assay", "takedown", str(web), "--url-regex", "(",
+                        "-o", str(tmp_path / "y")],
                        capture_output=True, text=True, cwd=REPO)
     assert r.returncode == 2 and "--url-regex" in r.stderr and r.stderr.strip().count("\n") == 0
 
@@ -174,8 +185,8 @@ def test_takedown_names_a_real_training_run(runs: Path, tmp_path: Path) -> None:
     web = runs / "web"
     cfg = TrainConfig(model={"d_model": 32, "n_layers": 1, "n_heads": 2, "max_seq_len": 32},
                       data=[{"name": "web", "path": str(web)}], out_dir=root / "tiny", steps=3, batch_size=4,
-                      micro_batch_size=4, seq_len=32, warmup_steps=1, eval_every=100, log_every=1, progress=False,
-                      device="cpu", eval_windows=2)
+                      micro_batch_size=4, seq_len=32, warmup_steps=1, eval_every=100, log_every=1,
+                      progress=False, device="cpu", eval_windows=2)
     train(cfg)
     consumed = {s["sha256"] for s in read_manifest(root / "tiny")["shards_consumed"]}
     man = takedown(web, tmp_path / "v2", domain=DOMAIN, runs=[root])
@@ -188,8 +199,10 @@ def test_takedown_names_a_real_training_run(runs: Path, tmp_path: Path) -> None:
 def test_disclosure_over_corpus_synthetic_set_and_training_run(runs: Path) -> None:
     d = build_disclosure([runs / "web", runs / "qa", runs / "train-a"])
     items = {i["number"]: i for i in d["items"]}
-    assert items[11]["basis"] == "derived" and items[11]["answer"].startswith("First used 2025-05-01T10:00:00+00:00")
-    assert items[11]["evidence"]["training_runs"][0]["manifest"]["sha256"] == sha256_file(runs / "train-a" / "run.json")
+    assert (items[11]["basis"] == "derived"
+            and items[11]["answer"].startswith("First used 2025-05-01T10:00:00+00:00"))
+    assert (items[11]["evidence"]["training_runs"][0]["manifest"]["sha256"]
+            == sha256_file(runs / "train-a" / "run.json"))
     assert items[12]["basis"] == "derived" and items[12]["answer"].startswith("Yes.")
     assert "reading comprehension" in items[12]["answer"] and "tiny-llama" in items[12]["answer"]
     assert [i["kind"] for i in d["inputs"]] == ["curate", "synth", "train"]

@@ -16,6 +16,7 @@ import pytest
 import regex
 from pydantic import ValidationError
 
+from conftest import warc
 from curate.dedup.lsh import band_buckets, find_clusters
 from curate.dedup.lsh_shuffle import find_clusters_sharded
 from curate.dedup.minhash import (
@@ -30,7 +31,6 @@ from curate.dedup.minhash import (
 )
 from curate.exec import LocalExecutor
 from provenance.schema import TS
-from tests.conftest import warc
 
 DOCS_WARCS = ("python-3.11-docs.warc.gz", "postgresql-15-docs.warc.gz", "debian-multilingual-docs.warc.gz")
 CFG = NearDedupConfig()
@@ -61,7 +61,8 @@ def extract_docs(path: Path, url_filter=None, limit: int | None = None) -> list[
                 continue
             date = datetime.fromisoformat(rec.rec_headers.get_header("WARC-Date").replace("Z", "+00:00"))
             docs.append({"doc_id": rec.rec_headers.get_header("WARC-Record-ID"),
-                         "url": rec.rec_headers.get_header("WARC-Target-URI"), "warc_date": date, "text": text})
+                         "url": rec.rec_headers.get_header("WARC-Target-URI"), "warc_date": date,
+                         "text": text})
     return docs
 
 
@@ -78,7 +79,8 @@ def exact_dedup(docs: list[dict]) -> list[dict]:
 
 def load_docs_cached(cache_dir: Path) -> dict[str, list[dict]]:
     """Extracted docs of the three docs WARCs, kept after exact dedup, per file. The extraction (~1-5 min)
-    is cached in `cache_dir`, keyed by the WARCs' sha256 and trafilatura's version (also used by the benchmark)."""
+    is cached in `cache_dir`, keyed by the WARCs' sha256 and trafilatura's version (also used by the
+    benchmark)."""
     import trafilatura
 
     paths = [warc(name) for name in DOCS_WARCS]
@@ -305,7 +307,8 @@ def test_clusters_global_across_files_with_representative_rule(tmp_path, few_pag
     assert find_clusters(paths[::-1], CFG).equals(t)
     # excluded documents take no part; the representative moves to the next by the rule
     t2 = find_clusters(paths, CFG, exclude={"m"})
-    assert t2.column("doc_id").to_pylist() == ["a", "b", "z"] and set(t2.column("dup_of").to_pylist()) == {"z"}
+    assert (t2.column("doc_id").to_pylist() == ["a", "b", "z"]
+            and set(t2.column("dup_of").to_pylist()) == {"z"})
     # verification keeps these (estimated Jaccard ~0.97)
     assert find_clusters(paths, CFG.model_copy(update={"verify": True})).equals(t)
 
@@ -317,11 +320,13 @@ def test_verify_drops_candidates_below_threshold(tmp_path):
     b = a.copy()
     b[72:] ^= np.uint32(1)
     c = rng.integers(0, 2**32 - 1, CFG.num_perm, dtype=np.uint32)
-    write_signatures(tmp_path / "s.parquet", ["a", "b", "c"], pa.array([None] * 3, TS), np.stack([a, b, c]), CFG)
+    write_signatures(tmp_path / "s.parquet", ["a", "b", "c"], pa.array([None] * 3, TS), np.stack([a, b, c]),
+                     CFG)
     paths = [tmp_path / "s.parquet"]
     assert find_clusters(paths, CFG).column("doc_id").to_pylist() == ["a", "b"]
     assert find_clusters(paths, CFG.model_copy(update={"verify": True})).num_rows == 0
-    assert find_clusters(paths, CFG.model_copy(update={"verify": True, "verify_threshold": 0.6})).num_rows == 2
+    assert find_clusters(paths,
+                         CFG.model_copy(update={"verify": True, "verify_threshold": 0.6})).num_rows == 2
 
 
 def test_cjk_near_duplicates_cluster(tmp_path, few_pages):
@@ -367,7 +372,8 @@ def exact_jaccard_all_pairs(shingle_sets: list[np.ndarray]) -> tuple[np.ndarray,
     sets = [np.unique(s) for s in shingle_sets]
     indptr = np.concatenate(([0], np.cumsum([len(s) for s in sets])))
     _, indices = np.unique(np.concatenate(sets), return_inverse=True)
-    a = csr_matrix((np.ones(len(indices), np.int32), indices.ravel(), indptr), shape=(len(sets), indices.max() + 1))
+    a = csr_matrix((np.ones(len(indices), np.int32), indices.ravel(), indptr),
+                   shape=(len(sets), indices.max() + 1))
     inter = (a @ a.T).tocoo()
     upper = inter.row < inter.col
     i, j, n = inter.row[upper], inter.col[upper], inter.data[upper]
@@ -387,7 +393,8 @@ def near_variants(docs: list[dict], n: int, seed: int = 2013) -> list[dict]:
     for k, idx in enumerate(rng.choice(len(pool), n, replace=False).tolist()):
         d, words = pool[idx], pool[idx]["text"].split()
         rate = rng.choice([0.002, 0.005, 0.01, 0.02, 0.03, 0.04, 0.06])
-        for pos in sorted(rng.choice(len(words), max(1, int(len(words) * rate)), replace=False).tolist(), reverse=True):
+        for pos in sorted(rng.choice(len(words), max(1, int(len(words) * rate)), replace=False).tolist(),
+                          reverse=True):
             op = int(rng.integers(3))
             if op == 0:
                 words[pos] = f"edit{k}x{pos}"
@@ -411,7 +418,8 @@ def directly_matched_pairs(sigs: np.ndarray) -> set[tuple[int, int]]:
 
 @pytest.mark.slow  # extraction of ~1,960 pages the first time (cached afterwards), then ~20 s
 def test_quality_against_brute_force(tmp_path, docs_by_file, capsys):
-    """Recall on pairs with exact Jaccard >= 0.8 and precision of directly matched pairs, global over 4 files."""
+    """Recall on pairs with exact Jaccard >= 0.8 and precision of directly matched pairs, global over 4
+    files."""
     files = dict(docs_by_file)
     real = [d for docs in files.values() for d in docs]
     assert len(real) > 1800
@@ -420,8 +428,8 @@ def test_quality_against_brute_force(tmp_path, docs_by_file, capsys):
     for name, file_docs in files.items():
         sigs = signatures([d["text"] for d in file_docs], CFG)
         p = tmp_path / f"{name}.sig.parquet"
-        write_signatures(p, [d["doc_id"] for d in file_docs], pa.array([d["warc_date"] for d in file_docs], TS),
-                         sigs, CFG)
+        write_signatures(p, [d["doc_id"] for d in file_docs],
+                         pa.array([d["warc_date"] for d in file_docs], TS), sigs, CFG)
         paths.append(p)
         docs.extend(file_docs)
         sig_blocks.append(sigs)
@@ -432,7 +440,8 @@ def test_quality_against_brute_force(tmp_path, docs_by_file, capsys):
 
     i, j, jac = exact_jaccard_all_pairs([shingle_hashes(d["text"], CFG) for d in docs])
     high = jac >= 0.8
-    recall = float(np.mean([label[a] == label[b] for a, b in zip(i[high].tolist(), j[high].tolist(), strict=True)]))
+    recall = float(np.mean([label[a] == label[b]
+                            for a, b in zip(i[high].tolist(), j[high].tolist(), strict=True)]))
     jac_of = dict(zip(zip(i.tolist(), j.tolist(), strict=True), jac.tolist(), strict=True))
     direct = directly_matched_pairs(np.concatenate(sig_blocks))
     precision = sum(1 for p in direct if jac_of.get(p, 0.0) >= 0.5) / len(direct)
@@ -468,7 +477,8 @@ def _write_provenance(out: Path) -> None:
     names = ["doc_id", "decision", "step", "dup_cluster", "dup_of", "url"]
     (out / "provenance").mkdir(parents=True)
     for part, sl in (("part-00000", slice(0, 5)), ("part-00001", slice(5, 9))):
-        pq.write_table(pa.table({n: pa.array(list(c[sl]), pa.string()) for n, c in zip(names, cols, strict=True)}),
+        pq.write_table(pa.table({n: pa.array(list(c[sl]), pa.string())
+                                 for n, c in zip(names, cols, strict=True)}),
                        out / "provenance" / f"{part}.parquet")
 
 
@@ -479,7 +489,8 @@ def test_dedup_summary_and_html(tmp_path):
     s = dedup_summary(tmp_path)
     assert s["records"] == 9 and s["duplicates_removed"] == 4
     assert s["removed_by_step"] == {"exact_dedup": 1, "near_dedup": 3}
-    assert s["near"]["clusters"] == 2 and s["near"]["removed"] == 3 and s["near"]["documents_in_clusters"] == 5
+    assert (s["near"]["clusters"] == 2 and s["near"]["removed"] == 3
+            and s["near"]["documents_in_clusters"] == 5)
     assert s["near"]["histogram"] == [[2, 1], [3, 1]]
     top = s["near"]["largest"][0]
     assert top["cluster"] == "mh-aaa" and top["size"] == 3 and top["representative_url"] == "https://a.example/1"

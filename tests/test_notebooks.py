@@ -17,7 +17,8 @@ NOTEBOOKS = ["01-curate-a-crawl.ipynb", "02-synthetic-data-and-collapse.ipynb", 
 
 
 def test_notebooks_are_generated_from_make_notebooks():
-    """The committed .ipynb files are what notebooks/make_notebooks.py writes (reviewable source), outputs cleared."""
+    """The committed .ipynb files are what notebooks/make_notebooks.py writes (reviewable source),
+    outputs cleared."""
     import importlib.util
 
     import nbformat
@@ -38,7 +39,8 @@ def test_notebook_runs(name, warc_dir):
     from nbclient import NotebookClient
 
     nb = nbformat.read(NB_DIR / name, as_version=4)
-    NotebookClient(nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(NB_DIR)}}).execute()
+    NotebookClient(nb, timeout=900, kernel_name="python3",
+                   resources={"metadata": {"path": str(NB_DIR)}}).execute()
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert all(c.execution_count for c in code)
     errors = [o for c in code for o in c.outputs if o.output_type == "error"]

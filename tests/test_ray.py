@@ -89,7 +89,8 @@ def _nbytes(obj: object) -> int:
 
 
 @pytest.mark.slow
-def test_ray_and_local_outputs_are_byte_identical(ray_cluster, reference, tmp_path: Path, monkeypatch) -> None:
+def test_ray_and_local_outputs_are_byte_identical(ray_cluster, reference, tmp_path: Path,
+                                                  monkeypatch) -> None:
     received: list[int] = []
     real_get = ray_cluster.get
 
@@ -134,7 +135,8 @@ def test_killed_worker_is_retried_and_output_is_unchanged(ray_cluster, reference
     killed: list[int] = []
     stop = threading.Event()
     # part-00001 is the ClueWeb09 file (29 pages): long enough to be caught mid-task.
-    watcher = threading.Thread(target=_kill_worker_running, args=("part-00001", out, killed, stop), daemon=True)
+    watcher = threading.Thread(target=_kill_worker_running, args=("part-00001", out, killed, stop),
+                               daemon=True)
     watcher.start()
     try:
         curate(inputs(), out, ray_cfg())

@@ -21,16 +21,26 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
 
 PAYLOAD = "<script>window.__pwned = 1</script>"
 PROSE = [
-    "The archive keeps every page that the crawler fetched, together with the headers that the server sent back.",
-    "Readers who study the history of a site can compare two captures and see which paragraphs changed over time.",
-    "Each capture is stored as a record with a date, an address and a digest, so that nothing is lost or mixed up.",
-    "Librarians decide which sites to collect first, and they write down the reasons so that others can follow them.",
-    "Researchers often need a stable copy of a page, because the live version may disappear without any warning.",
-    "A good collection policy explains what is kept, for how long, and who may ask for a page to be removed again.",
-    "Small institutions share their crawls with larger ones, which have the storage and the staff to keep them safe.",
-    "Some pages change every minute, so the crawler visits them often and stores only the versions that differ.",
-    "Scholars cite archived pages in their papers, and the citation points to the exact capture they have read.",
-    "When a site closes down, its archived copy may be the only place where its words can still be found at all.",
+    "The archive keeps every page that the crawler fetched, together with the headers that the server "
+    "sent back.",
+    "Readers who study the history of a site can compare two captures and see which paragraphs changed "
+    "over time.",
+    "Each capture is stored as a record with a date, an address and a digest, so that nothing is lost or "
+    "mixed up.",
+    "Librarians decide which sites to collect first, and they write down the reasons so that others can "
+    "follow them.",
+    "Researchers often need a stable copy of a page, because the live version may disappear without any "
+    "warning.",
+    "A good collection policy explains what is kept, for how long, and who may ask for a page to be "
+    "removed again.",
+    "Small institutions share their crawls with larger ones, which have the storage and the staff to "
+    "keep them safe.",
+    "Some pages change every minute, so the crawler visits them often and stores only the versions that "
+    "differ.",
+    "Scholars cite archived pages in their papers, and the citation points to the exact capture they "
+    "have read.",
+    "When a site closes down, its archived copy may be the only place where its words can still be found "
+    "at all.",
 ]
 
 
@@ -49,8 +59,9 @@ def _xss_warc(path: Path) -> Path:
     with open(path, "wb") as f:
         w = WARCWriter(f, gzip=True)
         http = StatusAndHeaders("200 OK", [("Content-Type", "text/html; charset=utf-8")], protocol="HTTP/1.1")
-        rec = w.create_warc_record("https://archive.example.org/notes.html", "response", payload=io.BytesIO(body),
-                                   http_headers=http, warc_headers_dict={"WARC-Date": "2024-05-01T00:00:00Z"})
+        rec = w.create_warc_record("https://archive.example.org/notes.html", "response",
+                                   payload=io.BytesIO(body), http_headers=http,
+                                   warc_headers_dict={"WARC-Date": "2024-05-01T00:00:00Z"})
         w.write_record(rec)
     return path
 
@@ -67,13 +78,15 @@ def _open(report: Path, shot: Path) -> dict:
             page = browser.new_page(viewport={"width": 1200, "height": 900})
             page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
             page.on("pageerror", lambda e: errors.append(str(e)))
-            page.on("request", lambda r: None if r.url.startswith(("file:", "data:")) else external.append(r.url))
+            page.on("request",
+                    lambda r: None if r.url.startswith(("file:", "data:")) else external.append(r.url))
             page.goto(report.as_uri(), wait_until="load")
             page.screenshot(path=str(shot), full_page=True)
             result = {
                 "errors": errors, "external": external, "text": page.inner_text("body"),
                 "pwned": page.evaluate("typeof window.__pwned + '/' + typeof window.__pwned2"),
-                "images": page.eval_on_selector_all("img", "els => els.map(e => [e.naturalWidth, e.complete])"),
+                "images": page.eval_on_selector_all("img",
+                                                    "els => els.map(e => [e.naturalWidth, e.complete])"),
                 "scripts": page.eval_on_selector_all("script", "els => els.length"),
             }
         finally:
@@ -94,7 +107,8 @@ def _check_screenshot(shot: Path) -> None:
 @pytest.fixture(scope="module")
 def chromium():
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} missing: `make browser` installs Debian's chromium (the `test` target runs it)")
+        pytest.fail(f"{CHROMIUM} missing: `make browser` installs Debian's chromium "
+                    "(the `test` target runs it)")
     return CHROMIUM
 
 

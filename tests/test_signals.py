@@ -22,14 +22,21 @@ def only(kind: str, text: str) -> int:
 @pytest.mark.parametrize(
     ("kind", "positive", "negative"),
     [
-        ("email", "write to jane.doe+list@mail.example.co.uk or ops@example.org.", "logo@2x.png, user at example dot com, @handle"),
+        ("email", "write to jane.doe+list@mail.example.co.uk or ops@example.org.",
+         "logo@2x.png, user at example dot com, @handle"),
         ("phone", "call (212) 555-1234 or +44 20 7946 0958", "Python 3.11.7 on 2024-04-25, build 1234567890"),
-        ("phone", "NANP 650-253-0000, intl +33 1 42 68 53 00", "ISBN 978-3-16-148410-0; 21 34 55 89 144 233 377 610 987 1597"),
-        ("ip", "server 8.8.8.8 and 2607:f8b0:4005:80a::200e", "10.0.0.1 192.168.1.1 127.0.0.1 203.0.113.5 2001:db8::1 ::1 12:30:45"),
-        ("ip", "ping 130.89.148.77 ok, dns 2001:4860:4860::8888", "Section 6.2.4.3, version 1.2.3.4, OID 1.3.101.110, see 12.2.1.1. Next"),
-        ("credit_card", "card 4111 1111 1111 1111, amex 378282246310005", "4111 1111 1111 1112 (bad Luhn), 1234567812345670 (no issuer)"),
-        ("ssn", "SSN 536-22-1234 or 123-45-6780", "000-12-3456 666-12-1234 912-12-1234 536-00-1234 536-22-0000"),
-        ("iban", "pay GB82 WEST 1234 5698 7654 32 AND DE89370400440532013000", "GB82 WEST 1234 5698 7654 33, XX82WEST12345698765432"),
+        ("phone", "NANP 650-253-0000, intl +33 1 42 68 53 00",
+         "ISBN 978-3-16-148410-0; 21 34 55 89 144 233 377 610 987 1597"),
+        ("ip", "server 8.8.8.8 and 2607:f8b0:4005:80a::200e",
+         "10.0.0.1 192.168.1.1 127.0.0.1 203.0.113.5 2001:db8::1 ::1 12:30:45"),
+        ("ip", "ping 130.89.148.77 ok, dns 2001:4860:4860::8888",
+         "Section 6.2.4.3, version 1.2.3.4, OID 1.3.101.110, see 12.2.1.1. Next"),
+        ("credit_card", "card 4111 1111 1111 1111, amex 378282246310005",
+         "4111 1111 1111 1112 (bad Luhn), 1234567812345670 (no issuer)"),
+        ("ssn", "SSN 536-22-1234 or 123-45-6780",
+         "000-12-3456 666-12-1234 912-12-1234 536-00-1234 536-22-0000"),
+        ("iban", "pay GB82 WEST 1234 5698 7654 32 AND DE89370400440532013000",
+         "GB82 WEST 1234 5698 7654 33, XX82WEST12345698765432"),
     ],
 )
 def test_pii_positive_and_negative(kind: str, positive: str, negative: str) -> None:
@@ -52,14 +59,20 @@ def test_redaction_replaces_spans_and_counts() -> None:
 @pytest.mark.parametrize(
     ("html", "expected"),
     [
-        ('<a rel="license noopener" href="http://creativecommons.org/licenses/by/4.0/?ref=x">CC</a>', ("cc-by-4.0", "a[rel=license]")),
-        ('<head><link rel="license" href="https://creativecommons.org/licenses/by-sa/4.0/deed.de"></head>', ("cc-by-sa-4.0", "link[rel=license]")),
-        ('<meta name="license" content="https://creativecommons.org/publicdomain/zero/1.0/">', ("cc0-1.0", "meta[name=license]")),
-        ('<p><a href="https://creativecommons.org/publicdomain/mark/1.0/">PDM</a></p>', ("cc-pdm-1.0", "a[href]")),
-        ('<a href="https://creativecommons.org/licenses/by-nc-nd/3.0/us/legalcode">x</a>', ("cc-by-nc-nd-3.0-us", "a[href]")),
+        ('<a rel="license noopener" href="http://creativecommons.org/licenses/by/4.0/?ref=x">CC</a>',
+         ("cc-by-4.0", "a[rel=license]")),
+        ('<head><link rel="license" href="https://creativecommons.org/licenses/by-sa/4.0/deed.de"></head>',
+         ("cc-by-sa-4.0", "link[rel=license]")),
+        ('<meta name="license" content="https://creativecommons.org/publicdomain/zero/1.0/">',
+         ("cc0-1.0", "meta[name=license]")),
+        ('<p><a href="https://creativecommons.org/publicdomain/mark/1.0/">PDM</a></p>',
+         ("cc-pdm-1.0", "a[href]")),
+        ('<a href="https://creativecommons.org/licenses/by-nc-nd/3.0/us/legalcode">x</a>',
+         ("cc-by-nc-nd-3.0-us", "a[href]")),
         # mere mentions, the cc: namespace, CC's home page or an unrelated rel=license: no licence
         ("<p>We love Creative Commons and creativecommons.org/licenses!</p>", (None, None)),
-        ('<p xmlns:cc="http://creativecommons.org/ns#">Made with <a href="https://creativecommons.org/">CC</a></p>', (None, None)),
+        ('<p xmlns:cc="http://creativecommons.org/ns#">Made with '
+         '<a href="https://creativecommons.org/">CC</a></p>', (None, None)),
         ('<a rel="license" href="https://opensource.org/licenses/MIT">MIT</a>', (None, None)),
         ("", (None, None)),
         ("<<<not html at all", (None, None)),
@@ -70,14 +83,17 @@ def test_detect_license_cases(html: str, expected: tuple[str | None, str | None]
 
 
 def test_opt_out_signals() -> None:
-    html = '<head><meta name="tdm-reservation" content="1"><meta name="robots" content="index, noimageai"></head>'
+    html = ('<head><meta name="tdm-reservation" content="1">'
+            '<meta name="robots" content="index, noimageai"></head>')
     assert detect_opt_out(html, []) == {
-        "tdm_reserved": True, "noai": True, "sources": ["meta[name=robots]:noimageai", "meta[name=tdm-reservation]"],
+        "tdm_reserved": True, "noai": True,
+        "sources": ["meta[name=robots]:noimageai", "meta[name=tdm-reservation]"],
     }
     hdr = detect_opt_out("<p>x</p>", [("X-Robots-Tag", "googlebot: noai"), ("TDM-Reservation", "1")])
     assert hdr["tdm_reserved"] and hdr["noai"] and "http:x-robots-tag:noai" in hdr["sources"]
     # content="0" means rights NOT reserved; ordinary robots values are not an AI opt-out
-    none = detect_opt_out('<meta name="tdm-reservation" content="0"><meta name="robots" content="noindex, nofollow">',
+    none = detect_opt_out('<meta name="tdm-reservation" content="0">'
+                          '<meta name="robots" content="noindex, nofollow">',
                           [("X-Robots-Tag", "noarchive")])
     assert none == {"tdm_reserved": False, "noai": False, "sources": []}
 
@@ -86,11 +102,13 @@ def _responses(name: str):
     with open(warc(name), "rb") as f:
         for rec in ArchiveIterator(f):
             if rec.rec_type == "response":
-                yield rec.rec_headers.get_header("WARC-Target-URI"), rec.content_stream().read().decode("utf-8", "replace")
+                yield (rec.rec_headers.get_header("WARC-Target-URI"),
+                       rec.content_stream().read().decode("utf-8", "replace"))
 
 
 def test_licences_on_real_wget_crawl_pages() -> None:
-    """The wget crawl links to creativecommons.org: pages that carry a licence get its id; mentions don't count."""
+    """The wget crawl links to creativecommons.org: pages that carry a licence get its id; mentions don't
+    count."""
     found: dict[str, tuple[str | None, str | None]] = {}
     mentions = []
     for name in ("wget-crawl-2024-a.warc.gz", "wget-crawl-2024-b.warc.gz"):
@@ -100,8 +118,8 @@ def test_licences_on_real_wget_crawl_pages() -> None:
                 mentions.append(url)
     # soldaini.net marks itself with CC's chooser snippet: <a rel="license" href=".../by/4.0/?ref=chooser-v1">
     assert found["https://soldaini.net/"] == ("cc-by-4.0", "a[rel=license]")
-    # creativecommons.org pages: site footer "licensed under a <a href="/licenses/by/4.0/">" (the last deed link;
-    # earlier links credit images under CC BY 2.0 / 3.0 / BY-NC-SA / PDM)
+    # creativecommons.org pages: site footer "licensed under a <a href="/licenses/by/4.0/">" (the last deed
+    # link; earlier links credit images under CC BY 2.0 / 3.0 / BY-NC-SA / PDM)
     cc_pages = [u for u in found if u.startswith("https://creativecommons.org/")]
     assert len(cc_pages) == 4
     assert all(found[u] == ("cc-by-4.0", "a[href]") for u in cc_pages)
@@ -109,7 +127,8 @@ def test_licences_on_real_wget_crawl_pages() -> None:
     licensed = {u for u, v in found.items() if v[0]}
     assert licensed == {"https://soldaini.net/", *cc_pages}
     assert len(found) >= 30 and set(mentions) >= licensed
-    # without the page URL, CC's relative footer link can't be resolved, so image credits decide (still a CC id)
+    # without the page URL, CC's relative footer link can't be resolved, so image credits decide
+    # (still a CC id)
     _, cc_home = next((u, h) for u, h in _responses("wget-crawl-2024-b.warc.gz") if u == "https://creativecommons.org/")
     assert detect_license(cc_home)[0].startswith("cc-")
 

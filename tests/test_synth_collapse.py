@@ -52,6 +52,7 @@ def experiment(tmp_path_factory):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)
 def test_replace_collapses_more_than_accumulate(experiment):
     s, _ = experiment
     rep, acc = s["results"]["replace"], s["results"]["accumulate"]
@@ -66,6 +67,7 @@ def test_replace_collapses_more_than_accumulate(experiment):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)
 def test_gates_flag_replace_mode_g2_and_outputs_exist(experiment):
     s, out = experiment
     assert s["results"]["replace"][2]["gates"] == "fail"

@@ -72,7 +72,8 @@ def test_generation_is_reproducible_and_differs_across_seeds(setup):
     assert m1["counts"]["kept"] >= s["n"] - 1 and m1["kind"] == "synth"
     assert m1["counts"]["kept"] + m1["counts"]["error"] == s["n"]
     assert _texts(a) == _texts(b)
-    assert (a / "documents/part-00000.parquet").read_bytes() == (b / "documents/part-00000.parquet").read_bytes()
+    assert ((a / "documents/part-00000.parquet").read_bytes()
+            == (b / "documents/part-00000.parquet").read_bytes())
     diff = sum(x != y for x, y in zip(_texts(a), _texts(c), strict=False))
     assert diff >= len(_texts(a)) - 1, "seed 2 must give different samples"
     assert len(set(_texts(a))) == len(_texts(a))  # per-request seeds: no two requests share a sample

@@ -29,19 +29,23 @@ def test_distinct_and_compression_on_known_input():
     varied = [[f"w{i}" for i in range(20)]]
     assert metrics.distinct_n(rep, 1) == pytest.approx(2 / 20)
     assert metrics.distinct_n(varied, 2) == 1.0
-    assert metrics.compression_ratio(rep * 20) > 3 * metrics.compression_ratio([[f"w{i}" for i in range(400)]])
+    assert (metrics.compression_ratio(rep * 20)
+            > 3 * metrics.compression_ratio([[f"w{i}" for i in range(400)]]))
     assert metrics.self_bleu([["x", "y", "z", "w", "v"]] * 4) == pytest.approx(1.0)
     assert metrics.tail_mass([["a", "b", "c", "d"]], head={"a", "b"}) == 0.5
-    assert metrics.copy_rate([list("abcdefghijklmn")], metrics.ngram_sets([list("abcdefghijklmn")], 13)) == 1.0
+    assert metrics.copy_rate([list("abcdefghijklmn")],
+                             metrics.ngram_sets([list("abcdefghijklmn")], 13)) == 1.0
     assert metrics.cut_to_budget([["a"] * 5, ["b"] * 5], 7) == [["a"] * 5, ["b"] * 2]
 
 
 def test_gates_pass_two_disjoint_halves_of_a_real_corpus(human_texts):
     r = compare(human_texts[0::2], human_texts[1::2])
     assert r["gates"]["overall"] == PASS, [g for g in r["gates"]["gates"] if g["verdict"] == FAIL]
-    assert r["metrics"]["distinct_2"]["synthetic"] == pytest.approx(r["metrics"]["distinct_2"]["reference"], rel=0.2)
+    assert r["metrics"]["distinct_2"]["synthetic"] == pytest.approx(r["metrics"]["distinct_2"]["reference"],
+                                                                    rel=0.2)
     # equal budgets: both sides hold the same number of word tokens
-    assert r["metrics"]["n_tokens"]["synthetic"] == r["metrics"]["n_tokens"]["reference"] == r["budget_tokens"]
+    assert (r["metrics"]["n_tokens"]["synthetic"] == r["metrics"]["n_tokens"]["reference"]
+            == r["budget_tokens"])
     assert all(r["definitions"][k] for k in r["metrics"])
 
 
@@ -149,4 +153,5 @@ def test_bad_inputs_give_clear_errors(tmp_path):
         generate(tmp_path / "model", tmp_path / "seeds", tmp_path / "out")
     # per-request seeds and synthetic doc_ids: deterministic, and distinct across seeds and documents
     assert request_seed(0, "a") == request_seed(0, "a") != request_seed(1, "a") != request_seed(0, "b")
-    assert synth_doc_id(0, "a", "qa").startswith("syn-") and synth_doc_id(0, "a", "qa") != synth_doc_id(0, "a", "rephrase")
+    assert (synth_doc_id(0, "a", "qa").startswith("syn-")
+            and synth_doc_id(0, "a", "qa") != synth_doc_id(0, "a", "rephrase"))

@@ -57,7 +57,8 @@ def _build_corpus(out: Path, warc_dir: Path, names: tuple[str, ...], per_file: i
                 if rec.rec_type == "response":
                     html = rec.content_stream().read()
                     if kept:
-                        text = extract_plain_text(bytes_to_str(html, detect_encoding(html)), main_content=True)
+                        text = extract_plain_text(bytes_to_str(html, detect_encoding(html)),
+                                                  main_content=True)
                 row = {f.name: None for f in PROVENANCE_SCHEMA}
                 row.update(doc_id=rid, source_file=name, source_sha256=src_sha, record_index=idx,
                            offset=it.get_record_offset(), warc_record_id=rid, warc_type=rec.rec_type,
@@ -71,10 +72,10 @@ def _build_corpus(out: Path, warc_dir: Path, names: tuple[str, ...], per_file: i
                     doc.update(doc_id=rid, text=text, url=url, source_file=name, offset=row["offset"],
                                n_chars=len(text), signals=json.dumps({"n_chars": len(text)}), run_id=RUN_ID)
                     docs.append(doc)
-        pq.write_table(pa.Table.from_pylist(docs, DOCUMENT_SCHEMA), out / "documents" / f"part-{k:05d}.parquet",
-                       **PARQUET_OPTIONS)
-        pq.write_table(pa.Table.from_pylist(prov, PROVENANCE_SCHEMA), out / "provenance" / f"part-{k:05d}.parquet",
-                       **PARQUET_OPTIONS)
+        pq.write_table(pa.Table.from_pylist(docs, DOCUMENT_SCHEMA),
+                       out / "documents" / f"part-{k:05d}.parquet", **PARQUET_OPTIONS)
+        pq.write_table(pa.Table.from_pylist(prov, PROVENANCE_SCHEMA),
+                       out / "provenance" / f"part-{k:05d}.parquet", **PARQUET_OPTIONS)
     write_manifest(out, {"run_id": RUN_ID, "kind": "curate", "config": {"steps": ["sample"]}})
 
 
@@ -126,8 +127,9 @@ def small_tokenizer(small_corpus: Path, tmp_path_factory: pytest.TempPathFactory
 
 
 def _fixed_vocab_tokenizer(path: Path, vocab_size: int) -> Path:
-    """A byte-level tokenizer with exactly `vocab_size` ids: EOS = 0, fillers, then the 256 byte symbols at the
-    top (so every document token is one of the highest ids; a space is id 65,535 in a 65,536 vocabulary)."""
+    """A byte-level tokenizer with exactly `vocab_size` ids: EOS = 0, fillers, then the 256 byte symbols
+    at the top (so every document token is one of the highest ids; a space is id 65,535 in a 65,536
+    vocabulary)."""
     alphabet = sorted(set(pre_tokenizers.ByteLevel.alphabet()) - {"Ġ"}) + ["Ġ"]  # "Ġ" (space) on top
     n_fill = vocab_size - 1 - len(alphabet)
     vocab = {EOS_TOKEN: 0}
@@ -145,13 +147,15 @@ def _fixed_vocab_tokenizer(path: Path, vocab_size: int) -> Path:
 
 
 def assert_corpus_invariants(out: Path, tok_path: Path | None = None) -> TokenShards:
-    """The issue's must-hold list: lossless, counts agree, every kept doc present exactly once, nothing else."""
+    """The issue's must-hold list: lossless, counts agree, every kept doc present exactly once, nothing
+    else."""
     ts = TokenShards(out)
     tok = load_tokenizer(tok_path or out / "tokenizer.json")
     docs = _documents(out)
     text_of = dict(zip(docs["doc_id"].to_pylist(), docs["text"].to_pylist(), strict=True))
     prov = _provenance(out)
-    kept = {d for d, dec in zip(prov["doc_id"].to_pylist(), prov["decision"].to_pylist(), strict=True) if dec == KEPT}
+    kept = {d for d, dec in zip(prov["doc_id"].to_pylist(), prov["decision"].to_pylist(), strict=True)
+            if dec == KEPT}
     manifest = read_manifest(out)["tokenize"]
 
     seen, col_sum, flat_sum = [], 0, 0
@@ -163,7 +167,8 @@ def assert_corpus_invariants(out: Path, tok_path: Path | None = None) -> TokenSh
         col_sum += int(t["n_tokens"].to_numpy().sum())
         flat_sum += len(pa.compute.list_flatten(t["input_ids"]))
         seen += t["doc_id"].to_pylist()
-    assert col_sum == flat_sum == ts.n_tokens == manifest["n_tokens"] == sum(s["n_tokens"] for s in manifest["shards"])
+    assert (col_sum == flat_sum == ts.n_tokens == manifest["n_tokens"]
+            == sum(s["n_tokens"] for s in manifest["shards"]))
     assert len(seen) == len(set(seen)) == ts.n_docs == manifest["n_docs"]
     assert set(seen) <= set(text_of)  # every shard doc exists in documents/
     assert set(seen) <= kept  # ... and is `kept` in provenance
@@ -186,11 +191,14 @@ def test_ids_dtype_boundaries(vocab: int, dtype: type) -> None:
     assert ids_dtype(vocab) == np.dtype(dtype)
 
 
-@pytest.mark.parametrize(("vocab", "arrow_type"), [(65_535, pa.uint16()), (65_536, pa.uint16()), (100_000, pa.uint32())])
-def test_shard_dtype_at_vocab_boundaries(vocab: int, arrow_type: pa.DataType, small_corpus: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("vocab", "arrow_type"),
+                         [(65_535, pa.uint16()), (65_536, pa.uint16()), (100_000, pa.uint32())])
+def test_shard_dtype_at_vocab_boundaries(vocab: int, arrow_type: pa.DataType, small_corpus: Path,
+                                         tmp_path: Path) -> None:
     out = _copy(small_corpus, tmp_path / "out")
     tok_path = _fixed_vocab_tokenizer(tmp_path / "tok.json", vocab)
-    section = tokenize_corpus(out, TokenizeConfig(tokenizer=tok_path), executor=LocalExecutor(1), progress=False)
+    section = tokenize_corpus(out, TokenizeConfig(tokenizer=tok_path), executor=LocalExecutor(1),
+                              progress=False)
     assert section["tokenizer"]["vocab_size"] == vocab
     ts = TokenShards(out)
     assert ts.vocab_size == vocab and ts.eos_id == 0
@@ -217,7 +225,8 @@ def test_train_is_deterministic(small_corpus: Path) -> None:
 
 def test_tokenize_trained_end_to_end(small_corpus: Path, tmp_path: Path) -> None:
     out = _copy(small_corpus, tmp_path / "out")
-    section = tokenize_corpus(out, TokenizeConfig(vocab_size=1500, shard_tokens=40_000), executor=LocalExecutor(2), progress=False)
+    section = tokenize_corpus(out, TokenizeConfig(vocab_size=1500, shard_tokens=40_000),
+                              executor=LocalExecutor(2), progress=False)
     ts = assert_corpus_invariants(out)
     assert len(section["shards"]) == len(ts.shard_paths) > 3
     # every shard but the last reaches the target, and none overshoots by more than one document
@@ -227,13 +236,15 @@ def test_tokenize_trained_end_to_end(small_corpus: Path, tmp_path: Path) -> None
     assert section["tokenizer"]["sha256"] == sha256_file(out / "tokenizer.json") == ts.tokenizer_sha256
     assert section["tokenizer"]["vocab_size"] == ts.vocab_size == 1500
     assert ts.run_id == RUN_ID and ts.eos_id == 0 and ts.dtype == np.uint16
-    assert [s["sha256"] for s in section["shards"]] == [ts.shard_sha256(i) for i in range(len(ts.shard_paths))]
+    assert ([s["sha256"] for s in section["shards"]]
+            == [ts.shard_sha256(i) for i in range(len(ts.shard_paths))])
     assert read_manifest(out)["run_id"] == RUN_ID  # the curate manifest is kept, the section added
 
 
 def test_reader_api(small_corpus: Path, small_tokenizer: Path, tmp_path: Path) -> None:
     out = _copy(small_corpus, tmp_path / "out")
-    tokenize_corpus(out, TokenizeConfig(tokenizer=small_tokenizer, shard_tokens=30_000), executor=LocalExecutor(1), progress=False)
+    tokenize_corpus(out, TokenizeConfig(tokenizer=small_tokenizer, shard_tokens=30_000),
+                    executor=LocalExecutor(1), progress=False)
     ts = TokenShards(out / "tokens")
     docs = [ts.doc(i) for i in range(ts.n_docs)]
     flat = np.concatenate(docs)
@@ -270,9 +281,11 @@ def test_reader_api(small_corpus: Path, small_tokenizer: Path, tmp_path: Path) -
     assert all(np.array_equal(ids, by_id[d]) for d, ids in ts.iter_docs(seed=7))
 
 
-def test_shards_read_by_plain_pyarrow_and_polars(small_corpus: Path, small_tokenizer: Path, tmp_path: Path) -> None:
+def test_shards_read_by_plain_pyarrow_and_polars(small_corpus: Path, small_tokenizer: Path,
+                                                 tmp_path: Path) -> None:
     out = _copy(small_corpus, tmp_path / "out")
-    tokenize_corpus(out, TokenizeConfig(tokenizer=small_tokenizer, shard_tokens=100_000), executor=LocalExecutor(1), progress=False)
+    tokenize_corpus(out, TokenizeConfig(tokenizer=small_tokenizer, shard_tokens=100_000),
+                    executor=LocalExecutor(1), progress=False)
     ts = TokenShards(out)
     i = 0
     for path in ts.shard_paths:
@@ -291,26 +304,31 @@ def test_shards_read_by_plain_pyarrow_and_polars(small_corpus: Path, small_token
     assert i == ts.n_docs
 
 
-def test_byte_identical_across_reruns_workers_and_resume(small_corpus: Path, small_tokenizer: Path, tmp_path: Path) -> None:
+def test_byte_identical_across_reruns_workers_and_resume(small_corpus: Path, small_tokenizer: Path,
+                                                         tmp_path: Path) -> None:
     def shard_bytes(out: Path) -> dict[str, bytes]:
         return {p.name: p.read_bytes() for p in sorted((out / "tokens").glob("*.arrow"))}
 
     a = _copy(small_corpus, tmp_path / "a")
     b = _copy(small_corpus, tmp_path / "b")
-    tokenize_corpus(a, TokenizeConfig(tokenizer=small_tokenizer, shard_tokens=50_000), executor=LocalExecutor(1), progress=False)
-    tokenize_corpus(b, TokenizeConfig(tokenizer=small_tokenizer, shard_tokens=50_000), executor=LocalExecutor(3), progress=False)
+    tokenize_corpus(a, TokenizeConfig(tokenizer=small_tokenizer, shard_tokens=50_000),
+                    executor=LocalExecutor(1), progress=False)
+    tokenize_corpus(b, TokenizeConfig(tokenizer=small_tokenizer, shard_tokens=50_000),
+                    executor=LocalExecutor(3), progress=False)
     ref = shard_bytes(a)
     assert len(ref) > 2 and ref == shard_bytes(b)
     # resume: a killed run left one part unfinished (no marker); the rerun redoes only that part
     work = a / "_work" / "tokenize"
     (work / "part-00001.done").unlink()
     before = {p: (work / p).stat().st_mtime_ns for p in ("part-00000.arrow", "part-00002.arrow")}
-    section = tokenize_corpus(a, TokenizeConfig(tokenizer=small_tokenizer, shard_tokens=50_000), executor=LocalExecutor(2), progress=False)
+    section = tokenize_corpus(a, TokenizeConfig(tokenizer=small_tokenizer, shard_tokens=50_000),
+                              executor=LocalExecutor(2), progress=False)
     assert shard_bytes(a) == ref
     assert before == {p: (work / p).stat().st_mtime_ns for p in before}
     assert (work / "part-00001.done").exists() and section["n_docs"] == TokenShards(a).n_docs
     # another shard size rewrites the shard set and leaves no stale shard behind
-    tokenize_corpus(a, TokenizeConfig(tokenizer=small_tokenizer, shard_tokens=10**9), executor=LocalExecutor(1), progress=False)
+    tokenize_corpus(a, TokenizeConfig(tokenizer=small_tokenizer, shard_tokens=10**9),
+                    executor=LocalExecutor(1), progress=False)
     assert list(shard_bytes(a)) == ["shard-00000.arrow"]
 
 
@@ -318,7 +336,9 @@ def test_seeded_shuffle(small_corpus: Path, small_tokenizer: Path, tmp_path: Pat
     runs = {}
     for name, seed in (("plain", None), ("s1", 1), ("s1b", 1), ("s2", 2)):
         out = _copy(small_corpus, tmp_path / name)
-        tokenize_corpus(out, TokenizeConfig(tokenizer=small_tokenizer, shard_tokens=60_000, shuffle_seed=seed), executor=LocalExecutor(1), progress=False)
+        tokenize_corpus(out, TokenizeConfig(tokenizer=small_tokenizer, shard_tokens=60_000,
+                                            shuffle_seed=seed),
+                        executor=LocalExecutor(1), progress=False)
         ts = assert_corpus_invariants(out)
         runs[name] = ([ts.doc_id(i) for i in range(ts.n_docs)], [p.read_bytes() for p in ts.shard_paths])
     assert runs["s1"] == runs["s1b"]
@@ -340,7 +360,8 @@ def test_only_kept_documents_are_tokenized(small_corpus: Path, small_tokenizer: 
     victim = next(r for r in prov if r["decision"] == KEPT)
     victim.update(decision="taken-down", step="takedown", reason="test")
     pq.write_table(pa.Table.from_pylist(prov, PROVENANCE_SCHEMA), prov_path)
-    section = tokenize_corpus(out, TokenizeConfig(tokenizer=small_tokenizer), executor=LocalExecutor(1), progress=False)
+    section = tokenize_corpus(out, TokenizeConfig(tokenizer=small_tokenizer), executor=LocalExecutor(1),
+                              progress=False)
     assert section["n_skipped_not_kept"] == 1
     ts = assert_corpus_invariants(out, small_tokenizer)
     with pytest.raises(KeyError):
@@ -348,7 +369,8 @@ def test_only_kept_documents_are_tokenized(small_corpus: Path, small_tokenizer: 
     assert ts.n_docs == _documents(out).num_rows - 1
 
 
-def test_special_token_text_is_encoded_as_text(small_corpus: Path, small_tokenizer: Path, tmp_path: Path) -> None:
+def test_special_token_text_is_encoded_as_text(small_corpus: Path, small_tokenizer: Path,
+                                               tmp_path: Path) -> None:
     out = _copy(small_corpus, tmp_path / "out")
     part = out / "documents" / "part-00000.parquet"
     rows = pq.read_table(part).to_pylist()
@@ -383,11 +405,12 @@ def test_bad_tokenizer_files_give_clear_errors(small_corpus: Path, tmp_path: Pat
     assert not (out / "tokens").exists()
 
 
-def test_cli_tokenize_and_trace(small_corpus: Path, small_tokenizer: Path, tmp_path: Path, warc_dir: Path) -> None:
+def test_cli_tokenize_and_trace(small_corpus: Path, small_tokenizer: Path, tmp_path: Path,
+                                warc_dir: Path) -> None:
     out = _copy(small_corpus, tmp_path / "out")
     runner = CliRunner()
-    res = runner.invoke(app, ["tokenize", str(out), "--tokenizer", str(small_tokenizer), "--shard-tokens", "50000",
-                              "--workers", "1"])
+    res = runner.invoke(app, ["tokenize", str(out), "--tokenizer", str(small_tokenizer),
+                              "--shard-tokens", "50000", "--workers", "1"])
     assert res.exit_code == 0, res.output
     ts = TokenShards(out)
     assert f"{ts.n_tokens} tokens" in res.output
@@ -436,7 +459,8 @@ def test_plan_shards() -> None:
 def test_real_docs_corpora_must_hold(full_corpus: Path, tmp_path: Path) -> None:
     """The issue's acceptance list on all 1,961 pages of the three documentation WARCs."""
     out = _copy(full_corpus, tmp_path / "out")
-    section = tokenize_corpus(out, TokenizeConfig(vocab_size=8192, shard_tokens=1_000_000), executor=LocalExecutor(2), progress=False)
+    section = tokenize_corpus(out, TokenizeConfig(vocab_size=8192, shard_tokens=1_000_000),
+                              executor=LocalExecutor(2), progress=False)
     ts = assert_corpus_invariants(out)
     assert ts.n_docs == 530 + 1169 + 262 == section["n_docs"]
     assert len(ts.shard_paths) > 3 and ts.dtype == np.uint16

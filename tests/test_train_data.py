@@ -87,7 +87,8 @@ def test_validation_split_is_by_document_disjoint_and_stable(corpora):
 @pytest.mark.parametrize("weights", [(0.8, 0.2), (0.5, 0.5), (0.3, 0.7)])
 def test_mixing_weights_are_honoured_within_two_percent(corpora, weights):
     a, b, _ = corpora
-    srcs = [DataSource(name="human", path=a, weight=weights[0]), DataSource(name="synthetic", path=b, weight=weights[1])]
+    srcs = [DataSource(name="human", path=a, weight=weights[0]),
+            DataSource(name="synthetic", path=b, weight=weights[1])]
     cs = open_corpora(srcs, seed=0, val_fraction=0.05)
     loader = MixedLoader(cs, SEQ, seed=0)
     seen = np.zeros(2)
@@ -114,7 +115,8 @@ def test_loader_state_resumes_exactly(corpora):
     got = [two.next_batch(8)[0] for _ in range(5)]
     assert all(np.array_equal(x, y) for x, y in zip(expect, got, strict=True))
     other_seed = MixedLoader(open_corpora(srcs, 5, 0.1), SEQ, seed=6)
-    assert not np.array_equal(other_seed.next_batch(8)[0], MixedLoader(open_corpora(srcs, 5, 0.1), SEQ, seed=5).next_batch(8)[0])
+    assert not np.array_equal(other_seed.next_batch(8)[0],
+                              MixedLoader(open_corpora(srcs, 5, 0.1), SEQ, seed=5).next_batch(8)[0])
     bad = dict(state, seq_len=SEQ * 2)
     with pytest.raises(ConfigError, match="seq_len"):
         two.load_state_dict(bad)

@@ -17,13 +17,14 @@ from train.trainer import train
 pytestmark = pytest.mark.slow
 
 SMALL = {"model": {"d_model": 64, "n_layers": 2, "n_heads": 2}, "seq_len": 64, "batch_size": 8,
-         "micro_batch_size": 4, "warmup_steps": 2, "steps": 5, "eval_every": 5, "eval_windows": 4, "log_every": 1,
-         "threads": 1, "progress": False}
+         "micro_batch_size": 4, "warmup_steps": 2, "steps": 5, "eval_every": 5, "eval_windows": 4,
+         "log_every": 1, "threads": 1, "progress": False}
 
 
 def _losses(run):
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
-    return [r["loss"] for r in rows if r["split"] == "train"], [r["val_loss"] for r in rows if r["split"] == "val"]
+    return ([r["loss"] for r in rows if r["split"] == "train"],
+            [r["val_loss"] for r in rows if r["split"] == "val"])
 
 
 def test_two_gloo_processes_match_one(tmp_path):
@@ -31,7 +32,8 @@ def test_two_gloo_processes_match_one(tmp_path):
     corpus = build_corpus(tmp_path / "py", docs, vocab_size=512, shard_tokens=20_000)
 
     # one process: 2 micro-batches of 4 accumulated per step
-    single = train(make_config("tiny", data=[f"py={corpus}"], overrides={**SMALL, "out_dir": tmp_path / "one"}))
+    single = train(make_config("tiny", data=[f"py={corpus}"],
+                               overrides={**SMALL, "out_dir": tmp_path / "one"}))
 
     # two processes: one micro-batch of 4 each, gradients averaged by DDP
     cfg = make_config("tiny", data=[f"py={corpus}"], overrides={**SMALL, "out_dir": tmp_path / "two"})

@@ -20,8 +20,8 @@ from train.model import Llama
 from train.testing import build_corpus, warc_texts
 from train.trainer import make_optimizer, train
 
-SMALL = {"seq_len": 64, "batch_size": 4, "micro_batch_size": 4, "warmup_steps": 1, "steps": 3, "eval_every": 3,
-         "eval_windows": 2, "threads": 1, "progress": False}
+SMALL = {"seq_len": 64, "batch_size": 4, "micro_batch_size": 4, "warmup_steps": 1, "steps": 3,
+         "eval_every": 3, "eval_windows": 2, "threads": 1, "progress": False}
 
 
 @pytest.fixture(scope="module")
@@ -30,11 +30,13 @@ def corpus(tmp_path_factory):
     return build_corpus(tmp_path_factory.mktemp("export") / "py", docs, vocab_size=512, shard_tokens=20_000)
 
 
-@pytest.fixture(scope="module", params=[{}, {"n_kv_heads": 2, "tie_embeddings": False}], ids=["tied-mha", "gqa-untied"])
+@pytest.fixture(scope="module", params=[{}, {"n_kv_heads": 2, "tie_embeddings": False}],
+                ids=["tied-mha", "gqa-untied"])
 def run(request, corpus, tmp_path_factory):
     model = {"d_model": 128, "n_layers": 2, "n_heads": 4, **request.param}
     out = tmp_path_factory.mktemp("export-run") / "run"
-    return train(make_config("tiny", data=[f"py={corpus}"], overrides={**SMALL, "model": model, "out_dir": out}))
+    return train(make_config("tiny", data=[f"py={corpus}"],
+                             overrides={**SMALL, "model": model, "out_dir": out}))
 
 
 @pytest.mark.slow
@@ -42,7 +44,8 @@ def test_transformers_loads_export_and_logits_match(run, tmp_path):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     hf_dir = export_hf(run, tmp_path / "hf")
-    assert {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"} <= {p.name for p in hf_dir.iterdir()}
+    assert ({"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"}
+            <= {p.name for p in hf_dir.iterdir()})
     assert json.loads((hf_dir / "config.json").read_text())["architectures"] == ["LlamaForCausalLM"]
     hf = AutoModelForCausalLM.from_pretrained(hf_dir, dtype=torch.float32).eval()
     ours = load_model(run)
@@ -56,7 +59,8 @@ def test_transformers_loads_export_and_logits_match(run, tmp_path):
 
 
 def test_unservable_head_size_is_refused(tmp_path):
-    cfg = TrainConfig(model=ModelConfig(vocab_size=64, d_model=96, n_layers=1, n_heads=2, max_seq_len=16), seq_len=16)
+    cfg = TrainConfig(model=ModelConfig(vocab_size=64, d_model=96, n_layers=1, n_heads=2, max_seq_len=16),
+                      seq_len=16)
     model = Llama(cfg.model)
     opt, names = make_optimizer(model, cfg, "cpu")
     save_checkpoint(tmp_path, 0, model, opt, names, {"config": cfg.model_dump(mode="json"), "eos_id": 0})
@@ -80,7 +84,8 @@ VLLM_SCRIPT = textwrap.dedent("""
 
     if __name__ == "__main__":
         llm = LLM(model=sys.argv[1], dtype="float32", gpu_memory_utilization=0.2, enforce_eager=True, seed=0)
-        outs = llm.generate(["The Python", "import os"], [SamplingParams(max_tokens=12, seed=s, temperature=0.8) for s in (1, 2)])
+        outs = llm.generate(["The Python", "import os"], \
+[SamplingParams(max_tokens=12, seed=s, temperature=0.8) for s in (1, 2)])
         print("RESULT", json.dumps({"texts": [o.outputs[0].text for o in outs],
                                     "n_tokens": [len(o.outputs[0].token_ids) for o in outs],
                                     "head_sizes": CPUAttentionBackend.get_supported_head_sizes()}))
@@ -93,7 +98,8 @@ def test_vllm_loads_export_and_generates(run, tmp_path):
     script = tmp_path / "gen.py"
     script.write_text(VLLM_SCRIPT)
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "VLLM_NO_USAGE_STATS": "1", "TRANSFORMERS_OFFLINE": "1"}
-    proc = subprocess.run([sys.executable, str(script), str(hf_dir)], capture_output=True, text=True, env=env, timeout=600)
+    proc = subprocess.run([sys.executable, str(script), str(hf_dir)], capture_output=True, text=True, env=env,
+                          timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     [line] = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
     result = json.loads(line.removeprefix("RESULT "))

@@ -46,7 +46,8 @@ def test_exact_resume_is_bitwise_identical(corpus, tmp_path):
     train(_cfg(corpus, tmp_path / "halves", steps=n), resume=True)
 
     a, b = _metrics(straight), _metrics(halves)
-    assert [r for r in a if r["split"] == "train"][-1]["loss"] == [r for r in b if r["split"] == "train"][-1]["loss"]
+    assert ([r for r in a if r["split"] == "train"][-1]["loss"]
+            == [r for r in b if r["split"] == "train"][-1]["loss"])
     assert [r["step"] for r in a] == [r["step"] for r in b]  # no duplicated rows after the resume
     wa = load_file(straight / "checkpoints/step-000008/model.safetensors")
     wb = load_file(halves / "checkpoints/step-000008/model.safetensors")
@@ -54,7 +55,8 @@ def test_exact_resume_is_bitwise_identical(corpus, tmp_path):
     oa = load_file(straight / "checkpoints/step-000008/optimizer.safetensors")
     ob = load_file(halves / "checkpoints/step-000008/optimizer.safetensors")
     assert all(torch.equal(oa[k], ob[k]) for k in oa)
-    # the weights moved: a resume that silently restarted from scratch would differ from a fresh 8-step run only here
+    # the weights moved: a resume that silently restarted from scratch would differ from a fresh 8-step run
+    # only here
     w4 = load_file(halves / "checkpoints/step-000004/model.safetensors")
     assert not torch.equal(w4["embed_tokens.weight"], wb["embed_tokens.weight"])
 
@@ -83,7 +85,8 @@ def test_run_directory_contents(corpus, tmp_path):
     assert (run / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["step-000003", "step-000006"]
     for ck in (run / "checkpoints").iterdir():
-        assert sorted(p.name for p in ck.iterdir()) == ["model.safetensors", "optimizer.safetensors", "state.json"]
+        assert sorted(p.name for p in ck.iterdir()) == ["model.safetensors", "optimizer.safetensors",
+                                                         "state.json"]
         state = json.loads((ck / "state.json").read_text())
         assert state["loader"]["corpora"][0]["samples"] == state["step"] * 8
     rows = _metrics(run)

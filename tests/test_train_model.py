@@ -32,13 +32,13 @@ def test_logits_match_hf_llama(n_kv_heads, tie):
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(0)
-    cfg = ModelConfig(vocab_size=301, d_model=64, n_layers=2, n_heads=4, n_kv_heads=n_kv_heads, tie_embeddings=tie,
-                      max_seq_len=64)
+    cfg = ModelConfig(vocab_size=301, d_model=64, n_layers=2, n_heads=4, n_kv_heads=n_kv_heads,
+                      tie_embeddings=tie, max_seq_len=64)
     ours = Llama(cfg).eval()
     hf = LlamaForCausalLM(LlamaConfig(
-        vocab_size=301, hidden_size=64, intermediate_size=cfg.d_ff, num_hidden_layers=2, num_attention_heads=4,
-        num_key_value_heads=n_kv_heads, max_position_embeddings=64, rms_norm_eps=cfg.norm_eps,
-        rope_theta=cfg.rope_theta, tie_word_embeddings=tie)).eval()
+        vocab_size=301, hidden_size=64, intermediate_size=cfg.d_ff, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=n_kv_heads, max_position_embeddings=64,
+        rms_norm_eps=cfg.norm_eps, rope_theta=cfg.rope_theta, tie_word_embeddings=tie)).eval()
     sd = {(k if k.startswith("lm_head") else f"model.{k}"): v for k, v in ours.state_dict().items()}
     result = hf.load_state_dict(sd, strict=False)
     assert not result.unexpected_keys and not result.missing_keys

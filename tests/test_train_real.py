@@ -29,12 +29,13 @@ def docs_corpus(tmp_path_factory):
 
 
 def test_tiny_preset_beats_unigram_entropy(docs_corpus, tmp_path):
-    cfg = make_config("tiny", data=[f"docs={docs_corpus}"], overrides={"out_dir": tmp_path / "run", "threads": 1,
-                                                                       "progress": False})
+    cfg = make_config("tiny", data=[f"docs={docs_corpus}"],
+                      overrides={"out_dir": tmp_path / "run", "threads": 1, "progress": False})
     [c] = open_corpora(cfg.data, cfg.seed, cfg.val_fraction)
     eos = np.array([c.shards.eos_id])
     # the best context-free model of the training tokens (EOS included, as the model sees them)
-    h = unigram_entropy([np.concatenate([c.shards.doc(int(d)), eos]) for d in c.train_docs], c.shards.vocab_size)
+    h = unigram_entropy([np.concatenate([c.shards.doc(int(d)), eos]) for d in c.train_docs],
+                        c.shards.vocab_size)
     assert 4.0 < h < math.log(c.shards.vocab_size)
     assert c.shards.n_docs > 100 and len(c.val_docs) >= 5
 

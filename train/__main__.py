@@ -33,8 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from train.trainer import train
 
-    overrides = {k: getattr(args, k) for k in ("out_dir", "steps", "stop_after", "device", "threads", "compile",
-                                                "progress", "allow_failed_synthetic")}
+    overrides = {k: getattr(args, k) for k in ("out_dir", "steps", "stop_after", "device", "threads",
+                                                "compile", "progress", "allow_failed_synthetic")}
     try:
         cfg = make_config(args.preset, args.config, args.data, overrides)
         train(cfg, resume=args.resume)

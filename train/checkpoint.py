@@ -40,7 +40,8 @@ def model_tensors(model: Llama) -> dict[str, torch.Tensor]:
 
 
 def save_model_file(model: Llama, path: Path) -> None:
-    save_file(model_tensors(model), str(path), metadata={"format": "pt", "model_config": model.cfg.model_dump_json()})
+    save_file(model_tensors(model), str(path),
+              metadata={"format": "pt", "model_config": model.cfg.model_dump_json()})
 
 
 def load_model_file(model: Llama, path: Path) -> None:
@@ -48,7 +49,8 @@ def load_model_file(model: Llama, path: Path) -> None:
     missing, unexpected = model.load_state_dict(state, strict=False)
     allowed = {"lm_head.weight"} if model.cfg.tie_embeddings else set()
     if set(missing) - allowed or unexpected:
-        raise ConfigError(f"{path}: weights do not match the model (missing {missing}, unexpected {unexpected})")
+        raise ConfigError(f"{path}: weights do not match the model "
+                          f"(missing {missing}, unexpected {unexpected})")
 
 
 def save_checkpoint(run_dir: Path, step: int, model: Llama, optimizer: torch.optim.Optimizer,
@@ -62,7 +64,8 @@ def save_checkpoint(run_dir: Path, step: int, model: Llama, optimizer: torch.opt
             if key in st:
                 tensors[f"{param_names[idx]}.{key}"] = st[key].detach().contiguous()
     groups = [
-        {**{k: v for k, v in g.items() if k != "params"}, "param_names": [param_names[i] for i in g["params"]]}
+        {**{k: v for k, v in g.items() if k != "params"},
+         "param_names": [param_names[i] for i in g["params"]]}
         for g in osd["param_groups"]
     ]
     state = {"step": step, "optimizer": {"param_groups": groups}, **extra}
@@ -112,7 +115,8 @@ def resolve_checkpoint(path: str | os.PathLike[str]) -> Path:
         return p
     ckpt = latest_checkpoint(p)
     if ckpt is None:
-        raise ConfigError(f"{p}: no checkpoint found (expected {CKPT_DIR}/step-NNNNNN/ or a checkpoint directory)")
+        raise ConfigError(f"{p}: no checkpoint found "
+                          f"(expected {CKPT_DIR}/step-NNNNNN/ or a checkpoint directory)")
     return ckpt
 
 

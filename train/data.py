@@ -64,7 +64,8 @@ class DocStream:
     def __init__(self, shards: Shards, docs: np.ndarray, seed: int | None,
                  on_read: Callable[[int], None] | None = None) -> None:
         if len(docs) == 0:
-            raise ConfigError("a corpus has no documents to read (empty corpus, or all held out for validation)")
+            raise ConfigError("a corpus has no documents to read "
+                              "(empty corpus, or all held out for validation)")
         self.shards, self.docs, self.seed, self.on_read = shards, docs, seed, on_read
         self.eos = shards.eos_id
         self._epoch, self._order = -1, docs
@@ -143,7 +144,8 @@ def _manifest_or_empty(path: Path) -> dict[str, Any]:
 
 
 def open_corpora(sources: list[DataSource], seed: int, val_fraction: float,
-                 allow_failed_synthetic: bool = False, shards: dict[str, Shards] | None = None) -> list[Corpus]:
+                 allow_failed_synthetic: bool = False,
+                 shards: dict[str, Shards] | None = None) -> list[Corpus]:
     """Open and check every source: one tokenizer for all, and the synthetic-gate policy
     (`provenance.gates.check_mixable`: a synthetic set must have passed, unless allowed).
 
@@ -161,7 +163,8 @@ def open_corpora(sources: list[DataSource], seed: int, val_fraction: float,
     shas = {c.shards.tokenizer_sha256 for c in corpora}
     if len(shas) > 1:
         detail = ", ".join(f"{c.name}={c.shards.tokenizer_sha256[:12]}" for c in corpora)
-        raise ConfigError(f"corpora were tokenized with different tokenizers ({detail}); retokenize them with one")
+        raise ConfigError(f"corpora were tokenized with different tokenizers ({detail}); "
+                          "retokenize them with one")
     return corpora
 
 
@@ -226,13 +229,15 @@ class MixedLoader:
             raise ConfigError("checkpoint loader state does not match this run (version or seq_len differ)")
         names = [c["name"] for c in state["corpora"]]
         if names != [c.name for c in self.corpora]:
-            raise ConfigError(f"checkpoint was written for corpora {names}, this run has {[c.name for c in self.corpora]}")
+            raise ConfigError(f"checkpoint was written for corpora {names}, "
+                              f"this run has {[c.name for c in self.corpora]}")
         self.counts = [int(c["samples"]) for c in state["corpora"]]
         self.cursors = [tuple(int(x) for x in c["cursor"]) for c in state["corpora"]]  # type: ignore[misc]
 
 
 def _stream_seed(seed: int, corpus_index: int) -> int:
-    return int.from_bytes(hashlib.blake2b(f"{seed}:{corpus_index}".encode(), digest_size=8).digest(), "little")
+    return int.from_bytes(hashlib.blake2b(f"{seed}:{corpus_index}".encode(), digest_size=8).digest(),
+                          "little")
 
 
 def val_windows(corpus: Corpus, seq_len: int, max_windows: int,

@@ -39,7 +39,8 @@ def hf_state_dict(ckpt: Path, cfg: ModelConfig) -> dict:
     return out
 
 
-def export_hf(run_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str], check_vllm: bool = True) -> Path:
+def export_hf(run_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str],
+              check_vllm: bool = True) -> Path:
     """Write HF_DIR from a run (its latest checkpoint) or from one checkpoint directory."""
     from transformers import LlamaConfig
 
@@ -48,13 +49,15 @@ def export_hf(run_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str], 
     cfg = ModelConfig.model_validate(state["config"]["model"])
     if check_vllm and cfg.head_dim not in VLLM_CPU_HEAD_SIZES:
         raise ExportError(
-            f"head size {cfg.head_dim} (d_model {cfg.d_model} / n_heads {cfg.n_heads}) cannot be served by vLLM's "
-            f"CPU backend, which supports {', '.join(map(str, VLLM_CPU_HEAD_SIZES))}; change n_heads or d_model"
+            f"head size {cfg.head_dim} (d_model {cfg.d_model} / n_heads {cfg.n_heads}) "
+            "cannot be served by vLLM's CPU backend, "
+            f"which supports {', '.join(map(str, VLLM_CPU_HEAD_SIZES))}; change n_heads or d_model"
         )
     run = _run_dir_of(ckpt)
     tok_src = next((p for p in (OutDir(run).tokenizer, OutDir(run_dir).tokenizer) if p.exists()), None)
     if tok_src is None:
-        raise ExportError(f"{run}: no tokenizer.json beside the checkpoints; cannot write a loadable HF directory")
+        raise ExportError(f"{run}: no tokenizer.json beside the checkpoints; "
+                          "cannot write a loadable HF directory")
     eos_id = int(state.get("eos_id", 0))
     seq_len = int(state["config"].get("seq_len", cfg.max_seq_len))
 
@@ -66,7 +69,8 @@ def export_hf(run_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str], 
         head_dim=cfg.head_dim, hidden_act="silu", max_position_embeddings=cfg.max_seq_len,
         rms_norm_eps=cfg.norm_eps, rope_theta=cfg.rope_theta, tie_word_embeddings=cfg.tie_embeddings,
         attention_bias=False, mlp_bias=False, initializer_range=cfg.init_std,
-        bos_token_id=eos_id, eos_token_id=eos_id,  # no BOS in training: documents are separated by EOS (GPT-2)
+        # no BOS in training: documents are separated by EOS (GPT-2)
+        bos_token_id=eos_id, eos_token_id=eos_id,
         architectures=["LlamaForCausalLM"], torch_dtype="float32",
     )
     hf.save_pretrained(out)

@@ -50,7 +50,8 @@ def build_corpus(out: Path, docs: list[tuple[str, str]] | tuple[tuple[str, str],
     n = len(docs)
     table = pa.table(
         {
-            "doc_id": [d for d, _ in docs], "text": [t for _, t in docs], "url": [None] * n, "domain": [None] * n,
+            "doc_id": [d for d, _ in docs], "text": [t for _, t in docs], "url": [None] * n,
+            "domain": [None] * n,
             "lang": ["en"] * n, "lang_score": [1.0] * n, "warc_date": [None] * n, "source_file": [None] * n,
             "offset": [None] * n, "license": [None] * n, "n_chars": [len(t) for _, t in docs],
             "signals": ["{}"] * n, "run_id": [run_id] * n,
@@ -66,6 +67,7 @@ def build_corpus(out: Path, docs: list[tuple[str, str]] | tuple[tuple[str, str],
 
 def unigram_entropy(token_arrays: list[np.ndarray], vocab_size: int) -> float:
     """Entropy (nats) of the empirical unigram distribution: the loss of the best context-free model."""
-    counts = np.bincount(np.concatenate(token_arrays).astype(np.int64), minlength=vocab_size).astype(np.float64)
+    counts = np.bincount(np.concatenate(token_arrays).astype(np.int64),
+                         minlength=vocab_size).astype(np.float64)
     p = counts[counts > 0] / counts.sum()
     return float(-(p * np.log(p)).sum())
