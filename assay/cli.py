@@ -229,15 +229,22 @@ def takedown(
 def disclose(
     dirs: list[Path] = typer.Argument(
         ..., help="Curated corpora, synthetic sets and training runs (directories with run.json)."),
-    out: Path = typer.Option(
-        ..., "-o", "--out", help="Where to write ab2013.md, ab2013.html and ab2013.json."),
+    out: Path = typer.Option(..., "-o", "--out", help="Where to write the disclosures."),
     declarations: Path | None = typer.Option(
         None, "--declarations", help="TOML with what no scan can know (examples/declarations.toml)."),
+    formats: str = typer.Option(
+        "ab2013,eu-summary,dataset-card,croissant", "--format",
+        help="Comma-separated: ab2013 (AB 2013, .md/.html/.json), eu-summary (EU AI Act training-content "
+             "summary), dataset-card (README.md), croissant (croissant.json)."),
+    previous: Path | None = typer.Option(
+        None, "--previous", help="An earlier disclosure (its directory or JSON): list what changed since."),
 ) -> None:
-    """Write the California AB 2013 training-data disclosure (all 12 items of Civil Code 3111(a))."""
+    """Write training-data disclosures from the records: AB 2013, the EU AI Act summary, a dataset card,
+    Croissant (all four by default), from one reading of the inputs."""
     from provenance.disclosure import write_disclosure
 
-    paths = write_disclosure(dirs, out, declarations)
+    chosen = [x.strip() for x in formats.split(",") if x.strip()]
+    paths = write_disclosure(dirs, out, declarations, formats=chosen, previous=previous)
     typer.echo("  ".join(str(p) for p in paths.values()))
 
 
