@@ -39,7 +39,8 @@ def scope(decl: Declarations) -> dict[str, Any]:
         return {"release_date": rd.isoformat(), "in_scope": False,
                 "note": f"The declared release date {rd.isoformat()} is before 2022-01-01: the system is "
                         "outside the scope of Civil Code 3111 (systems and substantial modifications "
-                        "released on or after January 1, 2022), unless a substantial modification was released since."}
+                        "released on or after January 1, 2022), unless a substantial modification was "
+                        "released since."}
     return {"release_date": rd.isoformat(), "in_scope": True,
             "note": f"Declared release date {rd.isoformat()}: on or after 2022-01-01, within the date "
                     "scope of Civil Code 3111."}

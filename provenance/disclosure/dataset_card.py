@@ -106,7 +106,7 @@ def _bias(f: Facts, decl: Declarations) -> str:
     lines = [f"Bias gates of the synthetic sets (identity-term shares and sentiment gaps against the human "
              f"reference, synth/gates.py): {'; '.join(gates)}." if gates else
              "No bias gate measured these datasets (the gates run on synthetic sets only)."]
-    lines.append(f"Languages are unevenly represented: {st.language_text(f)}.")
+    lines.append(f"Language distribution (share of documents): {st.language_text(f)}.")
     lines.append("Licence detection sees only Creative Commons markings in the HTML; personal information "
                  f"detection cannot see {st.PII_CANNOT_DETECT}.")
     if decl.dataset.limitations:

@@ -38,7 +38,7 @@ def text_size_bin(tokens: int) -> str:
 def provider(f: Facts, decl: Declarations) -> list[dict[str, Any]]:
     """1.1 Provider identification (declared)."""
     dev, contact = decl.system.developer, decl.eu.provider_contact
-    name = (f"{dev}. Contact: {contact or NOT_PROVIDED}" if dev else NOT_PROVIDED)
+    name = f"{dev}; contact: {contact or NOT_PROVIDED}" if dev else NOT_PROVIDED
     return [entry("1.1", "Provider name and contact details", name, DECLARED if dev else MISSING,
                   {"declaration_key": "system.developer, eu.provider_contact", "declared": [dev, contact]}),
             declared_entry("1.1", "Authorised representative name and contact details (providers "

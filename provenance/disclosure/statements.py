@@ -59,8 +59,8 @@ def pii_statement(f: Facts, declared: str | None) -> tuple[str, dict[str, Any]]:
             f"detects ({found})." if docs else
             f"The pattern scan found no personal information of the kinds it detects in the {f.kept:,} kept "
             "documents; that does not show there is none.")
-    text = (f"{head} The scan detects {PII_DETECTS}. It cannot detect {PII_CANNOT_DETECT}: whether the "
-            "documents contain those is " + ("declared below. " if declared else f"{NOT_PROVIDED}. ")
+    text = (f"{head} The scan detects {PII_DETECTS}. It cannot detect {PII_CANNOT_DETECT}"
+            + (". " if declared else f": whether the documents contain those is {NOT_PROVIDED}. ")
             + (f"{redacted:,} document(s) were redacted (placeholders replace the detected items)."
                if redacted else "No redaction was applied."))
     if declared:
