@@ -16,6 +16,7 @@ from conftest import REPO, warc
 from curate import curate, load_config
 from provenance.declarations import DeclarationsError, load_declarations
 from provenance.disclosure import NOT_PROVIDED, build_disclosure, count_range, write_disclosure
+from provenance.manifest import read_manifest, sha256_file
 from provenance.schema import PII_TYPES
 
 WGET = ("wget-crawl-2024-a.warc.gz", "wget-crawl-2024-b.warc.gz")
@@ -133,6 +134,54 @@ def test_declarations_fill_what_no_scan_knows(corpus: Path, tmp_path: Path) -> N
     bad.write_text('[colection]\nongoing = true\n')
     with pytest.raises(DeclarationsError, match=r"bad.toml: colection: unknown key"):
         load_declarations(bad)
+    bad.write_text('[eu]\nplacement_date = "next spring"\n')
+    with pytest.raises(DeclarationsError, match=r"bad.toml: eu.placement_date: "):
+        load_declarations(bad)
+    bad.write_text('[eu.crawling]\nbehavior = "polite"\n')
+    with pytest.raises(DeclarationsError, match=r"bad.toml: eu.crawling.behavior: unknown key"):
+        load_declarations(bad)
+
+
+def test_release_date_before_2022_is_flagged_outside_the_statute(corpus: Path, tmp_path: Path) -> None:
+    decl = tmp_path / "old.toml"
+    decl.write_text('[system]\nname = "Old Bot"\nrelease_date = 2021-06-30\n')
+    d = build_disclosure([corpus], load_declarations(decl))
+    assert d["scope"]["in_scope"] is False and d["scope"]["release_date"] == "2021-06-30"
+    assert "outside the scope of Civil Code 3111" in d["scope"]["note"]
+    decl.write_text('[system]\nrelease_date = 2022-01-01\n')  # the first day in scope
+    assert build_disclosure([corpus], load_declarations(decl))["scope"]["in_scope"] is True
+    assert build_disclosure([corpus])["scope"]["in_scope"] is None  # not declared: not guessed
+    paths = write_disclosure([corpus], tmp_path / "d", decl, formats=["ab2013"])
+    assert "**Scope:**" in paths["ab2013.md"].read_text()
+
+
+def test_previous_disclosure_lists_added_and_removed_datasets_and_takedowns(corpus: Path,
+                                                                            tmp_path: Path) -> None:
+    from curate import takedown
+
+    v1 = tmp_path / "v1"
+    write_disclosure([corpus], v1, formats=["ab2013"])
+    new = tmp_path / "web-v2"
+    man = takedown(corpus, new, domain="creativecommons.org")
+    paths = write_disclosure([new], tmp_path / "v2", formats=["ab2013", "eu-summary"], previous=v1)
+    ch = json.loads(paths["ab2013.json"].read_text())["changes"]
+    old_id = read_manifest(corpus)["run_id"]
+    assert [(r["run_id"], r["parent_run_id"]) for r in ch["added_datasets"]] == [(man["run_id"], old_id)]
+    assert [r["run_id"] for r in ch["removed_datasets"]] == [old_id]
+    kept = pl.read_parquet(corpus / "provenance" / "*.parquet").filter(pl.col("decision") == "kept")
+    victims = kept.filter(pl.col("domain") == "creativecommons.org").height
+    assert [(t["request_id"], t["removed_documents"]) for t in ch["new_takedowns"]] == [
+        (man["takedown"]["request_id"], victims)] and victims > 0
+    assert ch["previous"]["sha256"] == sha256_file(v1 / "ab2013.json")
+    assert f"Takedown requests since: {man['takedown']['request_id']}" in paths["ab2013.md"].read_text()
+    assert json.loads(paths["eu-summary.json"].read_text())["changes"] == ch
+    # the same version compared with itself: nothing changed
+    same = build_disclosure([new], previous=tmp_path / "v2" / "eu-summary.json")["changes"]
+    assert not same["added_datasets"] and not same["removed_datasets"] and not same["new_takedowns"]
+    r = subprocess.run([sys.executable, "-m", "assay", "disclose", str(new), "-o", str(tmp_path / "v3"),
+                        "--previous", str(tmp_path / "nothing-here")],
+                       capture_output=True, text=True, cwd=REPO)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "nothing-here" in r.stderr
 
 
 def test_outputs_and_cli(corpus: Path, tmp_path: Path) -> None:
@@ -142,8 +191,9 @@ def test_outputs_and_cli(corpus: Path, tmp_path: Path) -> None:
     r = subprocess.run(env_cmd, capture_output=True, text=True, cwd=REPO,
                        env={**os.environ, "SOURCE_DATE_EPOCH": "1714000000"})
     assert r.returncode == 0, r.stderr
-    assert {p.name for p in out.iterdir()} == {"ab2013.json", "ab2013.md", "ab2013.html", "eu-summary.json",
-                                               "eu-summary.md", "eu-summary.html", "README.md", "croissant.json"}
+    assert {p.name for p in out.iterdir()} == {
+        "ab2013.json", "ab2013.md", "ab2013.html", "eu-summary.json", "eu-summary.md", "eu-summary.html",
+        "README.md", "croissant.json"}
     md, html = (out / "ab2013.md").read_text(), (out / "ab2013.html").read_text()
     assert (all(f"## {n}. " in md for n in range(1, 13))
             and all(f'id="item-{n}"' in html for n in range(1, 13)))
@@ -188,9 +238,11 @@ def _evil_warc(path: Path) -> None:
             + "</article></body></html>").encode()
     with open(path, "wb") as f:
         w = WARCWriter(f, gzip=True)
-        w.write_record(w.create_warcinfo_record(path.name, {"software": EVIL_SOFTWARE, "robots": "<i>none</i>"}))
+        info = {"software": EVIL_SOFTWARE, "robots": "<i>none</i>"}
+        w.write_record(w.create_warcinfo_record(path.name, info))
         http = StatusAndHeaders("200 OK", [("Content-Type", "text/html; charset=utf-8")], protocol="HTTP/1.1")
-        w.write_record(w.create_warc_record(EVIL_URL, "response", payload=io.BytesIO(body), http_headers=http))
+        w.write_record(w.create_warc_record(EVIL_URL, "response", payload=io.BytesIO(body),
+                                            http_headers=http))
 
 
 def _markdown_html(text: str) -> str:
