@@ -196,6 +196,11 @@ def test_croissant_validates_and_its_files_and_numbers_equal_a_recount(corpus: P
     assert "Wget/1.21.4" in doc["rai:dataCollection"] and "Apache Nutch 1.17" in doc["rai:dataCollection"]
     with_pii = kept.filter(pl.sum_horizontal([pl.col("pii_counts").struct.field(t) for t in PII_TYPES]) > 0)
     assert f"{with_pii.height:,} of {kept.height:,}" in ds.metadata.personal_sensitive_information[0]
+    # written beside the datasets, mlcroissant reads the documents themselves through the FileSet
+    beside = write_disclosure([corpus], corpus.parent, formats=["croissant"])["croissant.json"]
+    rows = list(mlc.Dataset(jsonld=beside).records("web-documents"))
+    assert sorted(r["web-documents/doc_id"].decode() for r in rows) == sorted(
+        pl.read_parquet(corpus / "documents" / "*.parquet")["doc_id"].to_list())
 
 
 def test_cli_writes_the_formats_asked_for(corpus: Path, tmp_path: Path) -> None:
