@@ -128,18 +128,13 @@ def test_declarations_fill_what_no_scan_knows(corpus: Path, tmp_path: Path) -> N
     assert "Data collection is not ongoing." in item(d, 10)["answer"]
     assert d["system"]["name"] == "Example Assistant" and d["exemptions"]["national_security"] is False
     bad = tmp_path / "bad.toml"
-    bad.write_text('[licensing]\npurchased = "maybe"\n')
-    with pytest.raises(DeclarationsError, match=r"bad.toml: licensing.purchased: "):
-        load_declarations(bad)
-    bad.write_text('[colection]\nongoing = true\n')
-    with pytest.raises(DeclarationsError, match=r"bad.toml: colection: unknown key"):
-        load_declarations(bad)
-    bad.write_text('[eu]\nplacement_date = "next spring"\n')
-    with pytest.raises(DeclarationsError, match=r"bad.toml: eu.placement_date: "):
-        load_declarations(bad)
-    bad.write_text('[eu.crawling]\nbehavior = "polite"\n')
-    with pytest.raises(DeclarationsError, match=r"bad.toml: eu.crawling.behavior: unknown key"):
-        load_declarations(bad)
+    for text, message in (('[licensing]\npurchased = "maybe"\n', "licensing.purchased: "),
+                          ('[colection]\nongoing = true\n', "colection: unknown key"),
+                          ('[eu]\nplacement_date = "next spring"\n', "eu.placement_date: "),
+                          ('[eu.crawling]\nbehavior = "polite"\n', "eu.crawling.behavior: unknown key")):
+        bad.write_text(text)
+        with pytest.raises(DeclarationsError, match=f"bad.toml: {message}"):
+            load_declarations(bad)
 
 
 def test_release_date_before_2022_is_flagged_outside_the_statute(corpus: Path, tmp_path: Path) -> None:

@@ -10,17 +10,15 @@ release date before 2022-01-01 is flagged as outside the statute's scope; a prev
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 from pathlib import Path
 from typing import Any
 
 from provenance.declarations import Declarations
 from provenance.disclosure.ab2013_items import build_items
-from provenance.disclosure.common import NOT_PROVIDED, md, render_template
+from provenance.disclosure.common import NOT_PROVIDED, md, render_template, write_document
 from provenance.disclosure.facts import Facts, read_inputs
 from provenance.disclosure.header import changes_text, header
-from provenance.outdir import write_text
 
 FILES = {"json": "ab2013.json", "md": "ab2013.md", "html": "ab2013.html"}
 # Civil Code 3111: developers of systems or services (or substantial modifications) released on or
@@ -86,7 +84,4 @@ def render_html(d: dict[str, Any]) -> str:
 
 def write(f: Facts, decl: Declarations, head: dict[str, Any], out: Path) -> dict[str, Path]:
     """Write ab2013.json / .md / .html into `out`; returns their paths by file name."""
-    d = ab2013_document(f, decl, head)
-    return {FILES["json"]: write_text(out / FILES["json"], json.dumps(d, indent=2, default=str) + "\n"),
-            FILES["md"]: write_text(out / FILES["md"], render_markdown(d)),
-            FILES["html"]: write_text(out / FILES["html"], render_html(d))}
+    return write_document(out, FILES, ab2013_document(f, decl, head), render_markdown, render_html)

@@ -14,7 +14,7 @@ from typing import Any
 
 from provenance.declarations import Declarations
 from provenance.disclosure import statements as st
-from provenance.disclosure.common import DECLARED, DERIVED, MISSING, NOT_PROVIDED, declared_or_missing, yes_no
+from provenance.disclosure.common import NOT_PROVIDED, Basis, basis_of, declared_or_missing, yes_no
 from provenance.disclosure.facts import Facts
 from provenance.gates import SYNTH_KIND
 
@@ -55,7 +55,7 @@ def item_sources(f: Facts, decl: Declarations) -> dict[str, Any]:
                  else f"Owners of the crawled sites: {NOT_PROVIDED} beyond the domains listed.")
     if decl.sources.notes:
         parts.append(decl.sources.notes)
-    return _item(1, " ".join(parts), DERIVED if f.corpora or f.synth else MISSING, {
+    return _item(1, " ".join(parts), basis_of(f.corpora or f.synth), {
         "warc_files": warcs, "domains": [{"domain": d, "documents": n} for d, n in top],
         "n_domains": len(domains),
         "sample_urls": {x["domain"]: x["sample_url"] for c in f.corpora for x in c["domains"][:TOP_DOMAINS]},
@@ -87,7 +87,7 @@ def item_counts(f: Facts, decl: Declarations) -> dict[str, Any]:
     ans = NOT_PROVIDED
     if lines:
         ans = "; ".join(lines) + f". Total: {total:,} data points ({count_range(total)})."
-    return _item(3, ans, DERIVED if lines else MISSING, {"datasets": ev, "total": total})
+    return _item(3, ans, basis_of(lines), {"datasets": ev, "total": total})
 
 
 def item_types(f: Facts, decl: Declarations) -> dict[str, Any]:
@@ -104,7 +104,7 @@ def item_types(f: Facts, decl: Declarations) -> dict[str, Any]:
     ans = "; ".join(kinds) + "." if kinds else NOT_PROVIDED
     if decl.data_types:
         ans += f" Declared: {decl.data_types}"
-    basis = DERIVED if kinds else (DECLARED if decl.data_types else MISSING)
+    basis = basis_of(kinds, decl.data_types)
     content_types = {str(x["content_type"]): x["documents"] for c in f.corpora for x in c["content_types"]}
     labels = [{k: s[k] for k in ("path", "task", "labels", "labelled_records", "records")} for s in f.synth]
     return _item(4, ans, basis, {"languages": langs, "content_types": content_types,
@@ -123,7 +123,7 @@ def item_intellectual_property(f: Facts, decl: Declarations) -> dict[str, Any]:
     else:
         ans += f" Trademark or patent content: {NOT_PROVIDED}."
     ans += " " + st.opt_out_text(f)
-    return _item(5, ans, DERIVED, {
+    return _item(5, ans, Basis.DERIVED, {
         **ev, "tdm_reserved": {c["path"]: c["tdm_reserved"] for c in f.corpora},
         "noai": {c["path"]: c["noai"] for c in f.corpora},
         "declared": decl.intellectual_property.notes, "manifests": f.refs})
@@ -133,11 +133,11 @@ def item_licensing(f: Facts, decl: Declarations) -> dict[str, Any]:
     """(6) purchased or licensed: a contract question."""
     li = decl.licensing
     if li.purchased is None and li.licensed is None and li.terms is None:
-        return _item(6, NOT_PROVIDED, MISSING, {"declaration_key": "licensing"})
+        return _item(6, NOT_PROVIDED, Basis.MISSING, {"declaration_key": "licensing"})
     ans = f"Purchased: {yes_no(li.purchased)}. Licensed: {yes_no(li.licensed)}."
     if li.terms:
         ans += f" {li.terms}"
-    return _item(6, ans, DECLARED, {"declaration_key": "licensing", "declared": li.model_dump()})
+    return _item(6, ans, Basis.DECLARED, {"declaration_key": "licensing", "declared": li.model_dump()})
 
 
 def item_personal_information(f: Facts, decl: Declarations) -> dict[str, Any]:
@@ -145,15 +145,15 @@ def item_personal_information(f: Facts, decl: Declarations) -> dict[str, Any]:
     if not f.corpora:
         return _declared_or_missing(7, decl.personal_information, "personal_information")
     ans, ev = st.pii_statement(f, decl.personal_information)
-    return _item(7, ans, DERIVED, {**ev, "manifests": f.refs})
+    return _item(7, ans, Basis.DERIVED, {**ev, "manifests": f.refs})
 
 
 def item_consumer_information(f: Facts, decl: Declarations) -> dict[str, Any]:
     """(8) aggregate consumer information: not observable in text."""
     ci = decl.consumer_information
     if ci.aggregate is None:
-        return _item(8, NOT_PROVIDED, MISSING, {"declaration_key": "consumer_information.aggregate"})
-    return _item(8, yes_no(ci.aggregate) + (f". {ci.notes}" if ci.notes else "."), DECLARED,
+        return _item(8, NOT_PROVIDED, Basis.MISSING, {"declaration_key": "consumer_information.aggregate"})
+    return _item(8, yes_no(ci.aggregate) + (f". {ci.notes}" if ci.notes else "."), Basis.DECLARED,
                  {"declaration_key": "consumer_information", "declared": ci.model_dump()})
 
 
@@ -164,7 +164,7 @@ def item_processing(f: Facts, decl: Declarations) -> dict[str, Any]:
     ans, ev = st.processing_statement(f)
     ans += (f" Purpose: {decl.processing}" if decl.processing
             else f" Purpose of the processing: {NOT_PROVIDED}.")
-    return _item(9, ans, DERIVED, {**ev, "declared": decl.processing, "manifests": f.refs})
+    return _item(9, ans, Basis.DERIVED, {**ev, "declared": decl.processing, "manifests": f.refs})
 
 
 def item_collection_period(f: Facts, decl: Declarations) -> dict[str, Any]:
@@ -176,13 +176,13 @@ def item_collection_period(f: Facts, decl: Declarations) -> dict[str, Any]:
               True: "NOTICE: data collection is ongoing.", False: "Data collection is not ongoing."}[ongoing]
     generated = f" Synthetic sets generated: {st.generation_text(f)}." if f.synth else ""
     if not period["min"] and not f.synth:
-        return _item(10, f"{NOT_PROVIDED}. {notice}", MISSING, {"ongoing_declared": ongoing})
+        return _item(10, f"{NOT_PROVIDED}. {notice}", Basis.MISSING, {"ongoing_declared": ongoing})
     ans = (f"Collected (WARC-Date of kept documents) from {period['min']} to {period['max']}."
            if period["min"] else "")
     ans = f"{ans}{generated} {notice}".strip()
     if decl.collection.notes:
         ans += f" {decl.collection.notes}"
-    return _item(10, ans, DERIVED, {
+    return _item(10, ans, Basis.DERIVED, {
         **period, "all_records": {c["path"]: c["warc_date_all"] for c in f.corpora},
         "synthetic_generation": st.generation_periods(f), "ongoing_declared": ongoing,
         "manifests": f.all_refs})
@@ -194,14 +194,14 @@ def item_first_use(f: Facts, decl: Declarations) -> dict[str, Any]:
         uses = sorted(f.train, key=lambda t: str(t["first_read_at"]))
         ans = "; ".join(f"training run {t['run_id']} first read its data at {t['first_read_at']} "
                         f"({', '.join(str(x['name']) for x in t['data'])})" for t in uses)
-        return _item(11, f"First used {uses[0]['first_read_at']}: {ans}.", DERIVED, {
+        return _item(11, f"First used {uses[0]['first_read_at']}: {ans}.", Basis.DERIVED, {
             "training_runs": [{"run_id": t["run_id"], "first_read_at": t["first_read_at"], "data": t["data"],
                                "manifest": t["manifest"]} for t in uses]})
     fu = decl.first_use
     if fu.date:
-        return _item(11, f"{fu.date.isoformat()}" + (f". {fu.notes}" if fu.notes else ""), DECLARED,
+        return _item(11, f"{fu.date.isoformat()}" + (f". {fu.notes}" if fu.notes else ""), Basis.DECLARED,
                      {"declaration_key": "first_use", "declared": fu.model_dump(mode="json")})
-    return _item(11, NOT_PROVIDED, MISSING, {"declaration_key": "first_use.date",
+    return _item(11, NOT_PROVIDED, Basis.MISSING, {"declaration_key": "first_use.date",
                                              "note": "no training-run manifest among the inputs"})
 
 
@@ -219,15 +219,15 @@ def item_synthetic(f: Facts, decl: Declarations) -> dict[str, Any]:
         ans = (f"Yes. Synthetic sets: {names}; generators: {generators}; gates: {gates}. "
                f"Purpose: {'; '.join(purposes) if purposes else NOT_PROVIDED}.")
         keys = ("path", "run_id", "generator", "task", "purpose", "gates_overall", "records", "manifest")
-        return _item(12, ans, DERIVED, {"synthetic_sets": [{k: s[k] for k in keys} for s in f.synth],
+        return _item(12, ans, Basis.DERIVED, {"synthetic_sets": [{k: s[k] for k in keys} for s in f.synth],
                                         "used_by_training": in_training, "declared_purpose": syn.purpose})
     if syn.used is not None:
         return _item(12, yes_no(syn.used) + (f". Purpose: {syn.purpose}" if syn.purpose else "."),
-                     DECLARED, {"declaration_key": "synthetic", "declared": syn.model_dump()})
+                     Basis.DECLARED, {"declaration_key": "synthetic", "declared": syn.model_dump()})
     return _item(12, "No synthetic data set is among the disclosed inputs"
                  + (" or the datasets of the disclosed training runs." if f.train else ".")
                  + f" Whether synthetic data generation is used elsewhere: {NOT_PROVIDED}.",
-                 DERIVED, {"synthetic_sets": [], "manifests": f.all_refs})
+                 Basis.DERIVED, {"synthetic_sets": [], "manifests": f.all_refs})
 
 
 # Civil Code 3111(a)(1)-(12), titles abridged from the statute's text.

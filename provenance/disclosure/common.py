@@ -11,14 +11,30 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from provenance.outdir import write_text
+
 NOT_PROVIDED = "NOT PROVIDED"
-DERIVED, DECLARED, MISSING = "derived", "declared", "not_provided"  # the basis of every answer
-BASES = (DERIVED, DECLARED, MISSING)
+
+
+class Basis(StrEnum):
+    """Where an answer comes from: the records, the declarations, or neither (it reads NOT PROVIDED)."""
+
+    DERIVED = "derived"
+    DECLARED = "declared"
+    MISSING = "not_provided"
+
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+
+def basis_of(derived: Any, declared: Any = None) -> Basis:
+    """DERIVED when the records gave the answer, else DECLARED when a declaration did, else MISSING."""
+    return Basis.DERIVED if derived else (Basis.DECLARED if declared else Basis.MISSING)
 
 
 def generated_at() -> str:
@@ -35,10 +51,10 @@ def yes_no(value: bool | None) -> str:
 def declared_or_missing(value: Any, key: str, fmt: Any = str) -> tuple[str, str, dict[str, Any]]:
     """(answer, basis, evidence) for what only a declaration can say: the value, or NOT PROVIDED."""
     if value is None or value == []:
-        return NOT_PROVIDED, MISSING, {"declaration_key": key}
+        return NOT_PROVIDED, Basis.MISSING, {"declaration_key": key}
     if hasattr(value, "model_dump"):
         value = value.model_dump(mode="json")
-    return fmt(value), DECLARED, {"declaration_key": key, "declared": value}
+    return fmt(value), Basis.DECLARED, {"declaration_key": key, "declared": value}
 
 
 def entry(number: str, title: str, answer: str, basis: str, evidence: dict[str, Any]) -> dict[str, Any]:
@@ -80,11 +96,7 @@ def md(text: Any) -> str:
     return re.sub(r"[<>&]", lambda m: _HTML[m.group(0)], s)
 
 
-def md_basis(entry: dict[str, Any]) -> str:
-    return f"*Basis: {entry['basis']}*"
-
-
-# --- HTML ------------------------------------------------------------------------------------------
+# --- HTML, and the three files of a disclosure document --------------------------------------------
 
 
 def evidence_json(evidence: Any) -> str:
@@ -99,3 +111,11 @@ def render_template(name: str, **context: Any) -> str:
                       autoescape=select_autoescape(default=True, default_for_string=True),
                       keep_trailing_newline=True)
     return env.get_template(name).render(NOT_PROVIDED=NOT_PROVIDED, evidence=evidence_json, **context)
+
+
+def write_document(out: Path, files: dict[str, str], d: dict[str, Any], render_markdown: Callable[[Any], str],
+                   render_html: Callable[[Any], str]) -> dict[str, Path]:
+    """A disclosure's JSON, Markdown and HTML files (`files`: json/md/html -> name); paths by file name."""
+    return {files["json"]: write_text(out / files["json"], json.dumps(d, indent=2, default=str) + "\n"),
+            files["md"]: write_text(out / files["md"], render_markdown(d)),
+            files["html"]: write_text(out / files["html"], render_html(d))}

@@ -16,7 +16,7 @@ from typing import Any
 
 from provenance.declarations import Declarations
 from provenance.disclosure import statements as st
-from provenance.disclosure.common import DECLARED, DERIVED, NOT_PROVIDED, md
+from provenance.disclosure.common import NOT_PROVIDED, Basis, md
 from provenance.disclosure.facts import Facts
 from provenance.outdir import write_text
 from provenance.schema import DOCUMENT_SCHEMA, PROVENANCE_SCHEMA
@@ -59,7 +59,7 @@ def metadata(f: Facts, decl: Declarations) -> dict[str, Any]:
     return {k: v for k, v in meta.items() if v}
 
 
-def _said(value: str | None, basis: str = DECLARED) -> str:
+def _said(value: str | None, basis: str = Basis.DECLARED) -> str:
     """A card value with its basis, Markdown-escaped; NOT PROVIDED when absent."""
     return f"{md(value)} *({basis})*" if value else NOT_PROVIDED
 
@@ -111,7 +111,7 @@ def _bias(f: Facts, decl: Declarations) -> str:
                  f"detection cannot see {st.PII_CANNOT_DETECT}.")
     if decl.dataset.limitations:
         lines.append(f"Declared: {decl.dataset.limitations}")
-    return md(" ".join(lines)) + f" *({DERIVED})*"
+    return md(" ".join(lines)) + f" *({Basis.DERIVED})*"
 
 
 def template_values(f: Facts, decl: Declarations) -> dict[str, str]:
@@ -122,22 +122,22 @@ def template_values(f: Facts, decl: Declarations) -> dict[str, str]:
     qa = [s for s in f.synth if s["labels"]]
     return {
         "pretty_name": md(ds.pretty_name or " + ".join(Path(d["path"]).name for d in f.datasets)),
-        "dataset_summary": _said(ds.summary) if ds.summary else _said(_summary(f), DERIVED),
-        "dataset_description": _said(_summary(f), DERIVED),
+        "dataset_summary": _said(ds.summary) if ds.summary else _said(_summary(f), Basis.DERIVED),
+        "dataset_description": _said(_summary(f), Basis.DERIVED),
         "curators": _said(ds.curated_by), "funded_by": NOT_PROVIDED, "shared_by": NOT_PROVIDED,
-        "language": _said(st.language_text(f), DERIVED),
+        "language": _said(st.language_text(f), Basis.DERIVED),
         "license": md(f"Released under: {ds.license or NOT_PROVIDED}. Source pages: {copyright_text}"),
         "repo": _said(ds.url), "paper": NOT_PROVIDED, "demo": NOT_PROVIDED,
         "direct_use": _said(ds.direct_use), "out_of_scope_use": _said(ds.out_of_scope_use),
-        "dataset_structure": _structure(f) + f" *({DERIVED})*",
+        "dataset_structure": _structure(f) + f" *({Basis.DERIVED})*",
         "curation_rationale_section": _said(decl.processing),
-        "data_collection_and_processing_section": _collection(f) + f" *({DERIVED})*",
+        "data_collection_and_processing_section": _collection(f) + f" *({Basis.DERIVED})*",
         "source_data_producers_section": _producers(f),
-        "annotation_process_section": _said("; ".join(st.synthetic_types(f)), DERIVED) if qa else
+        "annotation_process_section": _said("; ".join(st.synthetic_types(f)), Basis.DERIVED) if qa else
         "No annotations: the records carry no labels.",
         "who_are_annotators_section": md(", ".join(sorted({str(s["generator"]["model"]) for s in qa})))
         if qa else "None.",
-        "personal_and_sensitive_information": _said(pii, DERIVED) if f.corpora else _said(
+        "personal_and_sensitive_information": _said(pii, Basis.DERIVED) if f.corpora else _said(
             decl.personal_information),
         "bias_risks_limitations": _bias(f, decl),
         "citation_bibtex": f"~~~~bibtex\n{ds.citation}\n~~~~" if ds.citation and "~~~~" not in ds.citation

@@ -13,15 +13,8 @@ from typing import Any
 
 from provenance.declarations import Declarations
 from provenance.disclosure import statements as st
-from provenance.disclosure.common import (
-    DECLARED,
-    DERIVED,
-    MISSING,
-    NOT_PROVIDED,
-    declared_entry,
-    entry,
-    yes_no,
-)
+from provenance.disclosure.common import NOT_PROVIDED, Basis, basis_of, declared_entry, entry, yes_no
+from provenance.disclosure.facts import Facts
 
 
 def _opt_out_handling(c: dict[str, Any]) -> str:
@@ -34,7 +27,7 @@ def _opt_out_handling(c: dict[str, Any]) -> str:
             if seen else f"{Path(c['path']).name}: no reservation seen; {action}")
 
 
-def tdm(f: Any, decl: Declarations) -> list[dict[str, Any]]:
+def tdm(f: Facts, decl: Declarations) -> list[dict[str, Any]]:
     """3.1 Respect of reservation of rights from the text and data mining exception or limitation."""
     t = decl.eu.tdm
     derived = "; ".join(_opt_out_handling(c) for c in f.corpora)
@@ -45,7 +38,7 @@ def tdm(f: Any, decl: Declarations) -> list[dict[str, Any]]:
                            t.code_of_practice_signatory, "eu.tdm.code_of_practice_signatory", yes_no),
             entry("3.1", "Measures implemented to respect reservations of rights (Directive (EU) 2019/790, "
                   "Art. 4(3)), including the opt-out protocols honoured", text,
-                  DERIVED if derived else (DECLARED if t.measures else MISSING),
+                  basis_of(derived, t.measures),
                   {"tdm_reserved": {c["path"]: c["tdm_reserved"] for c in f.corpora},
                    "noai": {c["path"]: c["noai"] for c in f.corpora},
                    "drop_opted_out": {c["path"]: c["drop_opted_out"] for c in f.corpora},
@@ -61,19 +54,19 @@ def _block_list(c: dict[str, Any]) -> str:
     return f"{Path(c['path']).name}: {rules}{source}; {u['removed']:,} record(s) removed"
 
 
-def illegal_content(f: Any, decl: Declarations) -> list[dict[str, Any]]:
+def illegal_content(f: Facts, decl: Declarations) -> list[dict[str, Any]]:
     """3.2 Removal of illegal content: the configured URL block lists, and declared measures."""
     derived = "; ".join(_block_list(c) for c in f.corpora)
     text = f"URL block list (curate/filters/url.py) before extraction: {derived}." if derived else ""
     declared = decl.eu.illegal_content
     text = " ".join(x for x in (text, f"Declared: {declared}" if declared else "") if x) or NOT_PROVIDED
     return [entry("3.2", "General description of measures taken to avoid or remove illegal content", text,
-                  DERIVED if derived else (DECLARED if declared else MISSING),
+                  basis_of(derived, declared),
                   {"url_filter": {c["path"]: c["url_filter"] for c in f.corpora}, "declared": declared,
                    "manifests": f.refs})]
 
 
-def other_processing(f: Any, decl: Declarations) -> list[dict[str, Any]]:
+def other_processing(f: Facts, decl: Declarations) -> list[dict[str, Any]]:
     """3.3 Other information: every processing step with its removal counts, and the PII scan."""
     if not f.corpora:
         return [declared_entry("3.3", "Other information (optional)", decl.eu.other_processing,
@@ -83,5 +76,5 @@ def other_processing(f: Any, decl: Declarations) -> list[dict[str, Any]]:
     text = f"{text} Personal information: {pii}"
     if decl.eu.other_processing:
         text += f" Declared: {decl.eu.other_processing}"
-    return [entry("3.3", "Other information (optional)", text, DERIVED,
+    return [entry("3.3", "Other information (optional)", text, Basis.DERIVED,
                   {**ev, "pii": pii_ev, "declared": decl.eu.other_processing, "manifests": f.refs})]

@@ -17,10 +17,9 @@ from typing import Any
 from provenance.declarations import Declarations
 from provenance.disclosure import statements as st
 from provenance.disclosure.common import (
-    DECLARED,
-    DERIVED,
-    MISSING,
     NOT_PROVIDED,
+    Basis,
+    basis_of,
     declared_entry,
     entry,
     month,
@@ -57,12 +56,12 @@ def public_datasets(f: Facts, decl: Declarations) -> list[dict[str, Any]]:
               for p in pub]
     listed += dec.names or []
     if listed:
-        answer, basis = "Yes. " + "; ".join(listed) + ".", DERIVED if pub else DECLARED
+        answer, basis = "Yes. " + "; ".join(listed) + ".", Basis.DERIVED if pub else Basis.DECLARED
     elif dec.used is not None:
-        answer, basis = yes_no(dec.used) + ".", DECLARED
+        answer, basis = yes_no(dec.used) + ".", Basis.DECLARED
     else:
         answer, basis = (f"{NOT_PROVIDED}: no warcinfo record of the input WARC files names a published "
-                         "crawl (isPartOf / publisher), and none is declared."), MISSING
+                         "crawl (isPartOf / publisher), and none is declared."), Basis.MISSING
     return [entry("2.1", "Publicly available datasets used, with the large ones (over 3% of all publicly "
                   "available data of a modality) named", answer, basis,
                   {"published_crawls": pub, "declared": dec.model_dump(), "manifests": f.refs}),
@@ -135,23 +134,23 @@ def crawled(f: Facts, decl: Declarations) -> list[dict[str, Any]]:
         by,
         entry("2.3", "Crawler name(s) / identifier(s)", ", ".join(names) + " (from warcinfo records)."
               if names else (", ".join(cr.names) if cr.names else NOT_PROVIDED),
-              DERIVED if names else (DECLARED if cr.names else MISSING), {"crawled_warc_files": files}),
+              basis_of(names, cr.names), {"crawled_warc_files": files}),
         declared_entry("2.3", "Purposes of the crawler(s)", cr.purpose, "eu.crawling.purpose"),
         entry("2.3", "General description of crawler behaviour (robots.txt, captchas, paywalls)",
-              behaviour or NOT_PROVIDED, DERIVED if robots else (DECLARED if behaviour else MISSING),
+              behaviour or NOT_PROVIDED, basis_of(robots, behaviour),
               {"warcinfo_robots": robots, "declared": cr.behaviour}),
         entry("2.3", "Period of data collection", f"{month(period['min'])} to {month(period['max'])} "
               f"(WARC-Date of kept documents, {period['min']} to {period['max']})." if period["min"]
               else NOT_PROVIDED,
-              DERIVED if period["min"] else MISSING, period),
+              basis_of(period["min"]), period),
         entry("2.3", "Type of content and online sources crawled", "; ".join(
             x for x in (", ".join(f"{k}: {v:,} documents" for k, v in st.ranked(ct)), cr.sources or "") if x)
-              or NOT_PROVIDED, DERIVED if ct else (DECLARED if cr.sources else MISSING),
+              or NOT_PROVIDED, basis_of(ct, cr.sources),
               {"content_types": ct, "declared": cr.sources}),
         entry("2.3", f"Most relevant domain names crawled ({top['rule']}, by {top['measure']})",
               (f"{top['listed']:,} of {top['domains_crawled']:,} domains: " + ", ".join(
                   d["domain"] for d in top["domains"]) + ".") if top["domains"] else NOT_PROVIDED,
-              DERIVED if top["domains"] else MISSING, top),
+              basis_of(top["domains"]), top),
     ]
 
 
@@ -175,13 +174,13 @@ def synthetic(f: Facts, decl: Declarations) -> list[dict[str, Any]]:
                      f"{str(s['generator']['weights_sha256'])[:16]})" for s in f.synth})
     sets = "; ".join(st.synthetic_types(f))
     return [entry("2.5", "Synthetic AI-generated data created by the provider or on its behalf",
-                  f"Yes. Modality: text. Sets: {sets}. Generated: {st.generation_text(f)}.", DERIVED,
+                  f"Yes. Modality: text. Sets: {sets}. Generated: {st.generation_text(f)}.", Basis.DERIVED,
                   {"synthetic_sets": [s["manifest"] for s in f.synth],
                    "generation": st.generation_periods(f)}),
             entry("2.5", "Models used to generate the synthetic data", "; ".join(models) + "."
                   + (f" Declared: {decl.eu.synthetic_models}" if decl.eu.synthetic_models else
                      f" Whether they are on the market, with links to their summaries: {NOT_PROVIDED}."),
-                  DERIVED, {"generators": [s["generator"] for s in f.synth],
+                  Basis.DERIVED, {"generators": [s["generator"] for s in f.synth],
                             "declared": decl.eu.synthetic_models})]
 
 

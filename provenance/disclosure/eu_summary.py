@@ -10,17 +10,15 @@ not_provided as in the AB 2013 disclosure. Outputs: eu-summary.json, eu-summary.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from provenance.declarations import Declarations
 from provenance.disclosure import eu_general, eu_processing, eu_sources
-from provenance.disclosure.common import NOT_PROVIDED, md, render_template
+from provenance.disclosure.common import NOT_PROVIDED, md, render_template, write_document
 from provenance.disclosure.facts import Facts
 from provenance.disclosure.header import changes_text
-from provenance.outdir import write_text
 
 FILES = {"json": "eu-summary.json", "md": "eu-summary.md", "html": "eu-summary.html"}
 TEMPLATE = ("European Commission, Explanatory Notice and Template for the Public Summary of Training Content "
@@ -95,7 +93,5 @@ def render_html(d: dict[str, Any]) -> str:
 
 
 def write(f: Facts, decl: Declarations, head: dict[str, Any], out: Path) -> dict[str, Path]:
-    d = build_summary(f, decl, head)
-    return {FILES["json"]: write_text(out / FILES["json"], json.dumps(d, indent=2, default=str) + "\n"),
-            FILES["md"]: write_text(out / FILES["md"], render_markdown(d)),
-            FILES["html"]: write_text(out / FILES["html"], render_html(d))}
+    """Write eu-summary.json / .md / .html into `out`; returns their paths by file name."""
+    return write_document(out, FILES, build_summary(f, decl, head), render_markdown, render_html)
