@@ -66,6 +66,14 @@ def declared_entry(number: str, title: str, value: Any, key: str, fmt: Any = str
     return entry(number, title, *declared_or_missing(value, key, fmt))
 
 
+def with_declared(derived: str, declared: str | None) -> str:
+    """A derived answer followed by what was declared ("Declared: ..."), or NOT PROVIDED if neither."""
+    parts = [derived] if derived else []
+    if declared:
+        parts.append(f"Declared: {declared}")
+    return " ".join(parts) or NOT_PROVIDED
+
+
 def percent(part: float, whole: float) -> str:
     return f"{100 * part / whole:.1f}%" if whole else "n/a"
 

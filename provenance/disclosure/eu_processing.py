@@ -13,7 +13,7 @@ from typing import Any
 
 from provenance.declarations import Declarations
 from provenance.disclosure import statements as st
-from provenance.disclosure.common import NOT_PROVIDED, Basis, basis_of, declared_entry, entry, yes_no
+from provenance.disclosure.common import Basis, basis_of, declared_entry, entry, with_declared, yes_no
 from provenance.disclosure.facts import Facts
 
 
@@ -31,9 +31,9 @@ def tdm(f: Facts, decl: Declarations) -> list[dict[str, Any]]:
     """3.1 Respect of reservation of rights from the text and data mining exception or limitation."""
     t = decl.eu.tdm
     derived = "; ".join(_opt_out_handling(c) for c in f.corpora)
-    text = (f"Machine-readable opt-outs read from every page (TDMRep tdm-reservation meta tag and header; "
-            f"noai / noimageai in robots meta and X-Robots-Tag): {derived}." if derived else "")
-    text = " ".join(x for x in (text, f"Declared: {t.measures}" if t.measures else "") if x) or NOT_PROVIDED
+    text = with_declared(f"Machine-readable opt-outs read from every page (TDMRep tdm-reservation meta tag "
+                         f"and header; noai / noimageai in robots meta and X-Robots-Tag): {derived}."
+                         if derived else "", t.measures)
     return [declared_entry("3.1", "Signatory of the General-Purpose AI Code of Practice (copyright chapter)",
                            t.code_of_practice_signatory, "eu.tdm.code_of_practice_signatory", yes_no),
             entry("3.1", "Measures implemented to respect reservations of rights (Directive (EU) 2019/790, "
@@ -57,9 +57,9 @@ def _block_list(c: dict[str, Any]) -> str:
 def illegal_content(f: Facts, decl: Declarations) -> list[dict[str, Any]]:
     """3.2 Removal of illegal content: the configured URL block lists, and declared measures."""
     derived = "; ".join(_block_list(c) for c in f.corpora)
-    text = f"URL block list (curate/filters/url.py) before extraction: {derived}." if derived else ""
     declared = decl.eu.illegal_content
-    text = " ".join(x for x in (text, f"Declared: {declared}" if declared else "") if x) or NOT_PROVIDED
+    text = with_declared(f"URL block list (curate/filters/url.py) before extraction: {derived}."
+                         if derived else "", declared)
     return [entry("3.2", "General description of measures taken to avoid or remove illegal content", text,
                   basis_of(derived, declared),
                   {"url_filter": {c["path"]: c["url_filter"] for c in f.corpora}, "declared": declared,
@@ -73,8 +73,6 @@ def other_processing(f: Facts, decl: Declarations) -> list[dict[str, Any]]:
                                "eu.other_processing")]
     text, ev = st.processing_statement(f)
     pii, pii_ev = st.pii_statement(f, None)
-    text = f"{text} Personal information: {pii}"
-    if decl.eu.other_processing:
-        text += f" Declared: {decl.eu.other_processing}"
+    text = with_declared(f"{text} Personal information: {pii}", decl.eu.other_processing)
     return [entry("3.3", "Other information (optional)", text, Basis.DERIVED,
                   {**ev, "pii": pii_ev, "declared": decl.eu.other_processing, "manifests": f.refs})]

@@ -24,6 +24,7 @@ from provenance.disclosure.common import (
     entry,
     month,
     percent,
+    with_declared,
     yes_no,
 )
 from provenance.disclosure.facts import Facts
@@ -128,8 +129,8 @@ def crawled(f: Facts, decl: Declarations) -> list[dict[str, Any]]:
     by = declared_entry("2.3", "Were crawlers used by the provider or on its behalf?", cr.by_provider,
                         "eu.crawling.by_provider", yes_no)
     by["evidence"]["crawled_warc_files"] = files
-    behaviour = "; ".join(robots) + " (from warcinfo records)." if robots else ""
-    behaviour = " ".join(x for x in (behaviour, cr.behaviour or "") if x) or None
+    robots_text = "; ".join(robots) + " (from warcinfo records)." if robots else ""
+    content = ", ".join(f"{k}: {v:,} documents" for k, v in st.ranked(ct)) + "." if ct else ""
     return [
         by,
         entry("2.3", "Crawler name(s) / identifier(s)", ", ".join(names) + " (from warcinfo records)."
@@ -137,16 +138,14 @@ def crawled(f: Facts, decl: Declarations) -> list[dict[str, Any]]:
               basis_of(names, cr.names), {"crawled_warc_files": files}),
         declared_entry("2.3", "Purposes of the crawler(s)", cr.purpose, "eu.crawling.purpose"),
         entry("2.3", "General description of crawler behaviour (robots.txt, captchas, paywalls)",
-              behaviour or NOT_PROVIDED, basis_of(robots, behaviour),
+              with_declared(robots_text, cr.behaviour), basis_of(robots, cr.behaviour),
               {"warcinfo_robots": robots, "declared": cr.behaviour}),
         entry("2.3", "Period of data collection", f"{month(period['min'])} to {month(period['max'])} "
               f"(WARC-Date of kept documents, {period['min']} to {period['max']})." if period["min"]
               else NOT_PROVIDED,
               basis_of(period["min"]), period),
-        entry("2.3", "Type of content and online sources crawled", "; ".join(
-            x for x in (", ".join(f"{k}: {v:,} documents" for k, v in st.ranked(ct)), cr.sources or "") if x)
-              or NOT_PROVIDED, basis_of(ct, cr.sources),
-              {"content_types": ct, "declared": cr.sources}),
+        entry("2.3", "Type of content and online sources crawled", with_declared(content, cr.sources),
+              basis_of(ct, cr.sources), {"content_types": ct, "declared": cr.sources}),
         entry("2.3", f"Most relevant domain names crawled ({top['rule']}, by {top['measure']})",
               (f"{top['listed']:,} of {top['domains_crawled']:,} domains: " + ", ".join(
                   d["domain"] for d in top["domains"]) + ".") if top["domains"] else NOT_PROVIDED,
