@@ -3,7 +3,8 @@
 A task reads every record of its WARC file, runs each through the decision chain
 (`record_checks`, in the supervised record worker of `supervisor`), and writes
 `_work/extract/<part>.parquet` (one row per record, with its text, signals and text hash), the
-part's MinHash signatures (`_work/minhash/<part>.parquet`), and last its completion marker. A rerun skips files whose marker holds this run's key.
+part's MinHash signatures (`_work/minhash/<part>.parquet`), and last its completion marker. A rerun
+skips files whose marker holds this run's key.
 """
 
 from __future__ import annotations
