@@ -74,7 +74,9 @@ def curate(
         None, "--near-dedup/--no-near-dedup", help="MinHash near-dedup (on by default)."),
     tokenize_stage: bool | None = typer.Option(
         None, "--tokenize/--no-tokenize", help="Tokenize kept documents as a last stage."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an output dir holding another run."),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Replace the assay run an output dir holds (only the files it wrote), "
+        "or write into a non-empty directory that holds none (its files are left alone)."),
     print_config: bool = typer.Option(False, "--print-config", help="Print the effective config and exit."),
 ) -> None:
     """Curate web archives into an auditable corpus: documents, provenance for every record, report."""
@@ -363,7 +365,11 @@ def synth_generate(
     m = generate(model, seeds, out, task, seed=seed, max_seeds=max_seeds, batch_size=batch_size,
                  purpose=purpose, sampling=sampling, overwrite=overwrite)
     c = m["counts"]
-    typer.echo(f"{c['kept']} synthetic documents, {c['error']} errors -> {out}")
+    reasons = ", ".join(f"{n} {why or 'unknown'}" for why, n in c.get("error_reasons", {}).items())
+    typer.echo(f"{c['kept']} synthetic documents, {c['error']} errors" + (f" ({reasons})" if reasons else "")
+               + f" -> {out}")
+    if c["seeds"] and not c["kept"]:
+        fail(f"every one of the {c['seeds']} requests failed ({reasons}); see {out}/provenance", 1)
 
 
 @synth_app.command("validate")
