@@ -152,8 +152,13 @@ def worker_for(cfg: CurateConfig) -> RecordWorker:
     """This process's record worker for `cfg` (started on first use, kept for the next tasks)."""
     key = cfg.model_dump_json()
     if key not in _WORKERS:
-        for old in _WORKERS.values():
-            old.close()
-        _WORKERS.clear()
+        close_workers()
         _WORKERS[key] = RecordWorker(cfg)
     return _WORKERS[key]
+
+
+def close_workers() -> None:
+    """Stop this process's record workers (the next task starts a fresh one)."""
+    for worker in _WORKERS.values():
+        worker.close()
+    _WORKERS.clear()
