@@ -15,7 +15,14 @@ import click
 import typer
 from typer.core import TyperGroup
 
-from provenance.errors import UserError
+from provenance.errors import InputError, UserError
+
+
+def output_dir(path: Path | None) -> Path | None:
+    """An `-o` output directory: an existing file there is a one-line error before any work starts."""
+    if path is not None and path.exists() and not path.is_dir():
+        raise InputError(f"{path}: exists and is not a directory (-o names an output directory)")
+    return path
 
 
 def fail(message: str, code: int = 2) -> None:
@@ -80,6 +87,7 @@ def curate(
     print_config: bool = typer.Option(False, "--print-config", help="Print the effective config and exit."),
 ) -> None:
     """Curate web archives into an auditable corpus: documents, provenance for every record, report."""
+    output_dir(out)
     from curate import config_to_toml, load_config
     from curate import curate as run_curate
     from provenance.outdir import OutDir
@@ -114,6 +122,7 @@ def demo(
     small: bool = typer.Option(False, "--small", help="A faster, smaller setting (used by CI)."),
 ) -> None:
     """Build a sample crawl from pages present on every Python install, then run the whole loop."""
+    output_dir(out)
     from assay.demo import run_demo, stdout_to_stderr
 
     with stdout_to_stderr():  # stage progress -> stderr; stdout carries only the report's path
@@ -210,6 +219,7 @@ def takedown(
         None, "--runs", help="Where to look for training runs (default: OUT's parent, */run.json)."),
 ) -> None:
     """Write a new corpus version without the named documents; list the training runs that used them."""
+    output_dir(new)
     from curate import read_doc_ids
     from curate import takedown as run_takedown
 
@@ -237,6 +247,7 @@ def disclose(
         None, "--declarations", help="TOML with what no scan can know (examples/declarations.toml)."),
 ) -> None:
     """Write the California AB 2013 training-data disclosure (all 12 items of Civil Code 3111(a))."""
+    output_dir(out)
     from provenance.disclosure import write_disclosure
 
     paths = write_disclosure(dirs, out, declarations)
@@ -269,6 +280,7 @@ def train_run(
     progress: bool = typer.Option(True, "--progress/--no-progress"),
 ) -> None:
     """Train the bundled Llama on token shards, mixing corpora by weight."""
+    output_dir(out)
     from train.config import make_config
 
     overrides = {"out_dir": out, "steps": steps, "stop_after": stop_after, "device": device,
@@ -292,6 +304,7 @@ def train_export(
         ..., "-o", "--out", help="HF directory to write (config.json, model.safetensors, tokenizer)."),
 ) -> None:
     """Export a run as a Hugging Face LlamaForCausalLM directory (loads in transformers and vLLM)."""
+    output_dir(out)
     from train.export import export_hf
 
     typer.echo(f"HF model -> {export_hf(run, out)}")
@@ -357,6 +370,7 @@ def synth_generate(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an output dir holding another run."),
 ) -> None:
     """Generate a synthetic corpus with vLLM from seed documents and a task template."""
+    output_dir(out)
     from synth.generate import Sampling, generate
 
     if max_tokens < 1:
@@ -382,6 +396,7 @@ def synth_validate(
     out: Path = typer.Option(..., "-o", "--out", help="Report directory (report.html + report.json)."),
 ) -> None:
     """Metrics and gates of a synthetic set against a human reference; verdicts go into its provenance."""
+    output_dir(out)
     from provenance.outdir import REPORT
     from synth.gates import ValidateConfig
     from synth.validate import validate
@@ -408,6 +423,7 @@ def synth_collapse(
 ) -> None:
     """The recursive-training experiment: train, generate, retrain; held-out perplexity and gates \
 per generation."""
+    output_dir(out)
     from synth.collapse import collapse
 
     if generations < 1:

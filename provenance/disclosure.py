@@ -53,12 +53,26 @@ def build_disclosure(dirs: list[str | os.PathLike[str]],
     }
 
 
-_MD_UNSAFE = re.compile(r"[<>&]")
+_MD_HTML = {"<": "&lt;", ">": "&gt;", "&": "&amp;"}
+# CommonMark's link, image, emphasis, heading and table punctuation: backslash-escaped in text that
+# comes from files (a file name may hold "](javascript:...)" or a newline and "# ").
+_MD_UNSAFE = re.compile(r"[<>&\\`*_\[\]()#!|]")
 
 
 def _md(text: Any) -> str:
-    """Markdown renderers pass raw HTML through: escape it (crawled URLs may hold markup)."""
-    return _MD_UNSAFE.sub(lambda m: {"<": "&lt;", ">": "&gt;", "&": "&amp;"}[m.group(0)], str(text))
+    """Text as inert Markdown: one line (newlines would start headings), raw HTML escaped (renderers
+    pass it through), link and emphasis punctuation backslash-escaped."""
+    line = " ".join(str(text).split())
+    return _MD_UNSAFE.sub(lambda m: _MD_HTML.get(m.group(0)) or "\\" + m.group(0), line)
+
+
+def _code(text: Any) -> str:
+    """Text as one inline code span (nothing inside is interpreted): a fence longer than any run of
+    backticks in it, on one line."""
+    line = " ".join(str(text).split())
+    fence = "`" * (max((len(r) for r in re.findall(r"`+", line)), default=0) + 1)
+    pad = " " if line.startswith("`") or line.endswith("`") else ""
+    return f"{fence}{pad}{line}{pad}{fence}"
 
 
 def render_markdown(d: dict[str, Any]) -> str:
@@ -72,7 +86,7 @@ def render_markdown(d: dict[str, Any]) -> str:
     for it in d["items"]:
         lines += [f"## {it['number']}. {_md(it['title'])}", "", _md(it["answer"]), "",
                   f"*Basis: {it['basis']}*", ""]
-    lines += ["## Inputs", ""] + [f"- {_md(i['kind'])} `{_md(i['path'])}` run {_md(i['run_id'])} "
+    lines += ["## Inputs", ""] + [f"- {_md(i['kind'])} {_code(i['path'])} run {_md(i['run_id'])} "
                                   f"(sha256 {i['sha256'][:16]})"
                                   for i in d["inputs"]]
     return "\n".join(lines) + "\n"

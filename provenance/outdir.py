@@ -250,7 +250,9 @@ def claim(root: str | os.PathLike[str], run_id: str, kind: str, overwrite: bool 
     return out
 
 
-def _read_object(path: Path) -> dict[str, Any] | None:
+def read_json_object(path: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """A JSON file's object, or None when it cannot be read or holds something else (a list, a number)."""
+    path = Path(path)
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError):
@@ -260,10 +262,10 @@ def _read_object(path: Path) -> dict[str, Any] | None:
 
 def _previous_run(out: OutDir) -> dict[str, Any] | None:
     """{run_id, kind} of the assay run `out` holds (its _work/state.json, else its run.json), or None."""
-    state = _read_object(out.work("") / STATE)
+    state = read_json_object(out.work("") / STATE)
     if state is not None:
         return state
-    manifest = _read_object(out.manifest)
+    manifest = read_json_object(out.manifest)
     return manifest if manifest is not None and manifest.get("run_id") else None
 
 
@@ -272,8 +274,8 @@ def remove_outputs(out: OutDir) -> None:
     they carry assay's names), its run.json and `_work/`; for a run that never finished (no run.json of
     its own), the files in the data folders with assay's part and shard names and tokenizer.json /
     report.html. Files of other names, and folders that still hold any, stay."""
-    state = _read_object(out.work("") / STATE) or {}
-    manifest = _read_object(out.manifest) or {}
+    state = read_json_object(out.work("") / STATE) or {}
+    manifest = read_json_object(out.manifest) or {}
     victims = [out.root / e["path"] for e in manifest.get("outputs") or [] if isinstance(e, dict) and
                isinstance(e.get("path"), str)]
     if manifest.get("run_id") != state.get("run_id", manifest.get("run_id")):  # an unfinished run
@@ -313,8 +315,5 @@ def list_outputs(root: str | os.PathLike[str]) -> list[dict[str, Any]]:
 
 def run_kind(root: str | os.PathLike[str]) -> str | None:
     """The `kind` of the run in `root` (from its run.json), or None when it holds no readable run."""
-    try:
-        man = json.loads((Path(root) / MANIFEST).read_text())
-    except (OSError, ValueError):
-        return None
-    return man.get("kind") if isinstance(man, dict) else None
+    man = read_json_object(Path(root) / MANIFEST)
+    return man.get("kind") if man is not None else None
