@@ -49,6 +49,16 @@ def cpu_seconds(pid: int) -> float:
         return t.user + t.system
 
 
+# A small page run through the chain once when a worker starts.
+_WARM_UP = (InputFile(-1, "<warm-up>", "0" * 64, 0),
+            WarcRecord(index=-1, offset=0, warc_type="response", url="https://warm-up.invalid/",
+                       content_type="text/html; charset=utf-8", http_status=200,
+                       payload=b"<html><body><article><p>A short page, read once so that every module the "
+                               b"checks load lazily is loaded before a time limit applies. Mail "
+                               b"someone@example.com or call +1 415 555 0100.</p></article></body></html>"),
+            "warm-up")
+
+
 def _serve(conn: Any, status: Any, cfg_json: str) -> None:
     """The worker: rows for the records it is sent, until its pipe closes."""
     seq = 0
@@ -58,7 +68,9 @@ def _serve(conn: Any, status: Any, cfg_json: str) -> None:
         status[SEQ] = seq
         faults.in_step(CHECK_NAMES[check], record_index)
 
-    chain = Chain(CurateConfig.model_validate_json(cfg_json), on_step)
+    chain = Chain(CurateConfig.model_validate_json(cfg_json))
+    chain.process(*_WARM_UP)  # lazy imports (trafilatura, phonenumbers' tables) before any clock runs
+    chain.on_step = on_step
     conn.send("ready")
     while True:
         try:
