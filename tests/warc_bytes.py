@@ -17,14 +17,14 @@ from conftest import warc
 
 
 @cache
-def real_page() -> bytes:
+def real_page(name: str = "tutorial/controlflow.html") -> bytes:
     """The HTML of a real documentation page that the default chain keeps (a tutorial page)."""
     with open(warc("python-3.11-docs.warc.gz"), "rb") as f:
         for rec in ArchiveIterator(f):
             url = rec.rec_headers.get_header("WARC-Target-URI") or ""
-            if rec.rec_type == "response" and url.endswith("/tutorial/controlflow.html"):
+            if rec.rec_type == "response" and url.endswith("/" + name):
                 return rec.content_stream().read()
-    raise AssertionError("tutorial/controlflow.html not in python-3.11-docs.warc.gz")
+    raise AssertionError(f"{name} not in python-3.11-docs.warc.gz")
 
 
 def http_block(body: bytes, status: bytes = b"200 OK", content_type: bytes = b"text/html; charset=utf-8",
@@ -52,3 +52,15 @@ def page_record(i: int, **kw: bytes) -> bytes:
 def warc_gz(records: list[bytes]) -> bytes:
     """One gzip member per record (WARC 1.1 annex D), fixed mtime: the same bytes every time."""
     return b"".join(gzip.compress(r, mtime=0) for r in records)
+
+
+def arc_file(pages: list[tuple[bytes, bytes]]) -> bytes:
+    """An ARC v1 file (the Internet Archive's format before WARC): a filedesc record, then one
+    `<url> <ip> <date> <content-type> <length>` record per (url, HTTP response block), gzipped per record."""
+    head = b"1 0 assay tests\nURL IP-address Archive-date Content-type Archive-length\n"
+    records = [b"filedesc://tests.arc 0.0.0.0 20240101000000 text/plain " + str(len(head)).encode() + b"\n"
+               + head]
+    for url, block in pages:
+        records.append(url + b" 93.184.216.34 20240101000000 text/html " + str(len(block)).encode() + b"\n"
+                       + block)
+    return b"".join(gzip.compress(r + b"\n", mtime=0) for r in records)
