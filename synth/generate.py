@@ -39,6 +39,7 @@ from provenance.outdir import (
 )
 from provenance.schema import DOCUMENT_SCHEMA, ERROR, KEPT, PROVENANCE_SCHEMA, empty_pii
 from synth.corpus import document_files, read_documents
+from synth.fit import Fit, fit_to_context
 from synth.tasks import Template, load_template
 
 STEP = "synth.generate"
@@ -67,26 +68,6 @@ PART_SCHEMA = pa.schema(list(SYNTH_SCHEMA) + [
     pa.field("license", pa.string()), pa.field("prompt_cut_from", pa.int64()),  # tokens before the cut
 ])
 FIT_FILE = "fit"  # _work/generate/fit.json: how requests were fitted to the model's context
-
-
-@dataclass(frozen=True)
-class Fit:
-    """Requests fitted to the model's context (`max_model_len`), recorded in run.json `fit`.
-
-    Generation keeps `max_tokens` when it fits beside a prompt, and is clamped to half the context
-    when it does not (a 128-token model asked for 256 new tokens generates 64); a prompt longer than
-    what is left (less one token for a BOS the engine may add) keeps its last tokens, as vLLM's
-    `truncate_prompt_tokens` does: a continuation then continues the end of its prefix."""
-
-    max_model_len: int
-    max_tokens_requested: int
-    max_tokens: int
-    max_prompt_tokens: int
-
-
-def fit_to_context(max_tokens: int, max_model_len: int) -> Fit:
-    new = min(max_tokens, max(max_model_len // 2, 1))
-    return Fit(max_model_len, max_tokens, new, max(max_model_len - new - 1, 1))
 
 
 @dataclass(frozen=True)
