@@ -45,7 +45,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     crafted.write_bytes(warc_gz([record(b"https://pii.example/contact", http_block(pii)),
                                  record(b"https://noai.example/page", http_block(noai))]))
     arc = tmp / "classes.arc.gz"
-    classes = http_block(real_page("tutorial/classes.html"))
+    classes = http_block(real_page("faq/general.html"))
     arc.write_bytes(arc_file([(b"https://arc.example/classes", classes)]))
     cfg = tmp / "options.toml"
     cfg.write_text(CONFIG)

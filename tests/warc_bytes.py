@@ -17,7 +17,7 @@ from conftest import warc
 
 
 @cache
-def real_page(name: str = "tutorial/controlflow.html") -> bytes:
+def real_page(name: str = "tutorial/appetite.html") -> bytes:
     """The HTML of a real documentation page that the default chain keeps (a tutorial page)."""
     with open(warc("python-3.11-docs.warc.gz"), "rb") as f:
         for rec in ArchiveIterator(f):
