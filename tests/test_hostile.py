@@ -196,23 +196,35 @@ def test_a_page_that_holds_lxml_for_a_minute_is_stopped_at_the_cpu_limit(tmp_pat
     assert reason == f"timeout:{step}" and step in ("page_signals", "extract")
 
 
+FAULT_SRC = "wget-crawl-2024-b.warc.gz"  # record 4: an HTML page (creativecommons.org/mission)
+
+
+@pytest.fixture(scope="module")
+def fault_free(tmp_path_factory: pytest.TempPathFactory) -> pl.DataFrame:
+    """The provenance of FAULT_SRC with no fault injected (what every other record must match)."""
+    out = tmp_path_factory.mktemp("fault-free") / "out"
+    curate([str(warc(FAULT_SRC))], out, load_config(overrides=FAULT_CFG))
+    return _prov(out)
+
+
+FAULT_CFG = {"extract.timeout_s": 0.5, "near_dedup.enabled": False}
+
+
 @pytest.mark.parametrize(("fault", "reason"), [
     ("spin-in-step:extract:4", "timeout:extract"),  # burns CPU: the CPU limit
     ("sleep-in-step:pii:4", "timeout:pii"),  # sleeps: the wall-clock backstop
     ("crash-in-step:decode:4", "crashed:decode"),  # dies: the worker is replaced
 ])
 def test_a_stuck_or_dead_record_worker_costs_one_record(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                        fault: str, reason: str) -> None:
-    src = [str(warc("wget-crawl-2024-b.warc.gz"))]  # record 4: an HTML page (creativecommons.org/mission)
-    cfg = load_config(overrides={"extract.timeout_s": 0.5, "near_dedup.enabled": False})
-    curate(src, tmp_path / "ref", cfg)
+                                                        fault_free: pl.DataFrame, fault: str,
+                                                        reason: str) -> None:
     monkeypatch.setenv("ASSAY_FAULT", fault)
     close_workers()  # the next record worker starts with ASSAY_FAULT in its environment
     try:
-        curate(src, tmp_path / "out", cfg)
+        curate([str(warc(FAULT_SRC))], tmp_path / "out", load_config(overrides=FAULT_CFG))
     finally:
         close_workers()
-    ref, got = _prov(tmp_path / "ref"), _prov(tmp_path / "out")
+    ref, got = fault_free, _prov(tmp_path / "out")
     assert got.height == ref.height
     assert got.row(4, named=True)["decision"] == "error" and got.row(4, named=True)["reason"] == reason
     same = [c for c in ref.columns if c not in ("run_id",)]
