@@ -76,8 +76,11 @@ def test_every_record_gets_one_provenance_row(curated_all: Path, warc_dir: Path)
     by_file = dict(prov.group_by("source_file").len().iter_rows())
     for path in files:
         n, failed = count_records(path)
-        expected = n + (1 if failed else 0)
-        assert by_file.get(str(path.resolve()), 0) == expected, path.name
+        got = by_file.get(str(path.resolve()), 0)
+        if failed:  # warcio stops at the damage; assay resumes after it and reads at least as many
+            assert got >= n + 1, path.name
+        else:
+            assert got == n, path.name
     counts = prov["decision"].value_counts()
     assert set(counts["decision"]) <= {"kept", "rejected", "duplicate", "error"}
     assert int(counts["count"].sum()) == prov.height
