@@ -31,6 +31,9 @@ GZIP_MAGIC = b"\x1f\x8b\x08"  # RFC 1952: ID1 ID2 CM=deflate
 # The first line of a record: "WARC/1.0" (WARC, WET), or an ARC v1 URL record line
 # "<url> <ip> <14-digit date> <content-type> <length>" / the "filedesc://" line that opens an ARC file.
 _RECORD_LINE = re.compile(rb"^(?:WARC/\d\.\d+\s*$|filedesc://|\S+ \S+ \d{12,14} \S+ -?\d+\s*$)")
+# The same line, just after a newline (to find one in a stretch of an uncompressed file).
+_LINE_RECORD = re.compile(rb"\n(?:WARC/\d\.\d+\r?\n|filedesc://|\S+ \S+ \d{12,14} \S+ -?\d+\r?\n)")
+LINE_TAIL = 4096  # bytes kept from one chunk to the next, so a record line cut in two is still found
 
 
 class HeaderTooLarge(Exception):
@@ -150,10 +153,14 @@ def _member_starts_record(f: IO[bytes], offset: int) -> bool:
 
 
 def _next_line(f: IO[bytes], after: int) -> int | None:
-    for offset in _scan(f, max(after - 1, 0), b"\n"):
-        start = offset + 1
-        if start < after:
-            continue
-        if _RECORD_LINE.match(_peek(f, start, 256).split(b"\n", 1)[0]):
-            return start
+    """The first line start >= `after` that opens a record (one regex pass over each chunk)."""
+    pos = max(after - 1, 0)  # the newline just before `after` may end the previous line
+    tail = b""
+    f.seek(pos)
+    while chunk := f.read(SCAN_CHUNK):
+        data, base = tail + chunk, pos - len(tail)
+        for m in _LINE_RECORD.finditer(data):
+            if base + m.start() + 1 >= after:
+                return base + m.start() + 1
+        tail, pos = data[-LINE_TAIL:], pos + len(chunk)  # a record line cut by the chunk's end
     return None
