@@ -105,12 +105,17 @@ class RecordWorker:
             raise RuntimeError("record worker did not start")
 
     def process(self, file: InputFile, rec: WarcRecord, run_id: str) -> dict[str, Any]:
+        if self._proc is not None and not self._proc.is_alive():  # died between records (OOM killer...)
+            self._kill()
         if self._proc is None:
             self._start()
         self._seq += 1
         sent = time.monotonic()
-        self._conn.send((file, rec, run_id))
-        stop = self._wait(sent)
+        try:
+            self._conn.send((file, rec, run_id))
+            stop = self._wait(sent)
+        except (BrokenPipeError, ConnectionResetError):  # it died as the record went out
+            stop = "crashed"
         if stop is None:
             try:
                 return self._conn.recv()
