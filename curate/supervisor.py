@@ -5,8 +5,8 @@ trafilatura catches the exception a SIGALRM handler raises, parses again and ret
 hands its records, one at a time, to a `RecordWorker`: a child process (spawned once per task process
 and kept across records and tasks) that runs the decision chain (`curate.record_checks`) and publishes,
 in shared memory, which check of which record it is in and when that check started. The task process
-waits for each row; when one check has used `extract.timeout_s` seconds of the worker's CPU time, or a
-wall-clock backstop `WALL_FACTOR` times longer has passed (a worker that sleeps or blocks), it kills the
+waits for each row; when one check has used `extract.timeout_s` seconds of the worker's CPU time, or
+the worker has sat `WALL_FACTOR` times that long using almost no CPU (sleeping or blocked), it kills the
 worker, writes the record's row as `error` with reason `timeout:<check>`, and starts a new worker for
 the next record. A worker that dies on a record gives `crashed:<check>`.
 
@@ -28,11 +28,14 @@ from curate.read.inputs import InputFile
 from curate.read.warc import WarcRecord
 from curate.record_checks import CHECK_NAMES, Chain, error_row
 
-WALL_FACTOR = 6  # wall-clock backstop = 6 x the CPU limit (60 s by default)
+WALL_FACTOR = 6  # wall-clock backstop = 6 x the CPU limit (60 s by default) of idle wall time
+# A worker counts as idle (sleeping, blocked) while it gets under 1% of a core: a starved one on a busy
+# machine gets far more (two cores at load 12: ~16%), so the backstop does not fire on load alone.
+IDLE_SHARE = 0.01
 MIN_WAIT_S = 0.01  # shortest wait between two looks at a busy worker's CPU time
 # Slots of the shared status array a worker publishes: the record sequence number it is on, the check
-# (index in CHECKS) it is in, and that check's start in process CPU seconds and in monotonic wall seconds.
-SEQ, CHECK, CPU_START, WALL_START = range(4)
+# (index in CHECKS) it is in, and that check's start in process CPU seconds.
+SEQ, CHECK, CPU_START = range(3)
 _TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
@@ -64,7 +67,7 @@ def _serve(conn: Any, status: Any, cfg_json: str) -> None:
     seq = 0
 
     def on_step(check: int, record_index: int) -> None:
-        status[CHECK], status[CPU_START], status[WALL_START] = check, time.process_time(), time.monotonic()
+        status[CHECK], status[CPU_START] = check, time.process_time()
         status[SEQ] = seq
         faults.in_step(CHECK_NAMES[check], record_index)
 
@@ -94,7 +97,7 @@ class RecordWorker:
         self.restarts = 0  # workers killed or lost (tests and benchmarks read it)
 
     def _start(self) -> None:
-        self._status = self._ctx.Array("d", 4, lock=False)
+        self._status = self._ctx.Array("d", 3, lock=False)
         self._conn, child = self._ctx.Pipe()
         self._proc = self._ctx.Process(target=_serve, args=(child, self._status, self.cfg.model_dump_json()),
                                        daemon=True, name="assay-record-worker")
@@ -110,10 +113,9 @@ class RecordWorker:
         if self._proc is None:
             self._start()
         self._seq += 1
-        sent = time.monotonic()
         try:
             self._conn.send((file, rec, run_id))
-            stop = self._wait(sent)
+            stop = self._wait()
         except (BrokenPipeError, ConnectionResetError):  # it died as the record went out
             stop = "crashed"
         if stop is None:
@@ -125,19 +127,22 @@ class RecordWorker:
         self._kill()
         return error_row(file, rec, run_id, check, f"{stop}:{check}")
 
-    def _wait(self, sent: float) -> str | None:
-        """None when a row (or EOF) is ready; "timeout" when the running check is over its limit
-        (`limit` seconds of the worker's CPU time, or `backstop` seconds of wall time)."""
-        wait = self.limit
+    def _wait(self) -> str | None:
+        """None when a row (or EOF) is ready; "timeout" when the running check has used `limit` seconds
+        of the worker's CPU time, or the worker has sat `backstop` seconds of wall time using (almost)
+        no CPU: sleeping or blocked, not merely starved on a busy machine."""
+        wait, idle, last = self.limit, 0.0, None
         while not self._conn.poll(wait):
             if not self._proc.is_alive():
                 return "crashed"
-            started = self._status[SEQ] == self._seq
-            cpu = cpu_seconds(self._proc.pid) - self._status[CPU_START] if started else 0.0
-            wall = time.monotonic() - (self._status[WALL_START] if started else sent)
-            if cpu >= self.limit or wall >= self.backstop:
+            now, total = time.monotonic(), cpu_seconds(self._proc.pid)
+            if last is not None and total - last[1] < IDLE_SHARE * (now - last[0]):
+                idle += now - last[0]
+            last = (now, total)
+            cpu = total - self._status[CPU_START] if self._status[SEQ] == self._seq else 0.0
+            if cpu >= self.limit or idle >= self.backstop:
                 return "timeout"
-            wait = max(min(self.limit - cpu, self.backstop - wall), MIN_WAIT_S)
+            wait = max(self.limit - cpu, MIN_WAIT_S)
         return None
 
     def _check(self) -> str:
