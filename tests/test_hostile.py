@@ -18,7 +18,7 @@ from conftest import warc
 from curate import curate, load_config
 from curate.read.decode import decode_html, normalize_charset
 from curate.read.inputs import InputFile
-from curate.read.warc import is_warc_path, parse_warc_date, read_warc
+from curate.read.warc import WarcRecord, is_warc_path, parse_warc_date, read_warc
 from curate.record_checks import Chain
 from curate.signals import find_pii
 from curate.supervisor import close_workers
@@ -54,6 +54,16 @@ def test_out_of_range_dates_give_rows_not_a_crash(tmp_path: Path, chain: Chain) 
     assert [r["decision"] for r in got] == ["kept", "kept", "kept"]
     assert [r["warc_date"] is None for r in got] == [True, True, False]
     assert got[0]["warc_date_raw"] == "9999-12-31T23:59:59-01:00"
+
+
+def test_a_header_value_that_raises_gives_an_error_row(chain: Chain, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The row itself is built inside the per-record guard (a parser bug must not stop the file)."""
+    monkeypatch.setattr(WarcRecord, "date", property(lambda self: 1 / 0))
+    rec = WarcRecord(index=3, offset=1234, warc_type="response", url="https://docs.example/x")
+    row = chain.process(InputFile(0, "x.warc.gz", "0" * 64, 1), rec, "run-test")
+    assert (row["decision"], row["step"]) == ("error", "pipeline")
+    assert (row["record_index"], row["offset"]) == (3, 1234)
+    assert row["reason"].startswith("ZeroDivisionError")
 
 
 def test_a_bad_status_line_costs_nothing_but_its_status(tmp_path: Path, chain: Chain) -> None:
