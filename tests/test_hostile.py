@@ -119,6 +119,11 @@ def test_a_header_line_without_newline_is_capped(tmp_path: Path, chain: Chain) -
     assert [r["decision"] for r in got] == ["kept", "error", "kept"]
     assert "HeaderTooLarge" in got[1]["reason"]
     assert peak < 32 << 20, f"peak {peak >> 20} MiB while reading a 64 MiB header line"
+    http = http_block(real_page(), extra=b"Set-Cookie: " + b"c" * (1 << 20) + b"\r\n")  # an HTTP header too
+    path = write(tmp_path, "long-http.warc.gz", warc_gz([page_record(0), record(b"https://x.example/", http),
+                                                         page_record(2)]))
+    got = rows(chain, path)
+    assert [r["decision"] for r in got] == ["kept", "error", "kept"] and "HeaderTooLarge" in got[1]["reason"]
 
 
 def test_empty_and_non_archive_files_are_error_rows(tmp_path: Path, chain: Chain) -> None:
