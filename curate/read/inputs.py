@@ -64,6 +64,8 @@ def _real(path: str | os.PathLike[str]) -> str:
 
 def _expand_local(item: str) -> list[str]:
     path = Path(item)
+    if path.is_file():  # a file whose name holds glob characters ("[1].warc.gz") is that file
+        return [_real(path)]
     if any(ch in item for ch in "*?["):
         matches = [m for m in glob.glob(item, recursive=True) if os.path.isfile(m)]
         if not matches:
@@ -80,6 +82,4 @@ def _expand_local(item: str) -> list[str]:
         if not files:
             raise InputError(f"{item}: directory holds no WARC/ARC/WET files")
         return [_real(p) for p in files]
-    if path.is_file():
-        return [_real(path)]
     raise InputError(f"{item}: no such file or directory")
