@@ -15,6 +15,7 @@ import pytest
 from warc_bytes import arc_file, http_block, real_page, record, warc_gz
 
 from conftest import REPO, warc
+from curate.read.extract import extract_text
 
 pytestmark = pytest.mark.slow
 
@@ -47,9 +48,13 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     arc = tmp / "classes.arc.gz"
     classes = http_block(real_page("faq/general.html"))
     arc.write_bytes(arc_file([(b"https://arc.example/classes", classes)]))
+    wet = tmp / "whatnow.warc.wet.gz"  # a WET file (conversion records: text the crawler extracted)
+    text = extract_text(real_page("tutorial/whatnow.html").decode()).encode()
+    wet.write_bytes(warc_gz([record(b"https://wet.example/whatnow", text, warc_type=b"conversion",
+                                    content_type=b"text/plain")]))
     cfg = tmp / "options.toml"
     cfg.write_text(CONFIG)
-    inputs = [str(crafted), str(arc), str(warc("cc-2024-22-single.warc.wet.gz")),
+    inputs = [str(crafted), str(arc), str(wet), str(warc("cc-2024-22-single.warc.wet.gz")),
               str(warc("cc-2020-34-slice.warc.gz"))]
     out = tmp / "out"
     r = assay("curate", *inputs, "-o", str(out), "-c", str(cfg), "--extractor", "trafilatura",
@@ -89,8 +94,10 @@ def test_drop_opted_out_rejects_noai_pages(run: dict) -> None:
 def test_wet_and_arc_inputs_give_kept_documents(run: dict) -> None:
     by_url = {r["url"]: r for r in run["prov"].iter_rows(named=True)}
     assert by_url["https://arc.example/classes"]["decision"] == "kept"
-    wet = by_url["https://an.wikipedia.org/wiki/Escopete"]
-    assert wet["decision"] == "kept" and wet["charset_source"] == "wet"
+    wet = by_url["https://wet.example/whatnow"]
+    assert wet["decision"] == "kept" and wet["charset_source"] == "wet" and wet["warc_type"] == "conversion"
+    cc = by_url["https://an.wikipedia.org/wiki/Escopete"]  # Common Crawl's own WET: read, with its reason
+    assert cc["warc_type"] == "conversion" and cc["lang"] == "es"
 
 
 def test_overwrite_through_the_cli(run: dict, tmp_path: Path) -> None:

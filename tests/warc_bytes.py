@@ -34,12 +34,13 @@ def http_block(body: bytes, status: bytes = b"200 OK", content_type: bytes = b"t
 
 
 def record(url: bytes, block: bytes, date: bytes = b"2024-01-01T00:00:00Z", length: bytes | None = None,
-           warc_type: bytes = b"response", extra: bytes = b"") -> bytes:
+           warc_type: bytes = b"response", extra: bytes = b"",
+           content_type: bytes = b"application/http; msgtype=response") -> bytes:
     """One WARC/1.0 record; `length` overrides the true Content-Length."""
     rid = f"<urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, repr((url, date, len(block))))}>".encode()
     length = str(len(block)).encode() if length is None else length
     return (b"WARC/1.0\r\nWARC-Type: " + warc_type + b"\r\nWARC-Record-ID: " + rid + b"\r\nWARC-Date: " + date
-            + b"\r\nWARC-Target-URI: " + url + b"\r\nContent-Type: application/http; msgtype=response\r\n"
+            + b"\r\nWARC-Target-URI: " + url + b"\r\nContent-Type: " + content_type + b"\r\n"
             + extra + b"Content-Length: " + length + b"\r\n\r\n" + block + b"\r\n\r\n")
 
 
