@@ -39,7 +39,7 @@ from provenance.outdir import (
 )
 from provenance.schema import DOCUMENT_SCHEMA, ERROR, KEPT, PROVENANCE_SCHEMA, empty_pii
 from synth.corpus import document_files, read_documents
-from synth.fit import Fit, fit_to_context
+from synth.fit import Fit, fit_record, fit_to_context
 from synth.tasks import Template, load_template
 
 STEP = "synth.generate"
@@ -333,25 +333,13 @@ def generate(model_dir: str | Path, seeds_dir: str | Path, out_dir: str | Path,
     finally:
         if own_engine:
             close_engine(llm)
-    manifest = {**finalize(out, job), **run_record(job, started), "fit": _fit_record(out),
+    fit = fit_record(out.work_file(WORK_STAGE, FIT_FILE, ".json"), out.work_parts(WORK_STAGE))
+    manifest = {**finalize(out, job), **run_record(job, started), "fit": fit,
                 "config": {"task": str(task), "seed": seed, "max_seeds": max_seeds, "batch_size": batch_size}}
     if purpose:
         manifest["purpose"] = purpose
     write_manifest(out.root, manifest)
     return manifest
-
-
-def _fit_record(out: OutDir) -> dict[str, Any] | None:
-    """run.json `fit`: the context fitting of the run, and how many prompts were cut."""
-    try:
-        fit = json.loads(out.work_file(WORK_STAGE, FIT_FILE, ".json").read_text())
-    except (OSError, ValueError):
-        return None
-    parts = out.work_parts(WORK_STAGE)
-    cut = sum(pq.read_table(f, columns=["prompt_cut_from"]).column("prompt_cut_from").null_count
-              for f in parts)
-    rows = sum(pq.read_metadata(f).num_rows for f in parts)
-    return {**fit, "prompts_cut": rows - cut}
 
 
 def run_record(job: Job, started: str) -> dict[str, Any]:
