@@ -143,3 +143,34 @@ def test_real_pages_pii_and_no_opt_out() -> None:
     # contact pages: info@creativecommons.org, +1-415-429-6753, (206) 543-1695 ...; no cards/SSNs/IBANs
     assert counts["email"] > 0 and counts["phone"] > 0
     assert counts["credit_card"] == counts["ssn"] == counts["iban"] == 0
+
+
+# Markings a plain substring test on the markup would miss: the parser decodes character references
+# (in a host, a meta name, a directive), urlsplit drops a tab or newline inside a host; an SPDX id
+# in a meta; CC's own site footer (a relative link, resolved against the page URL).
+HIDDEN_MARKINGS = [
+    ('<a href="https://creativ&#101;commons.org/licenses/by/4.0/">x</a>', None),
+    ('<a href="https://creative\tcommons.org/licenses/by-sa/4.0/">x</a>', None),
+    ('<a href="https://creativecom&#x6d;ons.org/licenses/by-nc/3.0/de/">x</a>', None),
+    ('<meta name="LICENSE" content="&#67;C-BY-SA-4.0">', None),
+    ('<meta name="robots" content="&#110;oai">', None),
+    ('<meta name="tdm&#45;reservation" content="1">', None),
+    ('<a href="/licenses/by/4.0/">x</a>', "https://creativecommons.org/about/"),
+]
+
+
+@pytest.mark.parametrize(("html", "url"), HIDDEN_MARKINGS)
+def test_skipping_the_parse_never_changes_a_signal(html: str, url: str | None,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A page is parsed only when a marking could be in it (curate/signals/html.py `may_hold`); forcing
+    the parse on every page gives the same licence and opt-out, on hidden markings and real pages."""
+    import curate.signals.licence as licence
+    import curate.signals.opt_out as opt_out
+
+    pages = [(url, html)] + [(u, h) for u, h in _responses("wget-crawl-2024-b.warc.gz")][:40]
+    skipped = [(detect_license(h, base_url=u), detect_opt_out(h)) for u, h in pages]
+    for module in (licence, opt_out):
+        monkeypatch.setattr(module, "may_hold", lambda markup, words: True)
+    parsed = [(detect_license(h, base_url=u), detect_opt_out(h)) for u, h in pages]
+    assert skipped == parsed
+    assert skipped[0] != ((None, None), {"tdm_reserved": False, "noai": False, "sources": []})
