@@ -7,6 +7,7 @@ extractor alone and the top functions by own time and by cumulative time, so a b
 comparison names what changed.
 
     .venv/bin/python benchmarks/profile_chain.py [--extractor resiliparse] [--limit N] [--top 25]
+    .venv/bin/python benchmarks/profile_chain.py --limit 100 --bare-ratio 3   # bare loop / chain
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import pstats
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -22,6 +24,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from curate import load_config  # noqa: E402
+from curate.read.decode import decode_html, looks_like_html  # noqa: E402
+from curate.read.extract import extract_text  # noqa: E402
 from curate.read.inputs import InputFile  # noqa: E402
 from curate.read.warc import read_warc  # noqa: E402
 from curate.record_checks import Chain  # noqa: E402
@@ -41,16 +45,46 @@ def load(limit: int | None) -> list[tuple[InputFile, object]]:
     return out
 
 
+def bare_ratio(chain: Chain, records: list, extractor: str, rounds: int) -> None:
+    """Side by side, in this process, alternating order: the bare decode+extract loop and the chain."""
+
+    def bare() -> None:
+        for _, rec in records:
+            if looks_like_html(rec.content_type, rec.payload):
+                html, _, _ = decode_html(rec.payload, rec.content_type)
+                if html:
+                    extract_text(html, extractor)
+
+    def full() -> None:
+        for file, rec in records:
+            chain.process(file, rec, "bench")
+
+    times: dict[str, list[float]] = {"bare": [], "chain": []}
+    for r in range(rounds):
+        for name, fn in (("bare", bare), ("chain", full))[:: 1 if r % 2 == 0 else -1]:
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    print(f"{len(records)} records, {extractor}, {rounds} rounds in alternating order, medians: bare "
+          f"{med['bare']:.1f} s, chain {med['chain']:.1f} s, bare/chain {med['bare'] / med['chain']:.2f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--extractor", default="resiliparse", choices=("resiliparse", "trafilatura"))
     ap.add_argument("--limit", type=int, default=None, help="only the first N records of each WARC")
     ap.add_argument("--top", type=int, default=25)
     ap.add_argument("--out", default=None, help="also write the raw profile here (pstats format)")
+    ap.add_argument("--bare-ratio", type=int, default=0, metavar="ROUNDS",
+                    help="instead of profiling: time the bare loop and the chain side by side")
     args = ap.parse_args()
     records = load(args.limit)
     chain = Chain(load_config(overrides={"extract.extractor": args.extractor, "lid.threshold": 0.65}))
     chain.process(*records[0], "warm-up")
+    if args.bare_ratio:
+        bare_ratio(chain, records, args.extractor, args.bare_ratio)
+        return
     prof = cProfile.Profile()
     t0 = time.perf_counter()
     prof.enable()
