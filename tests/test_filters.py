@@ -74,6 +74,20 @@ def test_words_split_cjk_into_characters_and_keep_other_scripts_whole():
     assert word_tokens("a, b... c!") == ("a", "b", "c")
 
 
+def test_word_tokens_are_the_word_regex_spans_on_real_and_mixed_text():
+    """word_tokens filters the cached words() tokens instead of a second regex pass: the same tokens as
+    WORD_RE.findall, on real pages of three scripts' WARCs and on punctuation/CJK edge cases."""
+    from curate.filters.text import WORD_RE
+    from curate.read.extract import extract_text
+
+    texts = ["a, b... c!", "...x...y.z ・中・ ‥ ½ 3.14... _a_ don’t'", "", "!!!", "中文。日本語、한국어！"]
+    with gzip.open(warc("debian-multilingual-docs.warc.gz"), "rb") as f:
+        raw = f.read(4_000_000).decode("utf-8", "replace")
+    texts += [extract_text(page, "resiliparse") for page in raw.split("WARC/1.0")[1:40]]
+    for text in texts:
+        assert word_tokens(text) == tuple(WORD_RE.findall(text)), text[:80]
+
+
 def test_chinese_page_is_not_rejected_for_lacking_spaces():
     zh = ("我们的目标是把网页变成干净的训练数据。" * 1) + "这个过程包括抽取正文、识别语言和过滤低质量页面。"
     text = "\n".join(f"{zh}第{i}段说明了不同的步骤和它们的理由以及常见的问题。" for i in range(8))

@@ -86,7 +86,8 @@ class C4Filter:
         for raw in lines:
             line = raw.strip()
             tokens = line.split()
-            if c.max_word_length is not None and any(len(w) > c.max_word_length for w in tokens):
+            too_long = c.max_word_length is not None and len(line) > c.max_word_length  # else no word is
+            if too_long and any(len(w) > c.max_word_length for w in tokens):
                 drops["too_long_word"] += 1
                 continue
             if c.remove_citations and "[" in line:

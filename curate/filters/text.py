@@ -74,8 +74,14 @@ def words(text: str) -> tuple[str, ...]:
 
 @lru_cache(maxsize=8)
 def word_tokens(text: str) -> tuple[str, ...]:
-    """The tokens of `words(text)` that are words (letters/digits), not punctuation or symbols."""
-    return tuple(WORD_RE.findall(text))
+    """The tokens of `words(text)` that are words (letters/digits), not punctuation or symbols.
+
+    The same spans as `WORD_RE.findall(text)` (the punctuation alternatives of TOKEN_RE never start
+    where a word could), taken from the cached `words(text)` instead of a second regex pass.
+    """
+    tokens = words(text)
+    punct = {t for t in set(tokens) if t == "..." or (len(t) == 1 and not WORD_RE.fullmatch(t))}
+    return tuple(t for t in tokens if t not in punct) if punct else tokens
 
 
 def count_cjk(text: str) -> int:

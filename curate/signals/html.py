@@ -1,13 +1,27 @@
-"""The lenient HTML parse the licence and opt-out detectors share."""
+"""The lenient HTML parse the licence and opt-out detectors share, and the test that skips it.
+
+Most pages carry no licence or opt-out marking at all, and parsing a page with lxml costs more than
+extracting its text with resiliparse. So each detector first asks `may_hold`: whether the words
+its rules compare against could appear in the parsed page at all. When they cannot, the page is
+not parsed and the answer is the same "nothing found" the parse would have given. When two
+detectors both need the tree, `parse_html` caches it (the same page object: one parse).
+"""
 
 from __future__ import annotations
+
+import re
+from functools import lru_cache
 
 import lxml.etree
 import lxml.html
 
 _HTML_PARSER = lxml.html.HTMLParser(encoding="utf-8", recover=True)
+# A numeric character reference. libxml2 decodes them in attribute values (its HTML 4 named
+# entities spell no ASCII letter, digit or "-", so only numeric ones can hide a word).
+_CHARREF = re.compile(r"&#(?:[xX]0*([0-9a-fA-F]{1,8})|0*(\d{1,9}))")
 
 
+@lru_cache(maxsize=1)  # licence and opt-out ask for the same page back to back
 def parse_html(html: str) -> lxml.html.HtmlElement | None:
     if not html or not html.strip():
         return None
@@ -16,3 +30,22 @@ def parse_html(html: str) -> lxml.html.HtmlElement | None:
         return lxml.html.document_fromstring(data, parser=_HTML_PARSER)
     except (ValueError, lxml.etree.ParserError, lxml.etree.XMLSyntaxError):
         return None
+
+
+def may_hold(markup: str, words: tuple[str, ...]) -> bool:
+    """False only when no attribute of the parsed page can contain any of `words` (lower-case ASCII).
+
+    An attribute value is the markup's characters, so a word in it (compared lower-cased, as the
+    detectors do) is in the lower-cased markup, unless a NUL byte (which libxml2 drops) splits it
+    or a numeric character reference spells one of its characters: a reference to any character
+    of the words (or to an out-of-range code point) sends the page to the parser.
+    """
+    low = markup.lower().replace("\x00", "")
+    if any(w in low for w in words):
+        return True
+    chars = set("".join(words))
+    for m in _CHARREF.finditer(markup):
+        code = int(m.group(1), 16) if m.group(1) is not None else int(m.group(2))
+        if code >= 0x110000 or chr(code).lower() in chars:
+            return True
+    return False

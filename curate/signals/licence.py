@@ -7,7 +7,7 @@ from urllib.parse import urljoin, urlsplit
 
 import lxml.html
 
-from curate.signals.html import parse_html
+from curate.signals.html import may_hold, parse_html
 
 # creativecommons.org/licenses/<code>/<version>[/<jurisdiction>] and /publicdomain/{zero,mark}/<version>.
 _CC_PATH = re.compile(
@@ -24,6 +24,8 @@ def cc_license_id(href: str, base_url: str | None = None) -> str | None:
     Relative links count only when `base_url` is on creativecommons.org (CC's own site footer).
     """
     href = (href or "").strip()
+    if not _mentions_cc(href) and not (base_url and _mentions_cc(base_url)):
+        return None  # neither can give a creativecommons.org host: no urljoin (most links of a page)
     try:  # a crawled URL may not parse ("http://[::1/x": an unclosed IPv6 literal): then no licence link
         if base_url:
             href = urljoin(base_url, href)
@@ -45,6 +47,24 @@ def cc_license_id(href: str, base_url: str | None = None) -> str | None:
     return f"cc-{code}-{m.group('ver')}{jur}"
 
 
+_CC_HOST = "creativecommons"
+# urlsplit removes these from anywhere in a URL (WHATWG), so they may split the host name.
+_URL_REMOVED = ("\t", "\r", "\n")
+# What a page must hold somewhere for any rule below to fire: a creativecommons.org host, or the
+# start of an SPDX id in a licence <meta> (`_SPDX_CC`: "CC-BY-...", "CC-PDM-...", "CC0-1.0").
+_LICENCE_WORDS = (_CC_HOST, "cc-by", "cc-pdm", "cc0-1.0")
+
+
+def _without_url_removed(text: str) -> str:
+    for ch in _URL_REMOVED:
+        text = text.replace(ch, "")
+    return text
+
+
+def _mentions_cc(url: str) -> bool:
+    return _CC_HOST in _without_url_removed(url).lower()
+
+
 def _rel_tokens(el: lxml.html.HtmlElement) -> set[str]:
     return {t.lower() for t in (el.get("rel") or "").split()}
 
@@ -57,6 +77,8 @@ def detect_license(html: str, base_url: str | None = None) -> tuple[str | None, 
     licence deed, of which the LAST counts (the page-wide notice sits in the footer; earlier links
     are usually image credits). A mention of "Creative Commons" or the cc: XML namespace is not one.
     """
+    if not may_hold(_without_url_removed(html), _LICENCE_WORDS) and not (base_url and _mentions_cc(base_url)):
+        return None, None  # no rule can fire: skip the parse (see curate/signals/html.py)
     root = parse_html(html)
     if root is None:
         return None, None

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from curate.signals.html import parse_html
+from curate.signals.html import may_hold, parse_html
 
 # TDMRep (W3C community group report, 2024): tdm-reservation = 1 reserves text-and-data-mining rights.
 # "noai" / "noimageai": the robots directives proposed by DeviantArt (2022) and honoured by several crawlers.
 _NOAI = {"noai", "noimageai"}
+_OPT_OUT_WORDS = ("tdm-reservation", *_NOAI)  # a page without any of them needs no parse
 
 
 def _robots_tokens(value: str) -> list[str]:
@@ -34,7 +35,7 @@ def detect_opt_out(html: str, http_headers: list[tuple[str, str]] | None = None)
                 if tok in _NOAI:
                     noai = True
                     sources.append(f"http:x-robots-tag:{tok}")
-    root = parse_html(html)
+    root = parse_html(html) if may_hold(html, _OPT_OUT_WORDS) else None
     if root is not None:
         for el in root.iter("meta"):
             name, content = (el.get("name") or "").strip().lower(), (el.get("content") or "").strip()

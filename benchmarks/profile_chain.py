@@ -1,0 +1,105 @@
+"""Where a record's time goes: cProfile of the per-record chain (`Chain.process`) in one process.
+
+The pages of the three documentation WARCs of `curate_vs_datatrove.py` (python-3.11-docs,
+postgresql-15-docs, debian-multilingual-docs), read once into memory, then every record through
+the default chain with the chosen extractor, under cProfile. Prints the total, the time in the
+extractor alone and the top functions by own time and by cumulative time, so a before/after
+comparison names what changed.
+
+    .venv/bin/python benchmarks/profile_chain.py [--extractor resiliparse] [--limit N] [--top 25]
+    .venv/bin/python benchmarks/profile_chain.py --limit 100 --bare-ratio 3   # bare loop / chain
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import statistics
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from curate import load_config  # noqa: E402
+from curate.read.decode import decode_html, looks_like_html  # noqa: E402
+from curate.read.extract import extract_text  # noqa: E402
+from curate.read.inputs import InputFile  # noqa: E402
+from curate.read.warc import read_warc  # noqa: E402
+from curate.record_checks import Chain  # noqa: E402
+
+WARC_DIR = REPO.parent / "shared" / "data" / "warc"
+WARCS = ("python-3.11-docs.warc.gz", "postgresql-15-docs.warc.gz", "debian-multilingual-docs.warc.gz")
+
+
+def load(limit: int | None) -> list[tuple[InputFile, object]]:
+    """(file, record) of the response records of the three WARCs, the first `limit` of each."""
+    out = []
+    for i, name in enumerate(WARCS):
+        path = WARC_DIR / name
+        file = InputFile(i, str(path), f"{i:064d}", path.stat().st_size)
+        recs = [r for r in read_warc(path, file.sha256) if r.warc_type == "response"][:limit]
+        out += [(file, r) for r in recs]
+    return out
+
+
+def bare_ratio(chain: Chain, records: list, extractor: str, rounds: int) -> None:
+    """Side by side, in this process, alternating order: the bare decode+extract loop and the chain."""
+
+    def bare() -> None:
+        for _, rec in records:
+            if looks_like_html(rec.content_type, rec.payload):
+                html, _, _ = decode_html(rec.payload, rec.content_type)
+                if html:
+                    extract_text(html, extractor)
+
+    def full() -> None:
+        for file, rec in records:
+            chain.process(file, rec, "bench")
+
+    times: dict[str, list[float]] = {"bare": [], "chain": []}
+    for r in range(rounds):
+        for name, fn in (("bare", bare), ("chain", full))[:: 1 if r % 2 == 0 else -1]:
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    print(f"{len(records)} records, {extractor}, {rounds} rounds in alternating order, medians: bare "
+          f"{med['bare']:.1f} s, chain {med['chain']:.1f} s, bare/chain {med['bare'] / med['chain']:.2f}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--extractor", default="resiliparse", choices=("resiliparse", "trafilatura"))
+    ap.add_argument("--limit", type=int, default=None, help="only the first N records of each WARC")
+    ap.add_argument("--top", type=int, default=25)
+    ap.add_argument("--out", default=None, help="also write the raw profile here (pstats format)")
+    ap.add_argument("--bare-ratio", type=int, default=0, metavar="ROUNDS",
+                    help="instead of profiling: time the bare loop and the chain side by side")
+    args = ap.parse_args()
+    records = load(args.limit)
+    chain = Chain(load_config(overrides={"extract.extractor": args.extractor, "lid.threshold": 0.65}))
+    chain.process(*records[0], "warm-up")
+    if args.bare_ratio:
+        bare_ratio(chain, records, args.extractor, args.bare_ratio)
+        return
+    prof = cProfile.Profile()
+    t0 = time.perf_counter()
+    prof.enable()
+    for file, rec in records:
+        chain.process(file, rec, "profile")
+    prof.disable()
+    total = time.perf_counter() - t0
+    print(f"{len(records)} records, {args.extractor}: {total:.1f} s under cProfile "
+          f"({len(records) / total:.1f} records/s)")
+    stats = pstats.Stats(prof)
+    if args.out:
+        stats.dump_stats(args.out)
+    stats.sort_stats("tottime").print_stats(args.top)
+    stats.sort_stats("cumulative").print_stats(args.top)
+
+
+if __name__ == "__main__":
+    main()
