@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from provenance.manifest import scan_manifest
 from provenance.outdir import MANIFEST, OutDir, sha256_file
 
 
@@ -40,23 +40,15 @@ def _training_manifests(run_roots: list[Path]) -> Iterator[tuple[Path, dict[str,
                     yield path, man
 
 
-def _read(man_path: Path) -> dict[str, Any] | None:
-    try:
-        man = json.loads(man_path.read_text())
-    except (OSError, json.JSONDecodeError):
-        return None
-    return man if isinstance(man, dict) else None
-
-
 def _with_ablation_runs(man_path: Path) -> Iterator[tuple[Path, dict[str, Any]]]:
-    man = _read(man_path)
+    man = scan_manifest(man_path)
     if man is None:
         return
     yield man_path, man
     if man.get("kind") == "ablate":
         for r in man.get("training_runs") or []:
             path = Path(r.get("path") or "") / MANIFEST
-            run = _read(path)
+            run = scan_manifest(path)
             if run is not None:
                 yield path, run
 
