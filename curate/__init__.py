@@ -33,6 +33,7 @@ _WHERE = {
     "TakedownError": "curate.removal.request",
     "expand_inputs": "curate.read.inputs",
     "make_executor": "curate.exec",
+    "checkpoint_written": "curate.faults",
 }
 __all__ = sorted(_WHERE)
 

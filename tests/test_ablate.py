@@ -9,18 +9,21 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import signal
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 import torch
 from test_cli_errors import assay, one_line_error
 
-from conftest import warc
+from conftest import REPO, warc
 from curate import TokenShards
 from provenance.lineage import build_lineage, warc_files
 from provenance.manifest import read_manifest, sha256_file
 from train.ablate import AblateConfig, ablate, parse_eval, parse_variant, read_ablation
-from train.ablate import runs as ablate_runs
 from train.ablate.stats import NO_DIFFERENCE, paired
 from train.data import split_documents
 from train.evaluate import eval_set, score
@@ -105,29 +108,23 @@ def test_same_seeds_same_numbers_other_seeds_other_numbers(corpora, reference):
 
 
 @pytest.mark.slow
-def test_a_killed_ablation_resumes_to_the_same_numbers(corpora, reference, monkeypatch):
+def test_a_killed_ablation_resumes_to_the_same_numbers(corpora, reference):
+    """SIGKILLed (ASSAY_FAULT kill-after-checkpoint, curate/faults.py) right after the halfway checkpoint of
+    its third run; the same command again finishes it, reuses the first two, and gives the same numbers."""
     out = corpora["root"] / "killed"
-    real_train = ablate_runs.train
-    calls = []
-
-    def killed_in_third_run(cfg, resume=False):
-        calls.append(cfg.out_dir)
-        if len(calls) == 3:  # the third run: checkpoint halfway, then die (as a kill after that checkpoint)
-            real_train(cfg.model_copy(update={"stop_after": cfg.steps // 2}), resume=resume)
-            raise KeyboardInterrupt("killed")
-        return real_train(cfg, resume=resume)
-
-    monkeypatch.setattr(ablate_runs, "train", killed_in_third_run)
-    with pytest.raises(KeyboardInterrupt):
-        ablate(_config(corpora, out))
+    child = (f"from train.ablate import AblateConfig, ablate\n"
+             f"ablate(AblateConfig.model_validate_json({_config(corpora, out).model_dump_json()!r}))\n")
+    env = {**os.environ, "ASSAY_FAULT": f"kill-after-checkpoint:big/seed-0:{STEPS // 2}",
+           "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    r = subprocess.run([sys.executable, "-c", child], env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == -signal.SIGKILL, r.stderr[-3000:]
     first = out / "runs" / "small" / "seed-0"
     ckpt_before = sha256_file(first / "checkpoints" / f"step-{STEPS:06d}" / "model.safetensors")
     eval_before = (first / "ablate-eval.json").stat().st_mtime_ns
-    assert read_manifest(out / "runs" / "big" / "seed-0")["status"] == "stopped"
-    assert not (out / "ablate.json").exists()
+    killed = read_manifest(out / "runs" / "big" / "seed-0")
+    assert killed["status"] == "running" and killed["counts"]["steps"] == STEPS // 2
+    assert not (out / "runs" / "big" / "seed-1").exists() and not (out / "ablate.json").exists()
 
-    calls.clear()
-    monkeypatch.setattr(ablate_runs, "train", real_train)
     ablate(_config(corpora, out))
     assert _numbers(read_ablation(out)) == _numbers(read_ablation(reference))
     assert (first / "ablate-eval.json").stat().st_mtime_ns == eval_before  # finished work reused

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel as DDP
 
+from curate import checkpoint_written
 from provenance.errors import ConfigError
 from train import distributed
 from train.checkpoint import (
@@ -176,6 +177,7 @@ class Session:
             self.record.note_reads(self.loader.first_read)
             self.record.write(status, step, self.loader)
             plot_losses(self.out)
+            checkpoint_written(self.out, step)  # ASSAY_FAULT's kill-after-checkpoint (curate/faults.py)
         distributed.barrier(self.dist)
 
 
