@@ -7,7 +7,8 @@ plus `tokenize_corpus` (token shards), `TokenShards` (read them), `kept_document
 kept documents), `train_tokenizer` and `encode_texts` (a tokenizer for several corpora; text encoded as
 the tokenize stage does), `trace` (a token back to its
 WARC record), `takedown` (a corpus version without named documents), `summary` and
-`dedup_summary` (the report's numbers). Code outside curate/ uses only these names; they load
+`dedup_summary` (the report's numbers), `checkpoint_written` (the trainer's ASSAY_FAULT hook,
+curate/faults.py). Code outside curate/ uses only these names; they load
 on first use (PEP 562), so `import curate` stays cheap.
 
 Inside, a folder per stage (`read/`, `filters/`, `signals/`, `dedup/`, `tokens/`) and the
