@@ -64,7 +64,7 @@ def main() -> None:
 
 
 # --- commands are added below (curate, demo, tokenize, trace, dedup-report, lineage, takedown, disclose,
-# synth *, train *)
+# synth *, train *, ablate)
 
 
 @app.command()
@@ -315,6 +315,48 @@ def train_export(
     from train.export import export_hf
 
     typer.echo(f"HF model -> {export_hf(run, out)}")
+
+
+@app.command()
+def ablate(
+    variant: list[str] = typer.Option(
+        None, "--variant", help="NAME=CORPUS_DIR or NAME=curate:CONFIG (raw, default or a TOML file); "
+                                "repeatable, the first is the baseline unless --baseline."),
+    eval_: list[str] = typer.Option(
+        None, "--eval", help="NAME=SOURCE: an assay corpus, a .parquet/.jsonl with a 'text' column, "
+                             "or a folder of .txt files; repeatable."),
+    budget_tokens: int = typer.Option(
+        ..., "--budget-tokens", help="Training tokens per run, the same for all."),
+    seeds: int = typer.Option(3, "--seeds", help="Runs per variant (seeds FIRST_SEED, FIRST_SEED+1, ...)."),
+    first_seed: int = typer.Option(0, "--first-seed", help="The first seed."),
+    preset: str = typer.Option("tiny", "--preset", help="The model and optimizer of every run."),
+    out: Path = typer.Option(..., "-o", "--out", help="Ablation directory (ablate.json, ablate.md, runs/)."),
+    inputs: list[str] = typer.Option(
+        None, "--inputs", help="WARC files, directories or globs for the curate: variants; repeatable."),
+    tokenizer: Path | None = typer.Option(
+        None, "--tokenizer", help="One tokenizer.json for every variant (re-tokenized when needed)."),
+    vocab_size: int = typer.Option(
+        4096, "--vocab-size", help="Vocabulary of the tokenizer trained on the variants' union."),
+    baseline: str | None = typer.Option(None, "--baseline", help="The variant the others are compared with."),
+    heldout: bool = typer.Option(
+        True, "--heldout/--no-heldout", help="Also score on every variant's held-out documents."),
+    threads: int | None = typer.Option(None, "--threads", help="torch CPU threads."),
+    device: str = typer.Option("cpu", "--device", help="cpu | cuda."),
+) -> None:
+    """Is a corpus better training data? Train the same model on each variant under the same token budget,
+    with several seeds, and score every model in bits per byte on every evaluation source."""
+    from assay.report import write_report
+    from train.ablate import AblateConfig, parse_eval, parse_variant
+    from train.ablate import ablate as run_ablation
+
+    cfg = AblateConfig(variants=[parse_variant(v) for v in variant or []],
+                       evals=[parse_eval(e) for e in eval_ or []], inputs=list(inputs or []),
+                       budget_tokens=budget_tokens, seeds=seeds, first_seed=first_seed, preset=preset,
+                       tokenizer=tokenizer, vocab_size=vocab_size, baseline=baseline, heldout=heldout,
+                       out_dir=out, threads=threads, device=device)
+    root = run_ablation(cfg)
+    report = write_report(root, {"ablation": root})
+    typer.echo(f"ablation -> {root / 'ablate.md'}  report: {report}")
 
 
 @app.command("dedup-report")

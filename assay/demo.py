@@ -10,6 +10,8 @@ The loop, each stage one function, each writing one directory under OUT:
     sample-crawl/  the WARC (unless --warc gives the user's files)
     corpus/        curate + tokenize (provenance for every record)
     train/         the `tiny` Llama trained on corpus/tokens on the CPU
+    ablation/      is the curation worth it? `raw` (extraction only) against the curated corpus: the
+                   same tiny model, the same token budget, two seeds each, scored in bits per byte
     model/         its Hugging Face export
     synth/         continuations generated with vLLM from corpus documents
     synth-validation/  collapse and bias gates against the human corpus
@@ -155,8 +157,10 @@ class DemoSettings:
 
     modules: tuple[str, ...] = SAMPLE_MODULES
     vocab_size: int = 4096  # byte-level BPE on ~1 MB of text: 4k merges cover it (GPT-2 used 50k on 40 GB)
-    train_steps: int = 600  # tiny preset (4 x 128 tokens a step): 300 steps took 70-90 s here under load
+    train_steps: int = 150  # tiny preset, 16 x 128 tokens a step: 307k tokens (600 steps of 4 x 128 before)
     eval_every: int = 50
+    ablation_tokens: int = 81_920  # per run: 40 tiny steps; 2 variants x 2 seeds: about one more training
+    ablation_seeds: int = 2
     synth_seeds: int = 64  # seed documents -> one continuation each
     prefix_words: int = 24  # prompt = first words of a seed; tiny's context is 128 tokens
     max_tokens: int = 64  # generated tokens per request (vLLM's default of 16 is too short, DESIGN.md)
@@ -164,10 +168,10 @@ class DemoSettings:
 
 
 FULL = DemoSettings()
-SMALL = DemoSettings(modules=SAMPLE_MODULES[:30], vocab_size=2048, train_steps=30, eval_every=10,
-                     synth_seeds=16, max_tokens=48)
+SMALL = DemoSettings(modules=SAMPLE_MODULES[:30], vocab_size=2048, train_steps=8, eval_every=4,
+                     ablation_tokens=4096, synth_seeds=16, max_tokens=48)
 
-STAGE_DIRS = ("corpus", "train", "model", "synth", "synth-validation", "disclosure")
+STAGE_DIRS = ("corpus", "train", "ablation", "model", "synth", "synth-validation", "disclosure")
 DEMO_RECORD = "demo.json"  # written first (the stage directories the demo makes), then with the timings
 
 # What no scan can know about the demo, stated honestly (AB 2013 items the records cannot answer).
@@ -261,6 +265,17 @@ def train_stage(corpus: Path, out: Path, s: DemoSettings) -> Path:
     return train(cfg)
 
 
+def ablation_stage(warcs: list[str], corpus: Path, out: Path, s: DemoSettings) -> Path:
+    """`raw` (the same crawl, extraction only: train/ablate/raw.toml) against the demo's curated corpus;
+    raw is the baseline, so the verdict says whether curation helped, or that no difference was detected."""
+    from train.ablate import AblateConfig, ablate, parse_variant
+
+    return ablate(AblateConfig(
+        variants=[parse_variant("raw=curate:raw"), parse_variant(f"curated={corpus}")], inputs=warcs,
+        budget_tokens=s.ablation_tokens, seeds=s.ablation_seeds, first_seed=s.seed, threads=train_threads(),
+        out_dir=out / "ablation"), say=_say)
+
+
 def export_stage(run: Path, out: Path) -> Path:
     from train import export_hf
 
@@ -350,7 +365,7 @@ def prepare_out(out: Path) -> None:
 
 def run_demo(out: str | Path, warcs: list[str] | None = None, small: bool = False,
              settings: DemoSettings | None = None) -> Path:
-    """Crawl -> corpus -> tiny model -> synthetic set -> gates -> disclosure -> one report.
+    """Crawl -> corpus -> tiny model -> ablation -> synthetic set -> gates -> disclosure -> one report.
     Returns the path of OUT/report.html. Stage output goes to stderr."""
     from assay.report import write_report
 
@@ -368,13 +383,14 @@ def run_demo(out: str | Path, warcs: list[str] | None = None, small: bool = Fals
                             out / "sample-crawl" / SAMPLE_FILENAME, s.modules))]
     corpus = _timed(timings, "curate + tokenize", curate_stage, warcs, out, s)
     run = _timed(timings, "train", train_stage, corpus, out, s)
+    ablation = _timed(timings, "ablation", ablation_stage, warcs, corpus, out, s)
     model = _timed(timings, "export", export_stage, run, out)
     synth = _timed(timings, "generate (vLLM)", generate_stage, model, corpus, out, s)
     validation = _timed(timings, "validate", validate_stage, synth, corpus, out)
     disclosure = _timed(timings, "disclose", disclose_stage, [corpus, synth, run], out)
     report = _timed(timings, "report", write_report, out, {
-        "corpus": corpus, "train": run, "model": model, "synth": synth, "validation": validation,
-        "disclosure": disclosure})
+        "corpus": corpus, "train": run, "model": model, "ablation": ablation, "synth": synth,
+        "validation": validation, "disclosure": disclosure})
     timings["total"] = round(time.perf_counter() - t0, 1)
     write_text(out / DEMO_RECORD, json.dumps(
         {"stages": list(STAGE_DIRS), "settings": {**asdict(s), "modules": len(s.modules)}, "small": small,

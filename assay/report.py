@@ -24,7 +24,7 @@ from curate import CSS, summary
 from provenance.manifest import read_manifest
 from provenance.outdir import DOCUMENTS, REPORT, REPORT_JSON, OutDir, write_text
 
-PARTS = ("corpus", "train", "model", "synth", "validation", "disclosure")
+PARTS = ("corpus", "train", "model", "ablation", "synth", "validation", "disclosure")
 SAMPLES = 5  # kept documents shown, text cut at SAMPLE_CHARS
 SAMPLE_CHARS = 700
 EXTRA_CSS = """
@@ -200,6 +200,10 @@ def numbers(parts: dict[str, Path | None]) -> dict[str, Any]:
         n["corpus"] = corpus_numbers(Path(parts["corpus"]))
     if parts.get("train"):
         n["train"] = train_numbers(Path(parts["train"]))
+    if parts.get("ablation"):
+        from train.ablate import read_ablation
+
+        n["ablation"] = read_ablation(Path(parts["ablation"]))
     if parts.get("synth"):
         n["synth"] = synth_numbers(Path(parts["synth"]),
                                    Path(parts["validation"]) if parts.get("validation") else None)
@@ -257,7 +261,7 @@ def corpus_section(root: Path, corpus: Path, c: dict[str, Any]) -> str:
         f"<h3>{esc(r['url'])} <span class='muted'>({esc(r['lang'])})</span></h3>"
         f"<pre>{esc((r['text'] or '')[:SAMPLE_CHARS])}</pre>"
         for r in docs.iter_rows(named=True))
-    return f"""<section id="corpus"><h2>1. Curation: what happened to every record</h2>
+    return f"""<section id="corpus"><h2>Curation: what happened to every record</h2>
 <p class="muted">run <code>{esc(c['run_id'])}</code> ·
 {_link(root, OutDir(corpus).report, 'curation report')} ·
 {_link(root, OutDir(corpus).manifest, 'run.json')}</p>
@@ -296,16 +300,53 @@ def train_section(root: Path, run: Path, model: Path | None, t: dict[str, Any]) 
              _link(root, run / METRICS, METRICS)]
     if model is not None:
         links.append(_link(root, model / "config.json", "HF export (config.json)"))
-    return f"""<section id="train"><h2>2. Training the tiny model</h2>
+    return f"""<section id="train"><h2>Training the tiny model</h2>
 <p class="muted">run <code>{esc(t['run_id'])}</code> ({esc(t['status'])}) · {' · '.join(links)}</p>
 {_loss_plot(t['metrics']) if t['metrics'] else '<p>No metrics logged.</p>'}
 {_table(['', ''], rows)}
 </section>"""
 
 
+def ablation_section(root: Path, ablation: Path, a: dict[str, Any]) -> str:
+    """The ablation: bits per byte per variant and evaluation set (mean and spread over seeds), the paired
+    comparison with the baseline in words that do not overclaim, and the plots (train/ablate/outputs.py)."""
+    from train.ablate import ABLATE_JSON, ABLATE_MD, bpb_figure, comparisons, curves_figure
+
+    ab, evals, variants = a["ablation"], list(a["summary"]), list(a["variants"])
+
+    def cell(ev: str, v: str) -> str:
+        s = a["summary"][ev].get(v)
+        if s is None:
+            return "n/a"
+        spread = f" ± {_n(f'ablation.{ev}.{v}.std', s['std'])}" if s["std"] is not None else ""
+        return _n(f"ablation.{ev}.{v}.mean", s["mean"]) + spread
+
+    rows = [[esc(v), esc(f"{min(r['epochs'] for r in a['runs'] if r['variant'] == v):.2f}")]
+            + [cell(ev, v) for ev in evals] for v in variants]
+    comp_rows = [[esc(c["variant"]), esc(c["eval"]), esc(c["difference"]), esc(c["ci95"]),
+                  _n(f"ablation.{c['eval']}.{c['variant']}.verdict", c["verdict"])] for c in comparisons(a)]
+    links = " · ".join(_link(root, ablation / f, f) for f in (ABLATE_MD, ABLATE_JSON))
+    return f"""<section id="ablation"><h2>Ablation: which corpus is the better training data?</h2>
+<p class="muted">ablation <code>{esc(ab['run_id'])}</code> · {links}</p>
+<p>The same model (preset <code>{esc(ab['preset'])}</code>) trained on each variant for
+{_n('ablation.tokens_per_run', ab['tokens_per_run'])} tokens ({_n('ablation.steps', ab['steps'])} steps),
+seeds {esc(', '.join(str(s) for s in ab['seeds']))}; every model scored on every evaluation set in bits per
+byte (lower is better; comparable across tokenizers). Baseline: <code>{esc(ab['baseline'])}</code>.
+A <code>heldout:NAME</code> set is that variant's held-out documents: compare models down a column.</p>
+{_table(['variant', 'epochs', *evals], rows)}
+<h3>Against the baseline, paired by seed</h3>
+<p class="muted">A difference is claimed only when the 95% interval of the paired differences excludes zero
+and the difference exceeds the spread over seeds.</p>
+{_table(['variant', 'evaluation', 'mean difference (bits/byte)', '95% interval', 'verdict'], comp_rows)
+ if comp_rows else '<p>One variant: nothing to compare.</p>'}
+{_png(bpb_figure(a))}
+{_png(curves_figure(a))}
+</section>"""
+
+
 def synth_section(root: Path, synth: Path, validation: Path | None, s: dict[str, Any]) -> str:
     overall = s.get("overall") or "not_validated"
-    head = f"""<section id="synth"><h2>3. Synthetic set and its gates:
+    head = f"""<section id="synth"><h2>Synthetic set and its gates:
 <span class="verdict {esc(overall)}" data-n="synth.overall">{esc(overall)}</span></h2>
 <p class="muted">run <code>{esc(s['run_id'])}</code> · task {esc(s['task'])} ·
 {_link(root, OutDir(synth).manifest, 'run.json')}
@@ -340,7 +381,7 @@ def disclosure_section(root: Path, disclosure: Path, d: dict[str, Any]) -> str:
     links = " · ".join(_link(root, disclosure / FILES[ext], FILES[ext]) for ext in ("html", "md", "json"))
     rows = [[str(it["number"]), esc(it["title"]), esc(it["basis"]), f"<pre>{esc(it['answer'])}</pre>"]
             for it in d["items"]]
-    return f"""<section id="disclosure"><h2>4. AB 2013 training-data disclosure</h2>
+    return f"""<section id="disclosure"><h2>AB 2013 training-data disclosure</h2>
 <p>{links}</p>
 {_table(['item', 'title', 'basis', 'answer'], rows)}
 </section>"""
@@ -357,6 +398,9 @@ def render(root: str | Path, parts: dict[str, Path | None], n: dict[str, Any] | 
     if "train" in n:
         body.append(train_section(root, parts["train"], parts.get("model"), n["train"]))
         nav.append('<a href="#train">training</a>')
+    if "ablation" in n:
+        body.append(ablation_section(root, parts["ablation"], n["ablation"]))
+        nav.append('<a href="#ablation">ablation</a>')
     if "synth" in n:
         body.append(synth_section(root, parts["synth"], parts.get("validation"), n["synth"]))
         nav.append('<a href="#synth">synthetic</a>')
@@ -370,7 +414,7 @@ def render(root: str | Path, parts: dict[str, Path | None], n: dict[str, Any] | 
 <body><h1>assay run report</h1><p class="muted">{esc(root)} · numbers from the stage outputs: \
 {_link(root, root / 'report.json', 'report.json')}</p>
 <nav>{''.join(nav)}</nav>
-{''.join(body)}
+{''.join(s.replace("<h2>", f"<h2>{i}. ", 1) for i, s in enumerate(body, 1))}
 </body></html>
 """
 

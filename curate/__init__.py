@@ -3,9 +3,12 @@
     from curate import curate, load_config
     manifest = curate(["crawl.warc.gz"], "out/corpus", load_config(overrides={"workers": 2}))
 
-plus `tokenize_corpus` (token shards), `TokenShards` (read them), `trace` (a token back to its
+plus `tokenize_corpus` (token shards), `TokenShards` (read them), `kept_documents` (doc_id, text of the
+kept documents), `train_tokenizer` and `encode_texts` (a tokenizer for several corpora; text encoded as
+the tokenize stage does), `trace` (a token back to its
 WARC record), `takedown` (a corpus version without named documents), `summary` and
-`dedup_summary` (the report's numbers). Code outside curate/ uses only these names; they load
+`dedup_summary` (the report's numbers), `checkpoint_written` (the trainer's ASSAY_FAULT hook,
+curate/faults.py). Code outside curate/ uses only these names; they load
 on first use (PEP 562), so `import curate` stays cheap.
 
 Inside, a folder per stage (`read/`, `filters/`, `signals/`, `dedup/`, `tokens/`) and the
@@ -21,6 +24,8 @@ _WHERE = {
     "curate": "curate.runner", "tokenize_corpus": "curate.runner",
     "CurateConfig": "curate.config", "load_config": "curate.config", "config_to_toml": "curate.config",
     "TokenizeConfig": "curate.tokens.config",
+    "kept_documents": "curate.tokens.stage", "encode_texts": "curate.tokens.encode",
+    "train_tokenizer": "curate.tokens.tokenizer", "load_tokenizer": "curate.tokens.tokenizer",
     "ConfigError": "provenance.errors", "InputError": "provenance.errors",
     "summary": "curate.report", "CSS": "curate.report",
     "dedup_summary": "curate.dedup.report", "dedup_section_html": "curate.dedup.report",
@@ -29,6 +34,7 @@ _WHERE = {
     "TakedownError": "curate.removal.request",
     "expand_inputs": "curate.read.inputs",
     "make_executor": "curate.exec",
+    "checkpoint_written": "curate.faults",
 }
 __all__ = sorted(_WHERE)
 

@@ -9,6 +9,9 @@ Set `ASSAY_FAULT` to one fault or several, comma-separated:
     spin-in-step:<step>:<i>     the record worker burns CPU without end in check <step> of record <i>
     sleep-in-step:<step>:<i>    the record worker sleeps (no CPU) without end in check <step> of record <i>
     crash-in-step:<step>:<i>    the record worker dies (SIGKILL) in check <step> of record <i>
+    kill-after-checkpoint:<run>:<step>
+                                a training run whose directory ends in <run> (e.g. big/seed-0) SIGKILLs
+                                itself right after writing its checkpoint of step <step> (train/trainer.py)
 
 <step> is a check of the per-record chain (`curate.record_checks.CHECKS`: decode, extract, pii, ...),
 <i> a record's index in its file. The Ray executor forwards ASSAY_FAULT* to its workers. Unset, every
@@ -64,6 +67,13 @@ def records_read(part: str, n: int) -> None:
     flag.parent.mkdir(parents=True, exist_ok=True)
     flag.touch()
     _die()
+
+
+def checkpoint_written(run_dir: Path, step: int) -> None:
+    """Trainer hook, after each checkpoint is written (`kill-after-checkpoint`)."""
+    args = _get("kill-after-checkpoint")
+    if args and Path(run_dir).as_posix().endswith(args[0]) and step == int(args[1]):
+        _die()
 
 
 def in_step(step: str, record_index: int) -> None:

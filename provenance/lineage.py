@@ -1,8 +1,9 @@
 """Lineage: walk `run.json` manifests from a training run or synthetic set back to WARC files.
 
-Every run names what it read: curate -> `inputs` (WARC files by sha256); takedown -> `parent`
-(the corpus it was cut from); synth -> `seeds` (a corpus dir + run_id); train -> `data`
-(corpus dirs + run_ids) and `shards_consumed`. A reference is resolved by its path first, then
+Every run names what it read: curate -> `inputs` (WARC files by sha256); takedown and retokenize ->
+`parent` (the corpus it was cut from or re-tokenized); synth -> `seeds` (a corpus dir + run_id);
+train -> `data` (corpus dirs + run_ids) and `shards_consumed`; ablate -> `training_runs` (one per
+variant and seed, each naming its variant's corpus). A reference is resolved by its path first, then
 by run_id among the manifests found under the search roots, so moved directories still link.
 Optionally exported as W3C PROV-JSON (https://www.w3.org/submissions/prov-json/).
 """
@@ -32,6 +33,7 @@ class RunNode:
     ended_at: str | None = None
     warcs: list[dict[str, Any]] = field(default_factory=list)  # WARC inputs (curate runs)
     parents: list[RunNode] = field(default_factory=list)
+    parent_roles: list[str] = field(default_factory=list)  # what each parent is to this run ("data:web")
     unresolved: list[dict[str, Any]] = field(default_factory=list)  # references not found
     shards_consumed: list[dict[str, Any]] = field(default_factory=list)
 
@@ -54,9 +56,13 @@ def scan_runs(roots: list[str | os.PathLike[str]]) -> dict[str, dict[str, Any]]:
 
 def _references(kind: str, man: dict[str, Any]) -> list[dict[str, Any]]:
     """The upstream runs a manifest names, as {path, run_id, role}."""
-    if kind == "takedown":
+    if kind in ("takedown", "retokenize"):
         p = man.get("parent") or {}
         return [{"path": p.get("path"), "run_id": p.get("run_id"), "role": "parent corpus"}]
+    if kind == "ablate":
+        return [{"path": r.get("path"), "run_id": r.get("run_id"),
+                 "role": f"run:{r.get('variant')}/seed-{r.get('seed')}"}
+                for r in man.get("training_runs") or []]
     if kind == SYNTH_KIND:
         s = man.get("seeds") or {}
         return [{"path": s.get("path"), "run_id": s.get("run_id"), "role": "seeds"}] if s else []
@@ -103,6 +109,7 @@ def build_lineage(run_dir: str | os.PathLike[str],
                 n.unresolved.append(ref)
                 continue
             n.parents.append(node(target, seen | {target}))
+            n.parent_roles.append(ref["role"])
         return n
 
     return node(str(start), frozenset({str(start)}))
@@ -136,8 +143,8 @@ def format_tree(tree: RunNode) -> str:
                          f"{w.get('bytes')} bytes")
         for ref in n.unresolved:
             lines.append(f"{pad}  <- UNRESOLVED {ref['role']}: path={ref['path']} run_id={ref['run_id']}")
-        for p in n.parents:
-            walk(p, depth + 1, "<- ")
+        for p, r in zip(n.parents, n.parent_roles, strict=True):
+            walk(p, depth + 1, f"<- {r}: ")
 
     walk(tree, 0, "")
     return "\n".join(lines)

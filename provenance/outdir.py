@@ -178,6 +178,20 @@ def write_json(path: str | os.PathLike[str], obj: Any) -> Path:
     return write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
 
 
+def link_file(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> Path:
+    """`dst` holding the bytes of `src`: a hard link (instant, no copy), or an atomic copy across filesystems.
+    For a file another run only reads (a corpus's documents, re-tokenized elsewhere)."""
+    target = Path(dst)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.unlink(missing_ok=True)
+    try:
+        os.link(src, target)
+    except OSError:
+        with atomic_path(target) as tmp:
+            shutil.copyfile(src, tmp)
+    return target
+
+
 def write_parquet(path: str | os.PathLike[str], table: pa.Table) -> Path:
     """One Parquet file with the project's options (zstd, statistics): same table, same bytes."""
     with atomic_path(path) as tmp:

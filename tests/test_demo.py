@@ -142,6 +142,30 @@ def test_disclosure_counts_agree_with_provenance(out, rep):
     assert [it["answer"] for it in rep["disclosure"]["items"]] == [items[n]["answer"] for n in range(1, 13)]
 
 
+def test_ablation_raw_against_curated_is_in_the_report(out, rep):
+    """The demo's ablation: raw (the same crawl, extraction only) against the demo's curated corpus, two
+    seeds each, the same tokens per run; the report's section shows ablate.json's numbers."""
+    a = json.loads((out / "ablation" / "ablate.json").read_text())
+    settings = json.loads((out / "demo.json").read_text())["settings"]
+    runs = [(r["variant"], r["seed"]) for r in a["runs"]]
+    assert runs == [("raw", 0), ("raw", 1), ("curated", 0), ("curated", 1)]
+    assert {r["tokens"] for r in a["runs"]} == {a["ablation"]["tokens_per_run"]}
+    assert a["ablation"]["tokens_per_run"] >= settings["ablation_tokens"]
+    assert a["ablation"]["baseline"] == "raw"
+    raw = json.loads((out / "ablation" / "variants" / "raw" / "run.json").read_text())
+    corpus = json.loads((out / "corpus" / "run.json").read_text())
+    assert raw["counts"]["records"] == corpus["counts"]["records"]  # the same crawl
+    assert raw["counts"]["kept"] > corpus["counts"]["kept"]  # nothing filtered, nothing deduplicated
+    assert a["variants"]["curated"]["run_id"] == corpus["run_id"]
+    p = _Numbers()
+    p.feed((out / "report.html").read_text())
+    for ev, per_variant in a["summary"].items():
+        for v, s in per_variant.items():
+            assert float(p.found[f"ablation.{ev}.{v}.mean"]) == pytest.approx(s["mean"], rel=1e-3)
+        verdict = per_variant["curated"]["vs_baseline"]["verdict"]
+        assert p.found[f"ablation.{ev}.curated.verdict"] == verdict
+
+
 class _Numbers(HTMLParser):
     """Collects data-n="key" -> text from the report page."""
 

@@ -52,36 +52,73 @@ def test_packing_reads_every_document_once_with_eos(corpora):
     assert np.array_equal(np.concatenate(pieces)[:total], expected)
 
 
-def test_windows_overlap_by_one_token_so_every_token_is_a_target_once(corpora):
+def _window_doc(stream, k):
+    """The document window k of a stream starts in."""
+    epoch, pos, _ = stream.locate(k * SEQ)
+    return int(stream.order(epoch)[pos])
+
+
+def test_windows_are_shuffled_and_every_token_is_a_target_once_per_pass(corpora):
     a, _, _ = corpora
     [c] = open_corpora([DataSource(name="a", path=a)], seed=1, val_fraction=0.1)
     loader = MixedLoader([c], SEQ, seed=1)
-    batch, which = loader.next_batch(6)
-    assert batch.shape == (6, SEQ + 1) and set(which) == {0}
-    for i in range(5):
-        assert batch[i, -1] == batch[i + 1, 0]
-    stream = loader.streams[0]
-    flat, _ = stream.read((0, 0, 0), 6 * SEQ + 1)
-    assert np.array_equal(np.concatenate([batch[0, :1], batch[:, 1:].reshape(-1)]), flat)
+    stream, order = loader.streams[0], loader.orders[0]
+    per_pass = stream.total_tokens() // SEQ
+    assert order.per_block == per_pass > 20
+    batch, which = loader.next_batch(per_pass)
+    assert batch.shape == (per_pass, SEQ + 1) and set(which) == {0}
+    ks = [order(i) for i in range(per_pass)]
+    assert sorted(ks) == list(range(per_pass))  # each window of the pass exactly once
+    assert ks != sorted(ks)  # ... in a shuffled order
+    for i, k in enumerate(ks):
+        assert np.array_equal(batch[i], stream.window(k, SEQ))
+    # windows k and k+1 overlap by one token: laid end to end they are the stream, every token a target once
+    by_k = [stream.window(k, SEQ) for k in range(per_pass)]
+    flat, _ = stream.read((0, 0, 0), per_pass * SEQ + 1)
+    assert np.array_equal(np.concatenate([by_k[0][:1]] + [w[1:] for w in by_k]), flat)
+    # the next pass is another permutation of the next windows
+    assert sorted(order(per_pass + i) for i in range(per_pass)) == list(range(per_pass, 2 * per_pass))
+    # a batch mixes documents; consecutive windows (the loader before issue 17) mostly repeat one
+    n = 8
+    shuffled = np.mean([len({_window_doc(stream, order(b * n + j)) for j in range(n)}) for b in range(10)])
+    consecutive = np.mean([len({_window_doc(stream, b * n + j) for j in range(n)}) for b in range(10)])
+    assert shuffled >= 2 * consecutive, (shuffled, consecutive)
 
 
-def test_validation_split_is_by_document_disjoint_and_stable(corpora):
-    a, _, _ = corpora
+def test_validation_split_is_by_document_disjoint_stable_and_the_same_in_every_corpus(corpora, tmp_path):
+    a, b, c = corpora
     ts = TokenShards(a)
     tr, va = split_documents(ts, 0.2, seed=3)
-    assert len(va) == round(0.2 * ts.n_docs) and len(tr) + len(va) == ts.n_docs
+    assert 1 <= len(va) < ts.n_docs and len(tr) + len(va) == ts.n_docs
     assert not set(tr) & set(va)
     tr2, va2 = split_documents(ts, 0.2, seed=3)
     assert np.array_equal(va, va2) and np.array_equal(tr, tr2)
     _, va3 = split_documents(ts, 0.2, seed=4)
     assert not np.array_equal(va, va3)
-    [c] = open_corpora([DataSource(name="a", path=a)], seed=3, val_fraction=0.2)
-    w = val_windows(c, SEQ, 8)
-    val_tokens = np.concatenate([np.append(ts.doc(int(d)), ts.eos_id) for d in va])
-    assert np.array_equal(w[0], val_tokens[:SEQ + 1])
+
+    # held out or not is a property of the doc_id: a corpus holding these documents among others
+    # (an ablation's other variant) holds out the same ones, so no held-out document is trained on there
+    def held_out(path):
+        shards = TokenShards(path)
+        _, v = split_documents(shards, 0.2, seed=3)
+        return {shards.doc_id(int(i)) for i in v}, {shards.doc_id(i) for i in range(shards.n_docs)}
+
+    docs = warc_texts(str(warc("python-3.11-docs.warc.gz")), 24)
+    both = build_corpus(tmp_path / "ab", docs, tokenizer=a / "tokenizer.json", shard_tokens=20_000)
+    val_a, ids_a = held_out(a)
+    val_both, _ = held_out(both)
+    assert val_a == val_both & ids_a and len(val_both) > len(val_a)
+    assert held_out(b)[0] == held_out(c)[0]  # same documents, another tokenizer: the same split
+
+    [corpus] = open_corpora([DataSource(name="a", path=a)], seed=3, val_fraction=0.2)
+    val_tokens = np.concatenate([np.append(ts.doc(int(d)), ts.eos_id) for d in corpus.val_docs])
+    every = val_windows(corpus, SEQ, 10**6)  # every held-out window
+    assert len(every) == (len(val_tokens) - 1) // SEQ and np.array_equal(every[0], val_tokens[:SEQ + 1])
+    spread = val_windows(corpus, SEQ, 8)  # a cap: 8 windows from the first to the last, not the first 8
+    assert len(spread) == 8 and np.array_equal(spread[0], every[0]) and np.array_equal(spread[-1], every[-1])
     # no training window contains a validation document's tokens: the train stream covers train docs only
-    loader = MixedLoader([c], SEQ, seed=3)
-    assert set(loader.streams[0].docs.tolist()) == set(tr.tolist())
+    loader = MixedLoader([corpus], SEQ, seed=3)
+    assert set(loader.streams[0].docs.tolist()) == set(corpus.train_docs.tolist())
 
 
 @pytest.mark.parametrize("weights", [(0.8, 0.2), (0.5, 0.5), (0.3, 0.7)])

@@ -1,4 +1,6 @@
-"""The tiny preset learns real text: held-out loss falls well below the unigram entropy (Python docs WARC)."""
+"""The tiny preset learns real text (Python docs WARC, curated and tokenized with a 512 BPE): its held-out
+loss ends at most 0.7x the unigram entropy of the training tokens, and below an interpolated Kneser-Ney
+bigram model fitted to the same training tokens and scored on the same held-out documents (issue 17)."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import pytest
 from conftest import warc
 from train.config import make_config
 from train.data import open_corpora
-from train.testing import unigram_entropy
+from train.testing import bigram_heldout_loss, unigram_entropy
 from train.trainer import train
 
 pytestmark = pytest.mark.slow
@@ -28,20 +30,23 @@ def docs_corpus(tmp_path_factory):
     return out
 
 
-def test_tiny_preset_beats_unigram_entropy(docs_corpus, tmp_path):
+@pytest.mark.timeout(1200)
+def test_tiny_preset_beats_unigram_and_bigram(docs_corpus, tmp_path):
     cfg = make_config("tiny", data=[f"docs={docs_corpus}"],
                       overrides={"out_dir": tmp_path / "run", "threads": 1, "progress": False})
     [c] = open_corpora(cfg.data, cfg.seed, cfg.val_fraction)
     eos = np.array([c.shards.eos_id])
-    # the best context-free model of the training tokens (EOS included, as the model sees them)
-    h = unigram_entropy([np.concatenate([c.shards.doc(int(d)), eos]) for d in c.train_docs],
-                        c.shards.vocab_size)
-    assert 4.0 < h < math.log(c.shards.vocab_size)
+    train_docs = [np.concatenate([c.shards.doc(int(d)), eos]) for d in c.train_docs]  # as the model sees them
+    val_docs = [np.concatenate([c.shards.doc(int(d)), eos]) for d in c.val_docs]
+    h = unigram_entropy(train_docs, c.shards.vocab_size)  # the best context-free model
+    bigram = bigram_heldout_loss(train_docs, val_docs, c.shards.vocab_size)
+    assert 4.0 < h < math.log(c.shards.vocab_size) and bigram < h
     assert c.shards.n_docs > 100 and len(c.val_docs) >= 5
 
     run = train(cfg)
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     val = [r for r in rows if r["split"] == "val"]
     assert val[0]["val_loss"] > val[-1]["val_loss"]
-    # "well below": held-out perplexity at most half the unigram perplexity
-    assert val[-1]["val_loss"] < h - math.log(2), (val[-1]["val_loss"], h)
+    assert val[-1]["tokens"] == cfg.steps * cfg.batch_size * cfg.seq_len == 409_600  # the preset's budget
+    assert val[-1]["val_loss"] <= 0.7 * h, (val[-1]["val_loss"], h)
+    assert val[-1]["val_loss"] < bigram, (val[-1]["val_loss"], bigram)

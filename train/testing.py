@@ -71,3 +71,34 @@ def unigram_entropy(token_arrays: list[np.ndarray], vocab_size: int) -> float:
                          minlength=vocab_size).astype(np.float64)
     p = counts[counts > 0] / counts.sum()
     return float(-(p * np.log(p)).sum())
+
+
+def bigram_heldout_loss(train_arrays: list[np.ndarray], heldout_arrays: list[np.ndarray],
+                        vocab_size: int) -> float:
+    """Held-out cross-entropy (nats per token) of an interpolated Kneser-Ney bigram model (Kneser & Ney
+    1995; discount D = n1 / (n1 + 2 n2), Ney et al. 1994), the baseline a model with context must beat.
+
+    Pairs are read within each array (a document followed by its EOS); the continuation distribution is
+    add-one smoothed so an unseen token keeps some mass."""
+    v = np.int64(vocab_size)
+
+    def pairs(arrays: list[np.ndarray]) -> np.ndarray:
+        return np.concatenate([a[:-1].astype(np.int64) * v + a[1:] for a in arrays if len(a) > 1])
+
+    codes, counts = np.unique(pairs(train_arrays), return_counts=True)
+    n1, n2 = np.sum(counts == 1), np.sum(counts == 2)
+    d = n1 / (n1 + 2 * n2) if n1 + n2 else 0.75
+    prev, nxt = codes // v, codes % v
+    ctx_count = np.bincount(prev, weights=counts, minlength=vocab_size)  # c(v)
+    ctx_types = np.bincount(prev, minlength=vocab_size)  # N1+(v, .)
+    cont = (np.bincount(nxt, minlength=vocab_size) + 1.0) / (len(codes) + vocab_size)  # P_cont(w)
+    test = pairs(heldout_arrays)
+    idx = np.searchsorted(codes, test)
+    idx = np.minimum(idx, len(codes) - 1)
+    c = np.where(codes[idx] == test, counts[idx], 0).astype(np.float64)
+    tv, tw = test // v, test % v
+    cv = ctx_count[tv]
+    seen = cv > 0
+    p = cont[tw].copy()
+    p[seen] = (np.maximum(c[seen] - d, 0) + d * ctx_types[tv[seen]] * cont[tw[seen]]) / cv[seen]
+    return float(-np.log(p).mean())

@@ -2,7 +2,7 @@
 
 Follows nanoGPT's train.py (Karpathy) in shape: gradient accumulation over micro-batches, DDP with
 `no_sync` on all but the last micro-step, bf16 autocast on CUDA (fp32 on CPU), clip, step.
-Everything a resume needs (weights, AdamW moments, loader cursors) is in the checkpoint, so
+Everything a resume needs (weights, AdamW moments, loader counts) is in the checkpoint, so
 N steps straight and N/2 + resume + N/2 give bitwise the same weights on a CPU.
 """
 
@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel as DDP
 
+from curate import checkpoint_written
 from provenance.errors import ConfigError
 from train import distributed
 from train.checkpoint import (
@@ -176,6 +177,7 @@ class Session:
             self.record.note_reads(self.loader.first_read)
             self.record.write(status, step, self.loader)
             plot_losses(self.out)
+            checkpoint_written(self.out, step)  # ASSAY_FAULT's kill-after-checkpoint (curate/faults.py)
         distributed.barrier(self.dist)
 
 
@@ -202,11 +204,15 @@ class TrainLog:
         self.s.log({"split": "train", "step": done, "loss": mean_loss, "lr": lr,
                     "grad_norm": float(grad_norm), "tokens": done * self.s.tokens_per_step,
                     "tokens_per_s": round(tps, 1),
-                    "elapsed_s": round(now - self.t_start, 3)})
+                    "elapsed_s": self.elapsed()})
         if self.bar is not None:
             self.bar.update(self.task, completed=done, loss=f"{mean_loss:.3f}", tps=f"{tps:,.0f}")
         self.loss_sum.zero_()
         self.t_log, self.steps = time.perf_counter(), 0
+
+    def elapsed(self) -> float:
+        """Seconds since this process started training (a resumed run counts from its restart)."""
+        return round(time.perf_counter() - self.t_start, 3)
 
     def pause(self) -> None:
         """Time spent outside training steps (evaluation) is not training throughput."""
@@ -239,7 +245,8 @@ def train(config: TrainConfig, resume: bool = False, shards: dict[str, Shards] |
             done = step + 1
             log.step(done, step_loss, lr, grad_norm)
             if s.val and (done % cfg.eval_every == 0 or done == end):
-                s.log({"split": "val", "step": done, "tokens": done * s.tokens_per_step, **s.evaluate()})
+                s.log({"split": "val", "step": done, "tokens": done * s.tokens_per_step, **s.evaluate(),
+                       "elapsed_s": log.elapsed()})
                 log.pause()
             if done == end or (cfg.ckpt_every and done % cfg.ckpt_every == 0):
                 status = "complete" if done == cfg.steps else ("stopped" if done == end else "running")
@@ -293,7 +300,8 @@ def open_data(cfg: TrainConfig, d: distributed.Dist,
     """The corpora (checked: gate policy, one tokenizer, vocab and batch sizes), loader, validation windows.
 
     Sets `cfg.model.vocab_size` from the tokenizer when the config leaves it 0."""
-    corpora = open_corpora(cfg.data, cfg.seed, cfg.val_fraction, cfg.allow_failed_synthetic, shards)
+    split_seed = cfg.seed if cfg.split_seed is None else cfg.split_seed
+    corpora = open_corpora(cfg.data, split_seed, cfg.val_fraction, cfg.allow_failed_synthetic, shards)
     vocab = max(c.shards.vocab_size for c in corpora)
     if cfg.model.vocab_size == 0:
         cfg.model.vocab_size = vocab
@@ -310,7 +318,7 @@ def open_data(cfg: TrainConfig, d: distributed.Dist,
 
 def restore(ckpt: Path, cfg: TrainConfig, model: Llama, optimizer: torch.optim.Optimizer,
             param_names: list[str], loader: MixedLoader) -> int:
-    """Load weights, AdamW moments and loader cursors from `ckpt`; returns its step."""
+    """Load weights, AdamW moments and loader counts from `ckpt`; returns its step."""
     state = read_state(ckpt)
     saved = TrainConfig.model_validate(state["config"])
     if saved.resume_key() != cfg.resume_key():

@@ -27,16 +27,30 @@ def shards_holding(src: Path, doc_ids: set[str]) -> list[dict[str, Any]]:
 
 
 def _training_manifests(run_roots: list[Path]) -> Iterator[tuple[Path, dict[str, Any]]]:
-    """(path, manifest) of every training run at ROOT/run.json or ROOT/*/run.json, each once."""
+    """(path, manifest) of every training run at ROOT/run.json or ROOT/*/run.json, each once; an ablation
+    found there (kind "ablate") contributes the training runs it lists (one per variant and seed)."""
     seen: set[str] = set()
     for root in run_roots:
         for man_path in sorted(list(root.glob(MANIFEST)) + list(root.glob(f"*/{MANIFEST}"))):
-            if str(man_path.resolve()) in seen:
-                continue
-            seen.add(str(man_path.resolve()))
-            man = scan_manifest(man_path)
-            if man is not None and man.get("kind") == "train":
-                yield man_path, man
+            for path, man in _with_ablation_runs(man_path):
+                if str(path.resolve()) in seen:
+                    continue
+                seen.add(str(path.resolve()))
+                if man.get("kind") == "train":
+                    yield path, man
+
+
+def _with_ablation_runs(man_path: Path) -> Iterator[tuple[Path, dict[str, Any]]]:
+    man = scan_manifest(man_path)
+    if man is None:
+        return
+    yield man_path, man
+    if man.get("kind") == "ablate":
+        for r in man.get("training_runs") or []:
+            path = Path(r.get("path") or "") / MANIFEST
+            run = scan_manifest(path)
+            if run is not None:
+                yield path, run
 
 
 def _names_corpus(man: dict[str, Any], src: Path, src_run_id: str) -> bool:

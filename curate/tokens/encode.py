@@ -22,7 +22,7 @@ from tokenizers import Tokenizer
 
 from curate.exec.base import Report
 from curate.tokens.shards import token_schema
-from curate.tokens.tokenizer import ids_dtype, load_tokenizer, prepare
+from curate.tokens.tokenizer import find_eos_id, ids_dtype, load_tokenizer, prepare
 from provenance.outdir import DOCUMENTS, OutDir, read_marker, sha256_file, write_arrow, write_marker
 
 STAGE = "tokenize"  # the work folder and marker stage of this phase
@@ -73,6 +73,16 @@ def encode_batch(tok: Tokenizer, texts: list[str], dtype: np.dtype) -> pa.ListAr
     np.cumsum(lengths, out=offsets[1:])
     flat = np.concatenate(ids) if ids else np.zeros(0, dtype=dtype)
     return pa.ListArray.from_arrays(pa.array(offsets), pa.array(flat))
+
+
+def encode_texts(tokenizer_path: str | Path, texts: list[str]) -> tuple[list[np.ndarray], int]:
+    """Each text's ids exactly as this stage encodes a document (no EOS), and the tokenizer's EOS id:
+    for text that is not in a corpus (an evaluation set)."""
+    tok = prepare(load_tokenizer(tokenizer_path))
+    dtype = ids_dtype(tok.get_vocab_size(with_added_tokens=True))
+    ids = encode_batch(tok, texts, dtype) if texts else pa.array([], pa.list_(pa.uint32()))
+    offsets, values = ids.offsets.to_numpy(), ids.values.to_numpy(zero_copy_only=False)
+    return [values[offsets[i]:offsets[i + 1]] for i in range(len(texts))], find_eos_id(tok)
 
 
 def _encoded_batches(path: Path, tok: Tokenizer, dtype: np.dtype, drop: set[int],

@@ -8,6 +8,7 @@ process). Documents carry no EOS token: the trainer inserts EOS between document
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,20 @@ def skip_rows(parts: list[Path], kept: pa.Array | None) -> dict[str, list[int]]:
         if rows:
             skip[p.name] = rows
     return skip
+
+
+def kept_documents(root: str | Path, batch_rows: int = 1024) -> Iterator[tuple[str, str]]:
+    """(doc_id, text) of a corpus's kept documents, in the order this stage tokenizes them."""
+    out = OutDir(root)
+    parts = document_parts(out)
+    skip = skip_rows(parts, kept_doc_ids(out))
+    for p in parts:
+        drop, row = set(skip.get(p.name, ())), 0
+        for batch in pq.ParquetFile(p).iter_batches(batch_size=batch_rows, columns=["doc_id", "text"]):
+            for doc_id, text in zip(batch.column(0).to_pylist(), batch.column(1).to_pylist(), strict=True):
+                if row not in drop:
+                    yield doc_id, text or ""
+                row += 1
 
 
 def encode_parts(out: OutDir, parts: list[Path], skip: dict[str, list[int]], tok_path: Path,
