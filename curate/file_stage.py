@@ -15,6 +15,7 @@ from typing import Any
 import pyarrow as pa
 
 from curate.context import RunContext
+from curate.decontaminate.step import WORK as DECONTAMINATE_WORK
 from curate.dedup.minhash import signatures, write_signatures
 from curate.exec.base import Progress, Report
 from curate.read.inputs import InputFile
@@ -71,7 +72,7 @@ def finished(task: FileTask) -> bool:
 def process_file(task: FileTask, report: Report) -> dict[str, int]:
     """The task: every record of one file through the chain; part file, signatures, then the marker."""
     ctx, file = task.ctx, task.file
-    chain = chain_for(ctx.cfg)
+    chain = chain_for(ctx.cfg, ctx.out.work(DECONTAMINATE_WORK))
     rows: list[dict[str, Any]] = []
     pending = {"records": 0, "kept": 0}
     for rec in read_warc(file.path, file.sha256, ctx.cfg.extract.max_html_bytes):

@@ -13,12 +13,24 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from curate.config import CurateConfig
+from curate.decontaminate.step import DecontaminationFilter
 from curate.dedup.exact import text_hash
-from curate.filters import Doc, Signals, UrlFilter, annotate, build_filters, first_rejection, run_filters
+from curate.filters import (
+    Doc,
+    Filter,
+    Signals,
+    UrlFilter,
+    annotate,
+    build_filters,
+    first_rejection,
+    run_filters,
+)
 from curate.filters.lid import LanguageIdentifier
+from curate.quality.step import QualityFilter
 from curate.read.decode import decode_html, looks_like_html
 from curate.read.extract import ExtractionTimeout, extract_text
 from curate.read.inputs import InputFile
@@ -54,11 +66,12 @@ class Record:
 class Chain:
     """The per-process state of the checks (filters and the language model load once per process)."""
 
-    def __init__(self, cfg: CurateConfig) -> None:
+    def __init__(self, cfg: CurateConfig, index_folder: Path | None = None) -> None:
         self.cfg = cfg
         filters = build_filters(cfg.filters)
         self.url_filters = [f for f in filters if isinstance(f, UrlFilter)]
         self.text_filters = [f for f in filters if not isinstance(f, UrlFilter)]
+        self.text_filters += learned_filters(cfg, index_folder)
         self.lid = LanguageIdentifier(cfg.lid.model_path)
 
     def process(self, file: InputFile, rec: WarcRecord, run_id: str) -> dict[str, Any]:
@@ -79,15 +92,29 @@ class Chain:
         r.row["text_hash"] = text_hash(r.doc.text)
 
 
+def learned_filters(cfg: CurateConfig, index_folder: Path | None) -> list[Filter]:
+    """After the heuristic filters: the quality classifier, then decontamination (reading the run's
+    n-gram index in `index_folder`), each when enabled."""
+    steps: list[Filter] = []
+    if cfg.filters.quality.enabled:
+        steps.append(QualityFilter(cfg.filters.quality))
+    if cfg.decontaminate.enabled:
+        if index_folder is None:
+            raise RuntimeError("decontamination needs the run's index folder")
+        steps.append(DecontaminationFilter(cfg.decontaminate, index_folder))
+    return steps
+
+
 _CHAINS: dict[str, Chain] = {}
 
 
-def chain_for(cfg: CurateConfig) -> Chain:
-    """This process's chain for `cfg` (built once: loading lid.176 and the filters takes a while)."""
-    key = cfg.model_dump_json()
+def chain_for(cfg: CurateConfig, index_folder: Path | None = None) -> Chain:
+    """This process's chain for `cfg` (built once: loading lid.176, the filters, a quality model and the
+    decontamination index takes a while)."""
+    key = f"{cfg.model_dump_json()}\0{index_folder}"
     if key not in _CHAINS:
         _CHAINS.clear()
-        _CHAINS[key] = Chain(cfg)
+        _CHAINS[key] = Chain(cfg, index_folder)
     return _CHAINS[key]
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from provenance.declarations import Declarations
 from provenance.gates import SYNTH_KIND
+from provenance.manifest import read_manifest
 from provenance.schema import PII_TYPES, TAKEN_DOWN
 
 NOT_PROVIDED = "NOT PROVIDED"
@@ -215,6 +216,28 @@ def item_consumer_information(f: Facts, decl: Declarations) -> dict[str, Any]:
                  {"declaration_key": "consumer_information", "declared": ci.model_dump()})
 
 
+def _learned_steps(corpus_dir: str) -> str:
+    """Item 9's words on a corpus's quality classifier (what it is, what it learned from, its rule) and
+    decontamination, from the corpus's run.json."""
+    man = read_manifest(corpus_dir)
+    q, d, says = man.get("quality"), man.get("decontaminate"), ""
+    if q:
+        seen = {side: ", ".join(f"{s['path']} ({s['documents']:,} documents)" for s in srcs)
+                for side, srcs in ((q.get("card") or {}).get("sources") or {}).items()}
+        cutoff = (q.get("selection") or {}).get("cutoff")
+        rule = (f"kept with score >= {q['threshold']}" if q.get("threshold") is not None
+                else f"the top {q['keep_top_fraction']:g} by score kept (cut-off {cutoff})")
+        says += (f" A fastText quality classifier ({q['model']}, sha256 {q['sha256'][:12]}, label "
+                 f"{q['label']}) scored every document, {rule}; trained on positives: "
+                 f"{seen.get('positive') or NOT_PROVIDED}; negatives: "
+                 f"{seen.get('negative') or NOT_PROVIDED}.")
+    if d:
+        sets = ", ".join(f"{s['label']} (sha256 {s['sha256'][:12]})" for s in d["sets"])
+        says += (f" Documents sharing a {d['ngram']}-gram with an item of these evaluation sets were "
+                 f"removed: {sets}.")
+    return says
+
+
 def item_processing(f: Facts, decl: Declarations) -> dict[str, Any]:
     """(9) processing steps with removal counts."""
     if not f.corpora:
@@ -225,6 +248,7 @@ def item_processing(f: Facts, decl: Declarations) -> dict[str, Any]:
     ans = ("Every WARC record was read, decoded, main text extracted, language identified, filtered by "
            "quality rules and deduplicated; records removed per step: " + ("; ".join(steps) or "none") + ".")
     red = sum(c["pii_redacted_documents"] for c in f.corpora)
+    ans += "".join(_learned_steps(c["path"]) for c in f.corpora)
     if red:
         ans += f" PII redaction replaced detected items in {red:,} document(s)."
     if td:
