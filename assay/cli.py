@@ -341,28 +341,18 @@ def contamination(
     out: Path = typer.Argument(..., help="Output directory of a curate run with [decontaminate] enabled."),
 ) -> None:
     """Evaluation items found in the crawl: per evaluation set, the items and the documents (doc_id, URL)."""
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
-
     from curate import contamination as find_contamination
 
     s = find_contamination(out)
-    console = Console()
-    console.print(f"{s['documents']} document(s) share at least {s['min_overlap']} {s['ngram']}-gram(s) "
-                  "with an evaluation item")
+    typer.echo(f"{s['documents']} document(s) share at least {s['min_overlap']} {s['ngram']}-gram(s) with an "
+               "evaluation item")
     for x in s["sets"]:
-        console.print(Text(f"{x['label']} ({x['path']}, sha256 {x['sha256'][:12]}): {x['items_found']} of "
-                           f"{x['items']} items found in {len(x['documents'])} document(s)"
-                           + (f"; {x['too_short']} items shorter than {s['ngram']} words not checked"
-                              if x["too_short"] else "")))
-        if not x["documents"]:
-            continue
-        table = Table("doc_id", "URL", "decision", "items")
-        for d in x["documents"]:  # crawled strings: no markup
-            table.add_row(Text(d["doc_id"]), Text(d["url"] or ""), f"{d['decision']} ({d['step'] or '-'})",
-                          Text(", ".join(d["items"])))
-        console.print(table)
+        short = f"; {x['too_short']} item(s) under {s['ngram']} words not checked" if x["too_short"] else ""
+        typer.echo(f"\n{x['label']} ({x['path']}, sha256 {x['sha256'][:12]}): {x['items_found']} of "
+                   f"{x['items']} items found in {len(x['documents'])} document(s){short}")
+        for d in x["documents"]:  # one line each (doc_id, URL, decision, items), tab-separated
+            typer.echo("\t".join([d["doc_id"], d["url"] or "-", f"{d['decision']} ({d['step'] or '-'})",
+                                  ",".join(d["items"])]))
 
 
 @quality_app.command("train")

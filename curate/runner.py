@@ -89,14 +89,14 @@ def dedup(ctx: RunContext, removed: pa.Table | None = None) -> pa.Table:
     return table
 
 
-def global_decisions(ctx: RunContext) -> tuple[pa.Table, dict[str, Any]]:
+def global_decisions(ctx: RunContext) -> tuple[pa.Table, dict[str, Any] | None]:
     """keep_top_fraction, then dedup over what it kept: their decisions in that order (finalize applies
     them), and what run.json records of the first."""
     quality, facts = top_fraction(ctx)
     decisions = dedup(ctx, quality)
     if quality is not None:
         decisions = pa.concat_tables([quality, decisions], promote_options="default")
-    return decisions, {"selection": facts} if facts else {}
+    return decisions, facts
 
 
 def curate(inputs: list[str], out_dir: str | os.PathLike[str], config: CurateConfig | None = None, *,
@@ -108,12 +108,9 @@ def curate(inputs: list[str], out_dir: str | os.PathLike[str], config: CurateCon
     resumed = extract_all(ctx)
     decisions, selection = global_decisions(ctx)
     totals = finalize(ctx, decisions)
-    steps = assets.manifest()
-    if selection:
-        steps["quality"] = {**steps["quality"], **selection}
-    manifest = {**curate_manifest(ctx, totals, started, resumed), **steps}
+    manifest = {**curate_manifest(ctx, totals, started, resumed), **assets.manifest(selection)}
+    write_manifest(ctx.out.root, manifest)  # the tokenizer and the report read it
     if cfg.tokenize.enabled:
-        write_manifest(ctx.out.root, manifest)
         tokenize_documents(ctx.out.root, cfg.tokenize, ctx.run_executor(), progress=progress)
         manifest = read_manifest(ctx.out.root)
     write_report(ctx.out.root)

@@ -33,8 +33,14 @@ class StepAssets:
             fp["evaluation_sets"] = [s["sha256"] for s in self.decontaminate["sets"]]
         return fp
 
-    def manifest(self) -> dict[str, Any]:
-        return {k: v for k, v in (("quality", self.quality), ("decontaminate", self.decontaminate)) if v}
+    def manifest(self, selection: dict[str, Any] | None = None) -> dict[str, Any]:
+        """run.json's `quality` and `decontaminate` sections; `selection`: keep_top_fraction's outcome."""
+        found: dict[str, Any] = {}
+        if self.quality is not None:
+            found["quality"] = {**self.quality, **({"selection": selection} if selection else {})}
+        if self.decontaminate is not None:
+            found["decontaminate"] = self.decontaminate
+        return found
 
 
 def check_assets(cfg: CurateConfig) -> StepAssets:
