@@ -31,8 +31,8 @@ class TextRecord:
 
 
 def _value(v: Any) -> str | None:
-    if v is None:
-        return None
+    if isinstance(v, str) or v is None:
+        return v
     if isinstance(v, list | tuple):
         return " ".join(str(x) for x in v if x is not None)  # e.g. a multiple-choice item's options
     return str(v)
@@ -40,12 +40,12 @@ def _value(v: Any) -> str | None:
 
 def _record(row: dict[str, Any], fields: Sequence[str], id_field: str | None, where: str,
             position: int) -> TextRecord:
-    values = {f: _value(row.get(f)) for f in [*fields, *([id_field] if id_field else [])]}
-    missing = [f for f, v in values.items() if v is None]
-    if missing:
-        raise InputError(f"{where}: no field {missing[0]!r}")
-    text = FIELD_SEPARATOR.join(str(values[f]) for f in fields)
-    return TextRecord(str(values[id_field]) if id_field else str(position), text)
+    parts = [_value(row.get(f)) for f in fields]
+    rid = _value(row.get(id_field)) if id_field else str(position)
+    if rid is None or None in parts:
+        missing = next(f for f in [*fields, id_field] if _value(row.get(f)) is None)
+        raise InputError(f"{where}: no field {missing!r}")
+    return TextRecord(rid, FIELD_SEPARATOR.join(parts))  # type: ignore[arg-type]
 
 
 def _jsonl(path: Path, fields: Sequence[str], id_field: str | None) -> Iterator[TextRecord]:
