@@ -5,11 +5,12 @@
 
 plus `tokenize_corpus` (token shards), `TokenShards` (read them), `trace` (a token back to its
 WARC record), `takedown` (a corpus version without named documents), `summary` and
-`dedup_summary` (the report's numbers). Code outside curate/ uses only these names; they load
-on first use (PEP 562), so `import curate` stays cheap.
+`dedup_summary` (the report's numbers), `train_classifier` / `TrainConfig` (a quality classifier
+for `[filters.quality]`) and `contamination` (the evaluation items a run found). Code outside
+curate/ uses only these names; they load on first use (PEP 562), so `import curate` stays cheap.
 
-Inside, a folder per stage (`read/`, `filters/`, `signals/`, `dedup/`, `tokens/`) and the
-executors (`exec/`); the runner (`runner.py`) hands each stage the run's executor.
+Inside, a folder per stage (`read/`, `filters/`, `signals/`, `quality/`, `decontaminate/`, `dedup/`,
+`tokens/`) and the executors (`exec/`); the runner (`runner.py`) hands each stage the run's executor.
 """
 
 from __future__ import annotations

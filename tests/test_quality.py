@@ -94,6 +94,18 @@ def test_card_says_what_the_model_saw(corpora, model) -> None:
     assert len(kept) == 19 and kept == sorted(kept, reverse=True)  # a higher threshold keeps no more
 
 
+def test_a_published_model_with_its_own_label_scores_text() -> None:
+    """Any fastText supervised model given by path, here lid.176.ftz (quantized) with the label `en`."""
+    from curate.filters.lid import packaged_model_path
+    from curate.quality.classifier import check_model
+
+    lid = packaged_model_path()
+    assert len(check_model(lid, "__label__en")) == 176
+    clf = Classifier(lid, "__label__en")
+    english, german = articles()[0], "Die Katze sitzt auf der Matte und schaut aus dem Fenster in den Garten."
+    assert clf.score(english) > 0.9 > 0.1 > clf.score(german)
+
+
 def test_training_is_deterministic(corpora, model, tmp_path: Path) -> None:
     pos, neg = [str(corpora["positive"])], [str(corpora["negative"])]
     again = train_classifier(pos, neg, tmp_path / "a", SMALL_SET)
