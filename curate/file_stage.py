@@ -1,9 +1,10 @@
 """The per-file stage: one task per input file, in parallel through the run's executor.
 
 A task reads every record of its WARC file, runs each through the decision chain
-(`record_checks`), and writes `_work/extract/<part>.parquet` (one row per record, with its text,
-signals and text hash), the part's MinHash signatures (`_work/minhash/<part>.parquet`), and last
-its completion marker. A rerun skips files whose marker holds this run's key.
+(`record_checks`, in the supervised record worker of `supervisor`), and writes
+`_work/extract/<part>.parquet` (one row per record, with its text, signals and text hash), the
+part's MinHash signatures (`_work/minhash/<part>.parquet`), and last its completion marker. A rerun
+skips files whose marker holds this run's key.
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ from typing import Any
 
 import pyarrow as pa
 
+from curate import faults
 from curate.context import RunContext
 from curate.decontaminate.step import WORK as DECONTAMINATE_WORK
 from curate.dedup.minhash import signatures, write_signatures
 from curate.exec.base import Progress, Report
 from curate.read.inputs import InputFile
 from curate.read.warc import read_warc
-from curate.record_checks import chain_for
+from curate.supervisor import worker_for
 from provenance.outdir import read_marker, write_marker, write_parquet
 from provenance.schema import KEPT, PROVENANCE_SCHEMA
 
@@ -72,11 +74,13 @@ def finished(task: FileTask) -> bool:
 def process_file(task: FileTask, report: Report) -> dict[str, int]:
     """The task: every record of one file through the chain; part file, signatures, then the marker."""
     ctx, file = task.ctx, task.file
-    chain = chain_for(ctx.cfg, ctx.out.work(DECONTAMINATE_WORK))
+    # the chain, in a supervised process (the time limit holds in C code too), reading the run's n-gram index
+    worker = worker_for(ctx.cfg, ctx.out.work(DECONTAMINATE_WORK))
     rows: list[dict[str, Any]] = []
     pending = {"records": 0, "kept": 0}
     for rec in read_warc(file.path, file.sha256, ctx.cfg.extract.max_html_bytes):
-        rows.append(chain.process(file, rec, ctx.run_id))
+        rows.append(worker.process(file, rec, ctx.run_id))
+        faults.records_read(file.part, len(rows))
         pending["records"] += 1
         pending["kept"] += rows[-1]["decision"] == KEPT
         if pending["records"] >= REPORT_EVERY:
@@ -115,7 +119,8 @@ def extract_all(ctx: RunContext) -> int:
     tasks = [FileTask(ctx.for_tasks(), f) for f in ctx.files]
     done = {t.file.part for t in tasks if finished(t)}
     with Progress("curate", len(tasks), ctx.progress, describe=_describe) as bar:
-        for _ in ctx.run_executor().map(process_file, tasks, is_done=lambda t: t.file.part in done,
-                                        cost=lambda t: t.file.size, memory=task_memory, progress=bar):
-            pass
+        results = ctx.run_executor().map(process_file, tasks, is_done=lambda t: t.file.part in done,
+                                         cost=lambda t: t.file.size, memory=task_memory, progress=bar)
+        for n, _ in enumerate(results, start=1):
+            faults.tasks_finished(n)
     return len(done)
