@@ -149,6 +149,25 @@ def test_min_overlap_counts_distinct_shared_ngrams(tmp_path: Path) -> None:
     assert isinstance(f.index.grams, np.memmap) and isinstance(f.index.items, np.memmap)  # shared, not copied
 
 
+def test_nothing_is_flagged_on_the_shared_warcs(quickstart_dir: Path, tmp_path: Path) -> None:
+    """Every text extracted from every real WARC (the golden run's kept and removed documents: CI runs it
+    once for the golden and Quickstart tests) against ~360 passages of unrelated articles: no match."""
+    import polars as pl
+
+    out = quickstart_dir / "out" / "corpus"
+    texts = pl.concat([pl.read_parquet(out / f / "*.parquet", columns=["text"]) for f in ("documents",
+                                                                                          "rejected")])
+    evals = write_jsonl(tmp_path / "evals.jsonl", eval_items(60, 2))
+    cfg = DecontaminateConfig(enabled=True, files=[{"path": str(evals), "fields": FIELDS, "id_field": "id"}])
+    index = load_eval_sets(cfg)
+    save_index(index, index_key(cfg, index), tmp_path / "ix")
+    step = DecontaminationFilter(cfg, tmp_path / "ix")
+    assert index.sets[0]["items"] >= 300 and texts.height >= 1000
+    flagged = [t[:80] for t in texts["text"] if step.decide(step.annotate(Doc(text=t)))]
+    assert flagged == []
+    assert step.decide(step.annotate(Doc(text=item_text(eval_items(60, 2)[7])))) is not None  # it can match
+
+
 @pytest.mark.timeout(300)
 def test_index_holds_100k_items(tmp_path: Path) -> None:
     rng = random.Random(0)

@@ -1,7 +1,8 @@
 """The quality step (keep_top_fraction) and decontamination keep curate's invariants (issue 15): one
-provenance row per record, byte-identical reruns, 1 vs 2 workers and local vs Ray identical, a killed
-run resumes to the same result; the top fraction is exact over the run; and on the shared WARCs,
-without planted items, nothing is flagged against an evaluation set of unrelated text.
+provenance row per record, 1 vs 2 workers and local vs Ray identical, a killed run resumes to the same
+bytes; the top fraction is exact over the run. The inputs are two real crawls with a few evaluation
+items planted (so both steps remove documents). (Nothing is flagged on the shared WARCs without planted
+items: tests/test_decontaminate.py, on the golden run's texts.)
 
 The classifier here is trained in seconds on real articles (a JSONL file against a folder of .txt
 files); what it learned does not matter to these invariants, only that its scores spread.
@@ -12,18 +13,19 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import shutil
 from pathlib import Path
 
 import polars as pl
 import pytest
 
 from conftest import warc
-from curate import TrainConfig, contamination, curate, load_config, train_classifier
-from warc_builders import articles, eval_items, write_jsonl
+from curate import TrainConfig, curate, load_config, train_classifier
+from warc_builders import articles, eval_items, item_text, planted_warc, write_jsonl
 
 pytestmark = pytest.mark.slow
-INPUTS = ("cc-2020-34-slice.warc.gz", "clueweb09-ja-quirk.warc.gz", "wget-crawl-2024-a.warc.gz",
-          "wget-crawl-2024-b.warc.gz")
+PAGES = ("wget-crawl-2024-a.warc.gz", "wget-crawl-2024-b.warc.gz")  # 37 HTML pages of two real crawls
+PLANTED = 3  # pages of each file that quote an evaluation item verbatim
 COMPARED = ("provenance/*.parquet", "documents/*.parquet", "rejected/*.parquet")
 FRACTION = 0.5
 
@@ -35,8 +37,8 @@ def tree_digest(out: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def steps(tmp_path_factory) -> dict:
-    """A model, an evaluation set of ~360 passages of the extraction benchmark's articles, and the config
-    with both steps on."""
+    """A model, an evaluation set of ~360 passages of the extraction benchmark's articles (the first
+    PLANTED pages of each input quote one of them), and the config with both steps on."""
     tmp = tmp_path_factory.mktemp("learned-steps")
     texts = articles()
     write_jsonl(tmp / "pos.jsonl", [{"text": t} for t in texts[:90]])
@@ -45,12 +47,18 @@ def steps(tmp_path_factory) -> dict:
         (tmp / "neg" / f"{i:03d}.txt").write_text(t)
     train_classifier([str(tmp / "pos.jsonl")], [str(tmp / "neg")], tmp / "model",
                      TrainConfig(lr=1.0, epoch=25, bucket=10_000))
-    evals = write_jsonl(tmp / "evals.jsonl", eval_items(60, 2))
+    items = eval_items(60, 2)
+    evals = write_jsonl(tmp / "evals.jsonl", items)
+    inputs = []
+    for k, name in enumerate(PAGES):
+        plants = [[item_text(it)] for it in items[k * PLANTED:(k + 1) * PLANTED]]
+        planted_warc([warc(name)], tmp / name, plants)
+        inputs.append(str(tmp / name))
     overrides = {"filters.quality.enabled": True, "filters.quality.model": str(tmp / "model" / "model.bin"),
                  "filters.quality.keep_top_fraction": FRACTION, "decontaminate.enabled": True,
                  "decontaminate.files": [{"path": str(evals), "fields": ["question", "answer"],
                                           "id_field": "id"}]}
-    return {"overrides": overrides, "inputs": [str(warc(n)) for n in INPUTS]}
+    return {"overrides": overrides, "inputs": inputs}
 
 
 def run(steps: dict, out: Path, **extra: object) -> dict:
@@ -81,13 +89,10 @@ def test_one_row_per_record_and_exact_top_fraction(reference: Path) -> None:
                .select(score).to_series())
     assert kept.min() >= sel["cutoff"] >= removed.max()
     assert all(r.startswith("quality_score=") and f"of {sel['scored']}" in r for r in by_quality["reason"])
-
-
-def test_nothing_is_flagged_on_the_real_warcs(reference: Path) -> None:
-    s = contamination(reference)
-    assert s["documents"] == 0 and s["sets"][0]["items"] >= 300 and s["sets"][0]["items_found"] == 0
-    prov = pl.read_parquet(reference / "provenance" / "*.parquet")
-    assert prov.filter(pl.col("step") == "decontaminate").height == 0
+    # the planted pages are removed by decontamination (before the classifier's top fraction sees them)
+    decont = prov.filter(pl.col("step") == "decontaminate")
+    assert 1 <= decont.height <= len(PAGES) * PLANTED
+    assert all(r.startswith("evals.jsonl item a") for r in decont["reason"])
 
 
 def test_two_workers_give_the_same_bytes(steps, reference: Path, tmp_path: Path) -> None:
@@ -95,10 +100,9 @@ def test_two_workers_give_the_same_bytes(steps, reference: Path, tmp_path: Path)
     assert tree_digest(tmp_path / "two") == tree_digest(reference)
 
 
-def test_a_rerun_and_a_killed_run_resumed_give_the_same_bytes(steps, reference: Path, tmp_path: Path) -> None:
+def test_a_killed_run_resumes_to_the_same_bytes(steps, reference: Path, tmp_path: Path) -> None:
     out = tmp_path / "resumed"
-    run(steps, out, workers=1)
-    assert tree_digest(out) == tree_digest(reference)
+    shutil.copytree(reference, out)
     index = out / "_work" / "decontaminate" / "grams.npy"
     built = index.stat().st_mtime_ns
     # As if killed during the second file: its part and marker are gone, the outputs not yet written.
@@ -108,8 +112,8 @@ def test_a_rerun_and_a_killed_run_resumed_give_the_same_bytes(steps, reference: 
         for p in (out / folder).glob("*.parquet"):
             p.unlink()
     manifest = run(steps, out, workers=1)
-    assert manifest["resumed_tasks"] == len(INPUTS) - 1
-    assert tree_digest(out) == tree_digest(reference)
+    assert manifest["resumed_tasks"] == len(PAGES) - 1
+    assert tree_digest(out) == tree_digest(reference)  # the file run again gives the same rows
     assert index.stat().st_mtime_ns == built  # the index was built once, not again on resume
 
 

@@ -20,11 +20,6 @@ from warcio.warcwriter import WARCWriter
 from conftest import SHARED_DATA, _require
 
 GROUND_TRUTH = SHARED_DATA / "extraction" / "scrapinghub" / "ground-truth.json"
-# Filters off: every page with text is a document (the negatives of the quality tests, "extracted").
-FILTERS_OFF = {"lid.threshold": 0.0, "filters.url.enabled": False, "filters.gopher_repetition.enabled": False,
-               "filters.gopher_quality.enabled": False, "filters.c4.enabled": False,
-               "filters.fineweb_quality.enabled": False, "exact_dedup.enabled": False,
-               "near_dedup.enabled": False}
 
 
 def _responses(src: Path) -> Iterator[tuple[int, int, int, object, bytes]]:
