@@ -38,7 +38,8 @@ SMALL_SET = TrainConfig(lr=1.0, epoch=25, bucket=100_000)
 
 
 def docs_of(source: Path) -> list[str]:
-    return pq.read_table(source).column("text").to_pylist()
+    """The non-blank texts of a Parquet file or folder (what a text source reads)."""
+    return [t for t in pq.read_table(source).column("text").to_pylist() if t.strip()]
 
 
 def _texts(frames: list[pl.DataFrame], warc_name: str, path: Path) -> Path:
@@ -178,7 +179,7 @@ def test_quality_step_with_a_threshold(model, corpora, tmp_path: Path) -> None:
     assert s["quality"]["rejected"] == by_step.height and s["quality"]["kept"] == docs.height
     assert sum(b["kept"] for b in s["quality"]["histogram"]) == docs.height
     assert 'id="quality"' in (out / "report.html").read_text()
-    answer = write_disclosure([out], tmp_path / "disclosure")["json"].read_text()
+    answer = write_disclosure([out], tmp_path / "disclosure", formats=["ab2013"])["ab2013.json"].read_text()
     item9 = next(i for i in json.loads(answer)["items"] if i["number"] == 9)["answer"]
     assert "fastText quality classifier" in item9 and str(corpora["positive"]) in item9
     assert "score >= 0.5" in item9

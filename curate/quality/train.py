@@ -3,20 +3,25 @@
 Positives against negatives, classes balanced by seeded sampling, a document-level held-out split,
 one fastText supervised model (`model.bin`) and its `card.json`: every source with its sha256 and
 document count, the hyperparameters, the fastText version, held-out precision / recall / ROC-AUC and
-a threshold table. fastText trains with one thread and a fixed seed: the same sources, settings and
-seed give a byte-identical model.bin (tests/test_quality.py checks it); more threads would make the
-order of its lock-free (Hogwild) updates, and so the weights, vary from run to run.
+a threshold table. fastText trains with one thread and a fixed seed, in a fresh (spawned) process: the
+same sources, settings and seed give a byte-identical model.bin (tests/test_quality.py checks it).
+Both are needed: more threads make the order of its lock-free (Hogwild) updates, and so the weights,
+vary from run to run; and a second training in the same process does not repeat the first (measured
+with fasttext-numpy2 0.10.4, one thread, seed 0: eight trainings in one process gave six different
+models and sometimes "Encountered NaN" at lr 0.1; eight fresh processes gave the same bytes each time).
 """
 
 from __future__ import annotations
 
 import math
+import multiprocessing as mp
 import os
 import re
 import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
@@ -149,21 +154,31 @@ def _advancer(bar: Progress) -> Callable[[float], None]:
     return advance
 
 
-def _fit(lines: list[str], cfg: TrainConfig, model_path: Path, progress: bool) -> Any:
-    """Train on `lines` ("__label__x text"), save to `model_path` atomically; the model."""
+def _train_and_save(train_file: str, args: dict[str, Any], model_file: str, verbose: int) -> None:
+    """In a fresh process (see the module's docstring): train and save."""
     import fasttext
 
-    with tempfile.TemporaryDirectory(prefix="assay-quality-") as tmp:
+    fasttext.train_supervised(train_file, verbose=verbose, **args).save_model(model_file)
+
+
+def _fit(lines: list[str], cfg: TrainConfig, model_path: Path, progress: bool) -> Any:
+    """Train on `lines` ("__label__x text") in a spawned process, save to `model_path` atomically; the
+    model, loaded back."""
+    import fasttext
+
+    spawn = mp.get_context("spawn")
+    with tempfile.TemporaryDirectory(prefix="assay-quality-") as tmp, atomic_path(model_path) as out:
         train_file = Path(tmp) / "train.txt"
         train_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        job = (str(train_file), cfg.fasttext_args(), str(out))
         if not progress:
-            model = fasttext.train_supervised(str(train_file), verbose=0, **cfg.fasttext_args())
-        else:
-            with Progress("train", 100) as bar, fasttext_progress(_advancer(bar)):
-                model = fasttext.train_supervised(str(train_file), verbose=2, **cfg.fasttext_args())
-    with atomic_path(model_path) as out:
-        model.save_model(str(out))
-    return model
+            with ProcessPoolExecutor(1, mp_context=spawn) as pool:
+                pool.submit(_train_and_save, *job, 0).result()
+        else:  # the child inherits file descriptor 2: the pipe fasttext_progress reads
+            with Progress("train", 100) as bar, fasttext_progress(_advancer(bar)), \
+                    ProcessPoolExecutor(1, mp_context=spawn) as pool:
+                pool.submit(_train_and_save, *job, 2).result()
+    return fasttext.load_model(str(model_path))
 
 
 def _read_sources(positive: Sequence[str], negative: Sequence[str], cfg: TrainConfig,
