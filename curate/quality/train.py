@@ -25,6 +25,7 @@ from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
+from multiprocessing import resource_tracker
 from pathlib import Path
 from typing import Any
 
@@ -175,6 +176,7 @@ def _fit(lines: list[str], cfg: TrainConfig, model_path: Path, progress: bool) -
             with ProcessPoolExecutor(1, mp_context=spawn) as pool:
                 pool.submit(_train_and_save, *job, 0).result()
         else:  # the child inherits file descriptor 2: the pipe fasttext_progress reads
+            resource_tracker.ensure_running()  # started now, it does not hold the pipe open after the child
             with Progress("train", 100) as bar, fasttext_progress(_advancer(bar)), \
                     ProcessPoolExecutor(1, mp_context=spawn) as pool:
                 pool.submit(_train_and_save, *job, 2).result()
