@@ -9,7 +9,7 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 ORDER = ["curate_vs_datatrove", "fast_path", "minhash", "tokenize_shards", "train_throughput", "generate",
-         "scale", "record_worker"]
+         "scale", "record_worker", "learned_steps"]
 
 
 def main(names: list[str]) -> int:

@@ -7,12 +7,13 @@ plus `tokenize_corpus` (token shards), `TokenShards` (read them), `kept_document
 kept documents), `train_tokenizer` and `encode_texts` (a tokenizer for several corpora; text encoded as
 the tokenize stage does), `trace` (a token back to its
 WARC record), `takedown` (a corpus version without named documents), `summary` and
-`dedup_summary` (the report's numbers), `checkpoint_written` (the trainer's ASSAY_FAULT hook,
-curate/faults.py). Code outside curate/ uses only these names; they load
-on first use (PEP 562), so `import curate` stays cheap.
+`dedup_summary` (the report's numbers), `train_classifier` / `TrainConfig` (a quality classifier
+for `[filters.quality]`), `contamination` (the evaluation items a run found) and `checkpoint_written`
+(the trainer's ASSAY_FAULT hook, curate/faults.py). Code outside curate/ uses only these names; they
+load on first use (PEP 562), so `import curate` stays cheap.
 
-Inside, a folder per stage (`read/`, `filters/`, `signals/`, `dedup/`, `tokens/`) and the
-executors (`exec/`); the runner (`runner.py`) hands each stage the run's executor.
+Inside, a folder per stage (`read/`, `filters/`, `signals/`, `quality/`, `decontaminate/`, `dedup/`,
+`tokens/`) and the executors (`exec/`); the runner (`runner.py`) hands each stage the run's executor.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ _WHERE = {
     "kept_documents": "curate.tokens.stage", "encode_texts": "curate.tokens.encode",
     "train_tokenizer": "curate.tokens.tokenizer", "load_tokenizer": "curate.tokens.tokenizer",
     "ConfigError": "provenance.errors", "InputError": "provenance.errors",
-    "summary": "curate.report", "CSS": "curate.report",
+    "summary": "curate.report", "CSS": "curate.report", "contamination": "curate.report",
+    "train_classifier": "curate.quality.train", "TrainConfig": "curate.quality.train",
     "dedup_summary": "curate.dedup.report", "dedup_section_html": "curate.dedup.report",
     "trace": "curate.tokens.origin", "TokenShards": "curate.tokens.reader",
     "takedown": "curate.removal.new_version", "read_doc_ids": "curate.removal.request",
