@@ -45,7 +45,8 @@ class Commands(TyperGroup):
 app = typer.Typer(
     cls=Commands,
     name="assay",
-    help="Auditable LLM training data: curate WARCs, validate synthetic data, train, disclose (AB 2013).",
+    help="Auditable LLM training data: curate WARCs, validate synthetic data, train, ablate, disclose "
+         "(AB 2013, EU AI Act summary, dataset card, Croissant).",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_show_locals=False,
