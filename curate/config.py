@@ -14,12 +14,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from curate.dedup.exact import ExactDedupConfig
 from curate.dedup.minhash import NearDedupConfig
+from curate.dedup.url import UrlDedupConfig
 from curate.filters import FiltersConfig
 from curate.tokens.config import TokenizeConfig
 from provenance.errors import ConfigError
 
 __all__ = ["ConfigError", "CurateConfig", "ExactDedupConfig", "ExtractConfig", "FiltersConfig", "LidConfig",
-           "NearDedupConfig", "SignalsConfig", "TokenizeConfig", "config_to_toml", "load_config"]
+           "NearDedupConfig", "SignalsConfig", "TokenizeConfig", "UrlDedupConfig", "config_to_toml",
+           "load_config"]
+# Keys that change how a run is executed, not what it writes: left out of the run_id.
+EXECUTION_KEYS = ("workers", "executor", "ray_address", "task_memory_mb", "dedup_partitions", "dedup_against")
 
 
 class _Section(BaseModel):
@@ -55,18 +59,26 @@ class CurateConfig(_Section):
     workers: int = Field(1, ge=1)
     executor: Literal["local", "ray"] = "local"
     ray_address: str | None = None
+    # Memory one task may use (MiB): the Ray memory request of every task, and what sizes the global
+    # dedup's reduce partitions (a run that fits one task gets one partition; docs/scale.md).
+    task_memory_mb: int = Field(2048, ge=512)
+    dedup_partitions: int = Field(0, ge=0)  # reduce partitions of each dedup step; 0: from task_memory_mb
+    # Earlier corpora (assay output directories): their documents count as already kept (docs/scale.md).
+    # They enter the run_id by their own run_id (see curate.context.run_id_of), not by path.
+    dedup_against: list[Path] = Field(default_factory=list)
     extract: ExtractConfig = Field(default_factory=ExtractConfig)
     lid: LidConfig = Field(default_factory=LidConfig)
     filters: FiltersConfig = Field(default_factory=FiltersConfig)
     signals: SignalsConfig = Field(default_factory=SignalsConfig)
+    url_dedup: UrlDedupConfig = Field(default_factory=UrlDedupConfig)
     exact_dedup: ExactDedupConfig = Field(default_factory=ExactDedupConfig)
     near_dedup: NearDedupConfig = Field(default_factory=NearDedupConfig)
     tokenize: TokenizeConfig = Field(default_factory=TokenizeConfig)
 
     def fingerprint_dict(self) -> dict[str, Any]:
-        """The parts of the config that change outputs (not workers/executor)."""
+        """The parts of the config that change outputs (not EXECUTION_KEYS)."""
         data = self.model_dump(mode="json")
-        for key in ("workers", "executor", "ray_address"):
+        for key in EXECUTION_KEYS:
             data.pop(key, None)
         return data
 

@@ -12,16 +12,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-
 from curate.context import RunContext
-from curate.dedup.minhash import signatures, write_signatures
 from curate.exec.base import Progress, Report
+from curate.exec.rss import PeakRss
+from curate.part_writer import PartWriter
 from curate.read.inputs import InputFile
 from curate.read.warc import read_warc
 from curate.record_checks import chain_for
-from provenance.outdir import read_marker, write_marker, write_parquet
-from provenance.schema import KEPT, PROVENANCE_SCHEMA
+from provenance.outdir import read_marker, write_marker
+from provenance.schema import KEPT
 
 STAGE = "extract"  # work folder and marker stage of the per-file parts
 SIGNATURES = "minhash"  # work folder of the per-file MinHash signatures
@@ -32,10 +31,6 @@ REPORT_EVERY = 16  # records between progress reports
 TASK_BASE_MEMORY = 512 << 20
 TASK_MEMORY_PER_BYTE = 40
 
-INTERMEDIATE_SCHEMA = pa.schema(
-    list(PROVENANCE_SCHEMA)
-    + [pa.field("text", pa.string()), pa.field("signals", pa.string()), pa.field("text_hash", pa.string())]
-)
 
 
 @dataclass(frozen=True)
@@ -68,34 +63,27 @@ def finished(task: FileTask) -> bool:
     return read_marker(ctx.out.marker(STAGE, file.part), marker_key(ctx, file)) is not None
 
 
-def process_file(task: FileTask, report: Report) -> dict[str, int]:
-    """The task: every record of one file through the chain; part file, signatures, then the marker."""
+def process_file(task: FileTask, report: Report) -> dict[str, Any]:
+    """The task: every record of one file through the chain, streamed to the part file (and its
+    signatures) a row group at a time; then the marker. Returns its counts and peak RSS."""
     ctx, file = task.ctx, task.file
     chain = chain_for(ctx.cfg)
-    rows: list[dict[str, Any]] = []
     pending = {"records": 0, "kept": 0}
-    for rec in read_warc(file.path, file.sha256, ctx.cfg.extract.max_html_bytes):
-        rows.append(chain.process(file, rec, ctx.run_id))
-        pending["records"] += 1
-        pending["kept"] += rows[-1]["decision"] == KEPT
-        if pending["records"] >= REPORT_EVERY:
-            report(pending)
-            pending = {"records": 0, "kept": 0}
+    sigs = signatures_path(ctx, file) if ctx.cfg.near_dedup.enabled else None
+    with PeakRss() as peak, PartWriter(records_path(ctx, file), sigs, ctx.cfg.near_dedup) as part:
+        for rec in read_warc(file.path, file.sha256, ctx.cfg.extract.max_html_bytes):
+            row = chain.process(file, rec, ctx.run_id)
+            part.add(row)
+            pending["records"] += 1
+            pending["kept"] += row["decision"] == KEPT
+            if pending["records"] >= REPORT_EVERY:
+                report(pending)
+                pending = {"records": 0, "kept": 0}
     if pending["records"]:
         report(pending)
-    write_parquet(records_path(ctx, file), pa.Table.from_pylist(rows, schema=INTERMEDIATE_SCHEMA))
-    if ctx.cfg.near_dedup.enabled:
-        _write_signatures(ctx, file, [r for r in rows if r["text_hash"] is not None])
-    counts = {"records": len(rows), "candidates": sum(r["text_hash"] is not None for r in rows)}
+    counts = {**part.counts, "peak_rss_mb": peak.mb}
     write_marker(ctx.out.marker(STAGE, file.part), marker_key(ctx, file), counts)
     return counts
-
-
-def _write_signatures(ctx: RunContext, file: InputFile, cand: list[dict[str, Any]]) -> None:
-    """MinHash signatures of the part's dedup candidates (written before the marker: they resume with it)."""
-    sigs = signatures([r["text"] for r in cand], ctx.cfg.near_dedup)
-    dates = pa.array([r["warc_date"] for r in cand], type=PROVENANCE_SCHEMA.field("warc_date").type)
-    write_signatures(signatures_path(ctx, file), [r["doc_id"] for r in cand], dates, sigs, ctx.cfg.near_dedup)
 
 
 def task_memory(task: FileTask) -> int:

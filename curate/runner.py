@@ -6,9 +6,10 @@ one executor of the run) and hands it to the stages, in order, each resumable:
 1. **per file** (`file_stage`, one executor task per WARC): read, decode, extract, identify the
    language, annotate and apply the filters, detect PII / licence / opt-out signals, hash the
    text and compute MinHash signatures;
-2. **global dedup** (`dedup.stage`): repeated record ids, exact duplicates, MinHash LSH clusters
-   (as executor tasks with `executor = "ray"`, in this process otherwise);
-3. **finalize** (`finalize`): `provenance/`, `documents/`, `rejected/`;
+2. **global dedup** (`dedup.stage`): repeated record ids, URL duplicates (optional), exact
+   duplicates, MinHash LSH clusters, each as map and reduce tasks through the executor, in
+   partitions sized to `task_memory_mb`; against earlier corpora with `dedup_against`;
+3. **finalize** (`finalize`, one executor task per file): `provenance/`, `documents/`, `rejected/`;
 4. **tokenize** (`tokens.stage`, when enabled: one executor task per documents part);
 5. `run.json` (`manifest`) and `report.html` (`report`).
 
@@ -21,13 +22,12 @@ import os
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-
 from curate.config import CurateConfig, TokenizeConfig, load_config
 from curate.context import RunContext, run_id_of
-from curate.dedup.stage import decide_duplicates
+from curate.dedup.against import earlier_parts
+from curate.dedup.stage import DedupResult, DedupRun, run_dedup
 from curate.exec import Executor, make_executor
-from curate.file_stage import extract_all, records_path, signatures_path
+from curate.file_stage import SIGNATURES, STAGE, extract_all, marker_key, records_path, signatures_path
 from curate.finalize import finalize
 from curate.manifest import curate_manifest
 from curate.read.fsio import local_dir
@@ -35,34 +35,35 @@ from curate.read.inputs import expand_inputs, input_files
 from curate.report import write_report
 from curate.tokens.stage import tokenize_documents
 from provenance.manifest import now_iso, read_manifest, write_manifest
-from provenance.outdir import claim, list_outputs, write_parquet
+from provenance.outdir import claim, list_outputs, read_marker
 
-LSH_WORK = "lsh"  # work folder of the LSH shuffle's band files
-DEDUP_WORK = "dedup"  # work folder of the run's dedup decisions (kept for inspection)
 TOKENIZE_WORKERS = 2  # tokenize_corpus's default: local processes, each using tokenizers' Rust threads
 
 
 def start_run(inputs: list[str], out_dir: str | os.PathLike[str], cfg: CurateConfig, overwrite: bool,
               progress: bool) -> RunContext:
-    """Expand and hash the inputs, claim the output directory for this run, make the run's executor."""
+    """Expand and hash the inputs, check the earlier corpora, claim the output directory for this run,
+    make the run's executor."""
     root = Path(local_dir(out_dir)).resolve()
     files = input_files(expand_inputs(inputs))
-    run_id = run_id_of(cfg, files)
+    earlier = earlier_parts([str(p) for p in cfg.dedup_against], (STAGE, SIGNATURES))
+    run_id = run_id_of(cfg, files, tuple(dict.fromkeys(p.run_id for p in earlier)))
     out = claim(root, run_id, "curate", overwrite)
     executor = make_executor(cfg.executor, cfg.workers, cfg.ray_address)
-    return RunContext(cfg, out, run_id, tuple(files), executor, progress)
+    return RunContext(cfg, out, run_id, tuple(files), executor, progress, tuple(earlier))
 
 
-def dedup(ctx: RunContext) -> pa.Table:
-    """The global dedup decisions of the run (also kept under _work/ for inspection)."""
-    # On Ray, LSH runs as tasks: signatures never reach the driver. Locally, in this process.
-    lsh_executor = ctx.run_executor() if ctx.cfg.executor == "ray" else None
-    records = [records_path(ctx, f) for f in ctx.files]
-    signatures = [signatures_path(ctx, f) for f in ctx.files]
-    table = decide_duplicates(records, signatures, ctx.cfg.exact_dedup, ctx.cfg.near_dedup,
-                              executor=lsh_executor, work=ctx.out.work(LSH_WORK))
-    write_parquet(ctx.out.work_file(DEDUP_WORK, "decisions"), table)
-    return table
+def dedup(ctx: RunContext) -> DedupResult:
+    """The run's global dedup decisions, sized from the per-file tasks' counts (read from their markers)."""
+    cfg = ctx.cfg
+    counts = [read_marker(ctx.out.marker(STAGE, f.part), marker_key(ctx, f)) or {} for f in ctx.files]
+    near = cfg.near_dedup if cfg.near_dedup.enabled else None
+    run = DedupRun(ctx.out, ctx.run_id, ctx.run_executor(), len(ctx.files), cfg.task_memory_mb,
+                   cfg.dedup_partitions, cfg.url_dedup.enabled, cfg.exact_dedup.enabled, near, ctx.earlier,
+                   ctx.progress)
+    current = [(str(records_path(ctx, f)), str(signatures_path(ctx, f)) if near else None) for f in ctx.files]
+    return run_dedup(run, current, sum(c.get("records", 0) for c in counts),
+                     sum(c.get("candidates", 0) for c in counts))
 
 
 def curate(inputs: list[str], out_dir: str | os.PathLike[str], config: CurateConfig | None = None, *,
@@ -72,8 +73,9 @@ def curate(inputs: list[str], out_dir: str | os.PathLike[str], config: CurateCon
     started = now_iso()
     ctx = start_run(inputs, out_dir, cfg, overwrite, progress)
     resumed = extract_all(ctx)
-    totals = finalize(ctx, dedup(ctx))
-    manifest = curate_manifest(ctx, totals, started, resumed)
+    dedup_result = dedup(ctx)
+    totals = finalize(ctx, dedup_result.decisions)
+    manifest = curate_manifest(ctx, totals, dedup_result, started, resumed)
     if cfg.tokenize.enabled:
         write_manifest(ctx.out.root, manifest)
         tokenize_documents(ctx.out.root, cfg.tokenize, ctx.run_executor(), progress=progress)

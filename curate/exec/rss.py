@@ -1,0 +1,62 @@
+"""The peak resident memory of one task, measured inside it, so every executor can report it.
+
+A pool or Ray worker runs many tasks in one process, and `ru_maxrss` is the peak of the whole
+process. On Linux, writing 5 to /proc/self/clear_refs resets the peak ("VmHWM") to the current
+RSS (proc(5), since Linux 4.0), so each task measures its own peak; elsewhere the process's
+`ru_maxrss` is reported (an upper bound).
+
+    with PeakRss() as peak:
+        ...the task's work...
+    result["peak_rss_mb"] = peak.mb
+"""
+
+from __future__ import annotations
+
+import resource
+import sys
+from typing import Any
+
+_CLEAR_REFS = "/proc/self/clear_refs"
+_STATUS = "/proc/self/status"
+
+
+def _reset() -> bool:
+    try:
+        with open(_CLEAR_REFS, "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def _hwm_kib() -> int | None:
+    try:
+        with open(_STATUS) as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def process_peak_mb() -> float:
+    """This process's peak RSS in MiB so far (ru_maxrss: KiB on Linux, bytes on macOS)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (2**20 if sys.platform == "darwin" else 1024)
+
+
+class PeakRss:
+    """Peak RSS (MiB) of the code inside the `with` block."""
+
+    def __init__(self) -> None:
+        self.mb = 0.0
+        self._reset = False
+
+    def __enter__(self) -> PeakRss:
+        self._reset = _reset()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        hwm = _hwm_kib() if self._reset else None
+        self.mb = round(hwm / 1024, 1) if hwm is not None else round(process_peak_mb(), 1)
