@@ -72,13 +72,22 @@ def curate(inputs: list[str], out_dir: str | os.PathLike[str], config: CurateCon
     cfg = config or load_config()
     started = now_iso()
     ctx = start_run(inputs, out_dir, cfg, overwrite, progress)
+    try:
+        return _run_stages(ctx, started)
+    finally:
+        ctx.run_executor().close()
+
+
+def _run_stages(ctx: RunContext, started: str) -> dict[str, Any]:
+    """The stages of `curate`, in order, with the run's executor; returns the manifest."""
+    cfg = ctx.cfg
     resumed = extract_all(ctx)
     dedup_result = dedup(ctx)
     totals = finalize(ctx, dedup_result.decisions)
     manifest = curate_manifest(ctx, totals, dedup_result, started, resumed)
     if cfg.tokenize.enabled:
         write_manifest(ctx.out.root, manifest)
-        tokenize_documents(ctx.out.root, cfg.tokenize, ctx.run_executor(), progress=progress)
+        tokenize_documents(ctx.out.root, cfg.tokenize, ctx.run_executor(), progress=ctx.progress)
         manifest = read_manifest(ctx.out.root)
     write_report(ctx.out.root)
     manifest["outputs"] = list_outputs(ctx.out.root)
@@ -93,5 +102,10 @@ def tokenize_corpus(out_dir: str | os.PathLike[str], config: TokenizeConfig | No
     `config` is a `TokenizeConfig` (tokenizer file, or vocab_size to train one, shard_tokens,
     shuffle_seed); `executor` runs the per-part encode tasks (default: 2 local processes).
     """
-    executor = executor or make_executor("local", TOKENIZE_WORKERS)
-    return tokenize_documents(out_dir, config or TokenizeConfig(), executor, progress=progress)
+    if executor is not None:
+        return tokenize_documents(out_dir, config or TokenizeConfig(), executor, progress=progress)
+    own = make_executor("local", TOKENIZE_WORKERS)
+    try:
+        return tokenize_documents(out_dir, config or TokenizeConfig(), own, progress=progress)
+    finally:
+        own.close()

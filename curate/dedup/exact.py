@@ -71,13 +71,12 @@ class ExactDuplicates:
                          order_keys(source.index, t.column("record_index").to_numpy()), t.column("doc_id")],
                         schema=self.schema)
 
-    def decide(self, rows: pa.Table, winner: np.ndarray, in_group: np.ndarray,
-               sources: SourceMap) -> pa.Table:
+    def decide(self, rows: pa.Table, winner: np.ndarray, sources: SourceMap) -> pa.Table:
         """This run's rows of groups of >= 2: the first is the cluster's representative, the others
         duplicates of it (rows of earlier corpora are never decided)."""
         order = rows.column("order").to_numpy()
         part = sources.part_of(order)
-        pick = np.flatnonzero(in_group & (part >= 0))
+        pick = np.flatnonzero(part >= 0)
         first = winner[pick] == pick
         ids = rows.column("doc_id").to_pylist()
         key_a = rows.column("key_a").to_numpy()[pick]

@@ -38,9 +38,8 @@ class RepeatedIds:
                          order_keys(source.index, t.column("record_index").to_numpy()),
                          pc.is_valid(t.column("text_hash"))], schema=self.schema)
 
-    def decide(self, rows: pa.Table, winner: np.ndarray, in_group: np.ndarray,
-               sources: SourceMap) -> pa.Table:
-        later = np.flatnonzero(in_group & (winner != np.arange(len(rows))))
+    def decide(self, rows: pa.Table, winner: np.ndarray, sources: SourceMap) -> pa.Table:
+        later = np.flatnonzero(winner != np.arange(len(rows)))
         order = rows.column("order").to_numpy()[later]
         dup = rows.column("has_text").to_numpy(zero_copy_only=False)[later]
         return decision_table(sources.part_of(order), order & RECORD_MASK,

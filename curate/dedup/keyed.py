@@ -51,10 +51,9 @@ class KeyedStep(Protocol):
         """The step's rows of one source, in record order (before removing what earlier steps removed)."""
         ...
 
-    def decide(self, rows: pa.Table, winner: np.ndarray, in_group: np.ndarray,
-               sources: SourceMap) -> pa.Table:
-        """Decisions (DECISION_SCHEMA) for rows sorted by key; `winner[i]` is the position of row i's
-        group's first row, `in_group[i]` whether row i's group has two or more rows."""
+    def decide(self, rows: pa.Table, winner: np.ndarray, sources: SourceMap) -> pa.Table:
+        """Decisions (DECISION_SCHEMA) for the rows of keys seen twice or more, sorted by key (rank,
+        arrival); `winner[i]` is the position of row i's group's first row (the one kept)."""
         ...
 
 
@@ -105,27 +104,31 @@ class ReduceTask:
         return f"p{self.partition:05d}"
 
 
-def first_of_groups(rows: pa.Table) -> tuple[pa.Table, np.ndarray, np.ndarray]:
-    """Rows sorted by (key, rank, arrival), each row's group-first position, and group size >= 2."""
+def repeated_keys(rows: pa.Table) -> tuple[pa.Table, np.ndarray]:
+    """The rows whose key occurs two or more times, sorted by (key, rank, arrival), and for each the
+    position of its group's first row. Only key columns are sorted; only the repeated rows are copied."""
     a, b = rows.column("key_a").to_numpy(), rows.column("key_b").to_numpy()
     order = np.lexsort((rows.column("rank").to_numpy(), b, a))  # stable: arrival (order key) breaks ties
-    rows, a, b = rows.take(pa.array(order)), a[order], b[order]
+    a, b = a[order], b[order]
     starts = np.ones(len(a), dtype=bool)
     starts[1:] = (a[1:] != a[:-1]) | (b[1:] != b[:-1])
+    del a, b
     group = np.cumsum(starts) - 1
     first = np.flatnonzero(starts)
-    sizes = np.diff(np.append(first, len(a)))
-    return rows, first[group], sizes[group] >= 2
+    keep = np.flatnonzero(np.diff(np.append(first, len(starts)))[group] >= 2)
+    head = np.searchsorted(keep, first[group[keep]])  # each kept row's group first, among the kept rows
+    return rows.take(pa.array(order[keep])), head
 
 
 def reduce_keys(task: ReduceTask, report: Report) -> dict[str, Any]:
     """Reduce: one partition's keys, first occurrence wins, decisions written by part; then the marker."""
     with PeakRss() as peak:
         rows = read_partition(task.inputs.paths(), task.partition, task.step.schema)
-        rows, winner, in_group = first_of_groups(rows)
-        decisions = task.step.decide(rows, winner, in_group, task.sources)
-        decided = write_decisions(task.out, decisions, task.parts)
-    result = {"rows": len(rows), "decisions": decided, "peak_rss_mb": peak.mb}
+        n = len(rows)
+        repeated, winner = repeated_keys(rows)
+        del rows
+        decided = write_decisions(task.out, task.step.decide(repeated, winner, task.sources), task.parts)
+    result = {"rows": n, "decisions": decided, "peak_rss_mb": peak.mb}
     write_marker(task.marker, task.key, result)
-    report({"rows": len(rows)})
+    report({"rows": n})
     return result

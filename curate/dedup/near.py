@@ -40,9 +40,10 @@ from provenance.outdir import write_arrow, write_marker, write_parquet
 from provenance.schema import DUPLICATE
 
 STEP = "near_dedup"
-# A reduce task's peak memory per band row (hash, band, 32 B of values, node; sort and star edges),
-# measured by benchmarks/scale_dedup.py; with `verify` a band row also carries the 448 B signature.
-BAND_ROW_BYTES = 150
+# A reduce task's peak memory per band row (hash, band, 32 B of values, node; sort and star edges):
+# 117 B measured by benchmarks/scale_dedup.py (1 M documents, 4.7 M band rows a partition), + 10 %.
+# With `verify` a band row also carries its 448 B signature.
+BAND_ROW_BYTES = 130
 VERIFY_ROW_BYTES = 4 * 112 * 3
 EDGE_SCHEMA = pa.schema([pa.field("a", pa.int64()), pa.field("b", pa.int64())])
 
@@ -125,30 +126,45 @@ class BucketTask:
         return f"p{self.partition:05d}"
 
 
-def exact_buckets(h: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Bucket label of each row, rows sorted by hash: equal hash and equal (band, values) = one bucket.
+def bucket_heads(h: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """For rows sorted by bucket hash: the position of each row's bucket's first row.
 
-    Rows whose hash run holds different values (a 64-bit collision) are relabelled by their values.
+    A bucket is equal hash AND equal (band, values): a run of equal hashes whose values differ
+    (a 64-bit collision) is split by its values, so buckets are exact, as in `lsh.band_buckets`.
     """
-    starts = np.ones(len(h), dtype=bool)
+    n = len(h)
+    starts = np.ones(n, dtype=bool)
     starts[1:] = h[1:] != h[:-1]
-    label = np.cumsum(starts) - 1
-    first = np.flatnonzero(starts)[label]
-    same = np.all(values == values[first], axis=1)
-    if not same.all():
-        bad = np.isin(label, label[~same])
+    head = np.maximum.accumulate(np.where(starts, np.arange(n), 0))
+    follow = np.flatnonzero(~starts)  # rows that share their hash with the row before
+    clash = follow[np.any(values[follow] != values[follow - 1], axis=1)]
+    if len(clash):
+        bad = np.flatnonzero(np.isin(head, head[clash]))  # every row of a run with a collision
         void = np.dtype((np.void, values.dtype.itemsize * values.shape[1]))
         keys = np.ascontiguousarray(values[bad]).view(void).ravel()
-        label[bad] = label.max() + 1 + np.unique(keys, return_inverse=True)[1].ravel()
-    return label
+        _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+        head[bad] = bad[first[inverse.ravel()]]  # runs stay in node order: the first is the smallest node
+    return head
 
 
-def star_pairs(label: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(member, first member of its bucket) positions, for every member that is not its bucket's first."""
-    _, first_pos, inverse = np.unique(label, return_index=True, return_inverse=True)
-    head = first_pos[inverse.ravel()]
-    linked = np.flatnonzero(head != np.arange(len(label)))
-    return linked, head[linked]
+def _sorted_columns(rows: pa.Table, cfg: NearDedupConfig) -> tuple[np.ndarray, ...]:
+    """(order by hash, then sorted: hashes, (band, values) matrix, nodes), without a second copy of the
+    values: each file's chunk is scattered straight to its sorted rows."""
+    order = np.argsort(rows.column("hash").to_numpy(), kind="stable")  # nodes stay ascending in a bucket
+    h = rows.column("hash").to_numpy()[order]
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    values = np.empty((len(order), cfg.rows + 1), dtype=np.uint32)
+    values[:, 0] = rows.column("band").to_numpy()[order]
+    lo = 0
+    for chunk in rows.column("values").chunks:
+        n = len(chunk)
+        if n:
+            view = np.frombuffer(chunk.buffers()[1], dtype=np.uint32, count=n * cfg.rows,
+                                 offset=chunk.offset * 4 * cfg.rows).reshape(n, cfg.rows)
+            values[rank[lo : lo + n], 1:] = view
+        lo += n
+    return order, h, values, rows.column("node").to_numpy()[order]
 
 
 def bucket_edges(task: BucketTask, report: Report) -> dict[str, Any]:
@@ -156,21 +172,20 @@ def bucket_edges(task: BucketTask, report: Report) -> dict[str, Any]:
     cfg = task.cfg
     with PeakRss() as peak:
         rows = read_partition(task.inputs.paths(), task.partition, band_schema(cfg))
-        order = np.argsort(rows.column("hash").to_numpy(), kind="stable")  # nodes stay ascending in a bucket
-        rows = rows.take(pa.array(order))
         n = len(rows)
-        vals = rows.column("values").combine_chunks() if n else pa.array([], pa.binary(4 * cfg.rows))
-        values = np.column_stack([
-            rows.column("band").to_numpy().astype(np.uint32),
-            np.frombuffer(vals.buffers()[1], dtype=np.uint32, count=n * cfg.rows,
-                          offset=vals.offset * 4 * cfg.rows).reshape(n, cfg.rows)]) if n else np.empty((0, 1))
-        a, b = star_pairs(exact_buckets(rows.column("hash").to_numpy(), values)) if n else (order, order)
+        a = b = node = np.empty(0, dtype=np.int64)
+        if n:
+            order, h, values, node = _sorted_columns(rows, cfg)
+            head = bucket_heads(h, values)
+            del h, values
+            a = np.flatnonzero(head != np.arange(n))
+            b = head[a]
         if cfg.verify and len(a):
-            sig = rows.column("signature").combine_chunks().flatten().to_numpy(zero_copy_only=False)
-            sig = sig.reshape(n, cfg.num_perm)
-            ok = (sig[a] == sig[b]).mean(axis=1) >= cfg.verify_threshold
+            sig = rows.column("signature").take(pa.array(order[np.concatenate([a, b])])).combine_chunks()
+            sig = sig.flatten().to_numpy(zero_copy_only=False).reshape(2, len(a), cfg.num_perm)
+            ok = (sig[0] == sig[1]).mean(axis=1) >= cfg.verify_threshold
             a, b = a[ok], b[ok]
-        node = rows.column("node").to_numpy()
+        del rows
         edges = np.unique(np.stack([node[a], node[b]], axis=1), axis=0) if len(a) else np.empty((0, 2), int)
         write_arrow(task.out, [pa.record_batch([edges[:, 0], edges[:, 1]], schema=EDGE_SCHEMA)], EDGE_SCHEMA)
     result = {"band_rows": n, "edges": len(edges), "peak_rss_mb": peak.mb}

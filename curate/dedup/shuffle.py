@@ -101,7 +101,7 @@ def read_partition(paths: Sequence[str | os.PathLike[str]], partition: int, sche
     tables = [t for t in (_read_slice(str(p), partition) for p in paths) if t is not None]
     if not tables:
         return schema.empty_table()
-    return pa.concat_tables(tables).combine_chunks()
+    return pa.concat_tables(tables)  # one chunk per file: callers copy one column at a time
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ a killed driver reruns to the same output, skipping finished tasks.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -85,13 +86,15 @@ def wave(ctx: DedupRun, name: str, fn: TaskFn, tasks: Sequence[Any], result: Ded
          cost: Callable[[Any], int] | None = None) -> list[dict[str, Any]]:
     """Run one wave of tasks through the run's executor (finished ones skipped); their markers' results."""
     budget = ctx.task_memory_mb << 20
+    start = time.monotonic()
     with Progress(name, len(tasks), ctx.progress) as bar:
         for finished, _ in enumerate(ctx.executor.map(fn, tasks, is_done=_done, cost=cost,
                                                              memory=lambda t: budget, progress=bar), 1):
             fault_point(name, finished)
     results = [read_marker(t.marker, t.key) or {} for t in tasks]
     peak = max((r.get("peak_rss_mb", 0.0) for r in results), default=0.0)
-    result.waves[name] = {"tasks": len(tasks), "max_task_peak_rss_mb": peak}
+    result.waves[name] = {"tasks": len(tasks), "max_task_peak_rss_mb": peak,
+                          "seconds": round(time.monotonic() - start, 1)}
     return results
 
 

@@ -70,9 +70,8 @@ class UrlDuplicates:
         return pa.table([a, b, latest_first, order_keys(source.index, t.column("record_index").to_numpy()),
                          t.column("doc_id")], schema=self.schema)
 
-    def decide(self, rows: pa.Table, winner: np.ndarray, in_group: np.ndarray,
-               sources: SourceMap) -> pa.Table:
-        later = np.flatnonzero(in_group & (winner != np.arange(len(rows))))
+    def decide(self, rows: pa.Table, winner: np.ndarray, sources: SourceMap) -> pa.Table:
+        later = np.flatnonzero(winner != np.arange(len(rows)))
         order = rows.column("order").to_numpy()
         ids = rows.column("doc_id").to_pylist()
         reps = [ids[w] for w in winner[later].tolist()]
