@@ -136,7 +136,8 @@ def member_of(cluster: np.ndarray) -> np.ndarray:
 # --- the run --------------------------------------------------------------------------------------------
 
 
-def run_stages(root: Path, executor_kind: str, workers: int, task_memory_mb: int) -> dict:
+def run_stages(root: Path, executor_kind: str, workers: int, task_memory_mb: int,
+               partitions: int = 0) -> dict:
     """In a fresh process: the global dedup stages over the generated parts; seconds and peak RSS."""
     from curate.dedup.stage import DedupRun, run_dedup
     from curate.exec import make_executor
@@ -146,7 +147,7 @@ def run_stages(root: Path, executor_kind: str, workers: int, task_memory_mb: int
     parts = out.work_parts(EXTRACT)
     records = sum(pq.read_metadata(p).num_rows for p in parts)
     executor = make_executor(executor_kind, workers)
-    run = DedupRun(out, "run-scale", executor, len(parts), task_memory_mb, 0, False, True, CFG)
+    run = DedupRun(out, "run-scale", executor, len(parts), task_memory_mb, partitions, False, True, CFG)
     current = [(str(p), str(out.work_file(MINHASH, p.stem))) for p in parts]
     start = time.monotonic()
     with PeakRss() as driver:
@@ -161,12 +162,12 @@ def run_stages(root: Path, executor_kind: str, workers: int, task_memory_mb: int
             "decision_counts": [s.stop for s in result.decisions]}
 
 
-def _child(root: str, kind: str, workers: int, budget: int, queue: mp.Queue) -> None:
+def _child(root: str, kind: str, workers: int, budget: int, partitions: int, queue: mp.Queue) -> None:
     if kind == "ray":
         import ray
 
         ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
-    queue.put(run_stages(Path(root), kind, workers, budget))
+    queue.put(run_stages(Path(root), kind, workers, budget, partitions))
 
 
 def found_clusters(root: Path, stats: dict, per_file: int) -> dict:
@@ -216,6 +217,7 @@ def main() -> None:
     ap.add_argument("--executors", nargs="+", default=["local", "ray"], choices=["local", "ray"])
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--task-memory-mb", type=int, default=1024)
+    ap.add_argument("--partitions", type=int, default=0, help="reduce partitions (default: from the budget)")
     ap.add_argument("--seed", type=int, default=19)
     ap.add_argument("--dir", type=Path, help="work here (default: a temp dir, removed afterwards)")
     args = ap.parse_args()
@@ -229,12 +231,11 @@ def main() -> None:
         gen.join()
         generated = round(time.monotonic() - start, 1)
         digests = {}
+        root = data  # each executor's run starts from the same per-file outputs; its dedup files go after it
         for kind in args.executors:
-            root = base / kind
-            shutil.copytree(data, root)
             queue = mp.get_context("spawn").Queue()
-            child = mp.get_context("spawn").Process(
-                target=_child, args=(str(root), kind, args.workers, args.task_memory_mb, queue))
+            job = (str(root), kind, args.workers, args.task_memory_mb, args.partitions, queue)
+            child = mp.get_context("spawn").Process(target=_child, args=job)
             child.start()
             stats = queue.get()
             child.join()

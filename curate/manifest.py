@@ -20,14 +20,6 @@ def _by_step(by_step: dict[str, int]) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: (r["decision"], r["step"] or ""))
 
 
-def _earlier(ctx: RunContext, dedup: DedupResult) -> list[dict[str, Any]]:
-    """The earlier corpora of `dedup_against`: path, run_id and how many documents parts were read."""
-    seen: dict[str, dict[str, Any]] = {}
-    for p in ctx.earlier:
-        seen.setdefault(p.corpus, {"path": p.corpus, "run_id": p.run_id, "parts": 0})["parts"] += 1
-    return list(seen.values())
-
-
 def _memory(ctx: RunContext, totals: dict[str, Any], dedup: DedupResult) -> dict[str, Any]:
     """Peak RSS of the largest task of each stage (measured inside the tasks) against the budget."""
     files = [read_marker(ctx.out.marker(STAGE, f.part), marker_key(ctx, f)) or {} for f in ctx.files]
@@ -54,6 +46,6 @@ def curate_manifest(ctx: RunContext, totals: dict[str, Any], dedup: DedupResult,
         "started_at": started,
         "ended_at": now_iso(),
     }
-    if ctx.earlier:
-        manifest["dedup_against"] = _earlier(ctx, dedup)
+    if ctx.earlier:  # path, run_id, documents read, text hashes / signatures reused from its _work/
+        manifest["dedup_against"] = list(dedup.earlier.values())
     return manifest

@@ -12,10 +12,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
-from curate.dedup.lsh import find_clusters
+from curate.dedup.lsh import CLUSTER_SCHEMA, find_clusters
 from curate.dedup.minhash import NearDedupConfig
+from curate.dedup.sources import Source, SourceMap
+from curate.dedup.stage import DedupResult, DedupRun, near_step
+from curate.exec.base import Executor
+from provenance.outdir import OutDir
 
 Decision = dict[str, Any]
 
@@ -67,3 +72,15 @@ def reference_decisions(records: list[Path], signatures: list[Path], near: NearD
                 mark(r, decision="duplicate", step="near_dedup", dup_cluster=c["dup_cluster"],
                      dup_of=c["dup_of"], reason=f"near duplicate of {c['dup_of']} ({curve})")
     return out
+
+
+def near_clusters(signatures: list[Path], cfg: NearDedupConfig, executor: Executor, work: Path,
+                  partitions: int = 1) -> pa.Table:
+    """The near-dedup step of `curate.dedup.stage` alone over signature files (one source each), read back
+    as `find_clusters`' table (doc_id, dup_cluster, dup_of, is_representative; sorted the same way)."""
+    sources = [Source(i, str(p), str(p), part=i) for i, p in enumerate(signatures)]
+    run = DedupRun(OutDir(work), "run-test", executor, len(sources), 2048, partitions, False, False, cfg)
+    near_step(run, sources, [], SourceMap(), sum(pq.read_metadata(p).num_rows for p in signatures),
+              DedupResult())
+    t = pq.read_table(OutDir(work).work_file("dedup/near", "clusters")).drop(["node"])
+    return t.cast(CLUSTER_SCHEMA).sort_by([("dup_cluster", "ascending"), ("doc_id", "ascending")])

@@ -31,7 +31,7 @@ import pyarrow.parquet as pq
 
 from curate.dedup.decisions import decision_table, removed_rows, write_decisions
 from curate.dedup.lsh import cluster_id, cluster_labels, representatives
-from curate.dedup.minhash import EMPTY_VALUE, NearDedupConfig
+from curate.dedup.minhash import EMPTY_VALUE, NearDedupConfig, require_signature_files
 from curate.dedup.shuffle import FileSet, mix64, partition_of, read_partition, write_partitioned
 from curate.dedup.sources import RECORD_MASK, Source, SourceMap, earlier_suffix, order_keys, split_order
 from curate.exec.base import Report
@@ -78,6 +78,7 @@ class BandTask:
 
 def read_kept_signatures(task: BandTask) -> tuple[np.ndarray, np.ndarray]:
     """(signatures, nodes) of the source's rows that earlier steps kept, empty documents left out."""
+    require_signature_files([task.source.signatures], task.cfg)
     t = pq.read_table(task.source.signatures, columns=["signature", "record_index"])
     sigs = t.column("signature").combine_chunks().flatten().to_numpy(zero_copy_only=False)
     sigs = sigs.reshape(len(t), task.cfg.num_perm)

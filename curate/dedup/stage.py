@@ -76,6 +76,7 @@ class DedupResult:
     decisions: list[FileSet] = field(default_factory=list)
     waves: dict[str, dict[str, Any]] = field(default_factory=dict)
     earlier_documents: int = 0
+    earlier: dict[str, dict[str, Any]] = field(default_factory=dict)  # per earlier corpus: what was read
 
 
 def _done(task: Any) -> bool:
@@ -168,6 +169,10 @@ def prepare_earlier(ctx: DedupRun, parts: list[EarlierPart], result: DedupResult
                                  _marker(ctx, AGAINST, f"{i:05d}"), key))
     results = wave(ctx, AGAINST, prepare_part, tasks, result) if tasks else []
     result.earlier_documents = sum(r.get("documents", 0) for r in results)
+    for t, r in zip(tasks, results, strict=True):
+        corpus = result.earlier.setdefault(t.part.corpus, {"path": t.part.corpus, "run_id": t.part.run_id})
+        for k in ("documents", "hashes_reused", "signatures_reused"):
+            corpus[k] = corpus.get(k, 0) + r.get(k, 0)
     return [Source(i, t.keys_out, t.signatures_out if near else None, corpus=t.part.run_id)
             for i, t in enumerate(tasks)]
 
