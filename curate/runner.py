@@ -34,6 +34,7 @@ from curate.read.fsio import local_dir
 from curate.read.inputs import expand_inputs, input_files
 from curate.report import write_report
 from curate.tokens.stage import tokenize_documents
+from provenance.errors import InputError
 from provenance.manifest import now_iso, read_manifest, write_manifest
 from provenance.outdir import claim, list_outputs, read_marker
 
@@ -47,6 +48,8 @@ def start_run(inputs: list[str], out_dir: str | os.PathLike[str], cfg: CurateCon
     root = Path(local_dir(out_dir)).resolve()
     files = input_files(expand_inputs(inputs))
     earlier = earlier_parts([str(p) for p in cfg.dedup_against], (STAGE, SIGNATURES))
+    if any(Path(p.corpus) == root for p in earlier):
+        raise InputError(f"--dedup-against {root}: is the output directory; an earlier corpus is only read")
     run_id = run_id_of(cfg, files, tuple(dict.fromkeys(p.run_id for p in earlier)))
     out = claim(root, run_id, "curate", overwrite)
     executor = make_executor(cfg.executor, cfg.workers, cfg.ray_address)
