@@ -15,7 +15,14 @@ import click
 import typer
 from typer.core import TyperGroup
 
-from provenance.errors import UserError
+from provenance.errors import InputError, UserError
+
+
+def output_dir(path: Path | None) -> Path | None:
+    """An `-o` output directory: an existing file there is a one-line error before any work starts."""
+    if path is not None and path.exists() and not path.is_dir():
+        raise InputError(f"{path}: exists and is not a directory (-o names an output directory)")
+    return path
 
 
 def fail(message: str, code: int = 2) -> None:
@@ -79,10 +86,13 @@ def curate(
     dedup_against: list[Path] = typer.Option(
         None, "--dedup-against", help="An earlier corpus (repeat the flag for more): its documents are "
         "already kept, so their copies here become duplicates. Read, never written."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an output dir holding another run."),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Replace the assay run an output dir holds (only the files it wrote), "
+        "or write into a non-empty directory that holds none (its files are left alone)."),
     print_config: bool = typer.Option(False, "--print-config", help="Print the effective config and exit."),
 ) -> None:
     """Curate web archives into an auditable corpus: documents, provenance for every record, report."""
+    output_dir(out)
     from curate import config_to_toml, load_config
     from curate import curate as run_curate
     from provenance.outdir import OutDir
@@ -119,6 +129,7 @@ def demo(
     small: bool = typer.Option(False, "--small", help="A faster, smaller setting (used by CI)."),
 ) -> None:
     """Build a sample crawl from pages present on every Python install, then run the whole loop."""
+    output_dir(out)
     from assay.demo import run_demo, stdout_to_stderr
 
     with stdout_to_stderr():  # stage progress -> stderr; stdout carries only the report's path
@@ -215,6 +226,7 @@ def takedown(
         None, "--runs", help="Where to look for training runs (default: OUT's parent, */run.json)."),
 ) -> None:
     """Write a new corpus version without the named documents; list the training runs that used them."""
+    output_dir(new)
     from curate import read_doc_ids
     from curate import takedown as run_takedown
 
@@ -236,15 +248,23 @@ def takedown(
 def disclose(
     dirs: list[Path] = typer.Argument(
         ..., help="Curated corpora, synthetic sets and training runs (directories with run.json)."),
-    out: Path = typer.Option(
-        ..., "-o", "--out", help="Where to write ab2013.md, ab2013.html and ab2013.json."),
+    out: Path = typer.Option(..., "-o", "--out", help="Where to write the disclosures."),
     declarations: Path | None = typer.Option(
         None, "--declarations", help="TOML with what no scan can know (examples/declarations.toml)."),
+    formats: str = typer.Option(
+        "ab2013,eu-summary,dataset-card,croissant", "--format",
+        help="Comma-separated: ab2013 (AB 2013, .md/.html/.json), eu-summary (EU AI Act training-content "
+             "summary), dataset-card (README.md), croissant (croissant.json)."),
+    previous: Path | None = typer.Option(
+        None, "--previous", help="An earlier disclosure (its directory or JSON): list what changed since."),
 ) -> None:
-    """Write the California AB 2013 training-data disclosure (all 12 items of Civil Code 3111(a))."""
+    """Write training-data disclosures from the records: AB 2013, the EU AI Act summary, a dataset card,
+    Croissant (all four by default), from one reading of the inputs."""
+    output_dir(out)
     from provenance.disclosure import write_disclosure
 
-    paths = write_disclosure(dirs, out, declarations)
+    chosen = [x.strip() for x in formats.split(",") if x.strip()]
+    paths = write_disclosure(dirs, out, declarations, formats=chosen, previous=previous)
     typer.echo("  ".join(str(p) for p in paths.values()))
 
 
@@ -274,6 +294,7 @@ def train_run(
     progress: bool = typer.Option(True, "--progress/--no-progress"),
 ) -> None:
     """Train the bundled Llama on token shards, mixing corpora by weight."""
+    output_dir(out)
     from train.config import make_config
 
     overrides = {"out_dir": out, "steps": steps, "stop_after": stop_after, "device": device,
@@ -297,6 +318,7 @@ def train_export(
         ..., "-o", "--out", help="HF directory to write (config.json, model.safetensors, tokenizer)."),
 ) -> None:
     """Export a run as a Hugging Face LlamaForCausalLM directory (loads in transformers and vLLM)."""
+    output_dir(out)
     from train.export import export_hf
 
     typer.echo(f"HF model -> {export_hf(run, out)}")
@@ -366,6 +388,7 @@ def synth_generate(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an output dir holding another run."),
 ) -> None:
     """Generate a synthetic corpus with vLLM from seed documents and a task template."""
+    output_dir(out)
     from synth.generate import Sampling, generate
 
     if max_tokens < 1:
@@ -374,7 +397,11 @@ def synth_generate(
     m = generate(model, seeds, out, task, seed=seed, max_seeds=max_seeds, batch_size=batch_size,
                  purpose=purpose, sampling=sampling, overwrite=overwrite)
     c = m["counts"]
-    typer.echo(f"{c['kept']} synthetic documents, {c['error']} errors -> {out}")
+    reasons = ", ".join(f"{n} {why or 'unknown'}" for why, n in c.get("error_reasons", {}).items())
+    typer.echo(f"{c['kept']} synthetic documents, {c['error']} errors" + (f" ({reasons})" if reasons else "")
+               + f" -> {out}")
+    if c["seeds"] and not c["kept"]:
+        fail(f"every one of the {c['seeds']} requests failed ({reasons}); see {out}/provenance", 1)
 
 
 @synth_app.command("validate")
@@ -387,6 +414,7 @@ def synth_validate(
     out: Path = typer.Option(..., "-o", "--out", help="Report directory (report.html + report.json)."),
 ) -> None:
     """Metrics and gates of a synthetic set against a human reference; verdicts go into its provenance."""
+    output_dir(out)
     from provenance.outdir import REPORT
     from synth.gates import ValidateConfig
     from synth.validate import validate
@@ -413,6 +441,7 @@ def synth_collapse(
 ) -> None:
     """The recursive-training experiment: train, generate, retrain; held-out perplexity and gates \
 per generation."""
+    output_dir(out)
     from synth.collapse import collapse
 
     if generations < 1:

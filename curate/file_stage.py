@@ -1,9 +1,10 @@
 """The per-file stage: one task per input file, in parallel through the run's executor.
 
 A task reads every record of its WARC file, runs each through the decision chain
-(`record_checks`), and writes `_work/extract/<part>.parquet` (one row per record, with its text,
-signals and text hash), the part's MinHash signatures (`_work/minhash/<part>.parquet`), and last
-its completion marker. A rerun skips files whose marker holds this run's key.
+(`record_checks`, in the supervised record worker of `supervisor`), and writes
+`_work/extract/<part>.parquet` (one row per record, with its text, signals and text hash), the
+part's MinHash signatures (`_work/minhash/<part>.parquet`), and last its completion marker. A rerun
+skips files whose marker holds this run's key.
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from curate import faults
 from curate.context import RunContext
 from curate.exec.base import Progress, Report
 from curate.exec.rss import PeakRss
 from curate.part_writer import PartWriter
 from curate.read.inputs import InputFile
 from curate.read.warc import read_warc
-from curate.record_checks import chain_for
+from curate.supervisor import worker_for
 from provenance.outdir import read_marker, write_marker
 from provenance.schema import KEPT
 
@@ -65,13 +67,14 @@ def process_file(task: FileTask, report: Report) -> dict[str, Any]:
     """The task: every record of one file through the chain, streamed to the part file (and its
     signatures) a row group at a time; then the marker. Returns its counts and peak RSS."""
     ctx, file = task.ctx, task.file
-    chain = chain_for(ctx.cfg)
+    worker = worker_for(ctx.cfg)  # the chain, in a supervised process: the time limit holds in C code too
     pending = {"records": 0, "kept": 0}
     sigs = signatures_path(ctx, file) if ctx.cfg.near_dedup.enabled else None
     with PeakRss() as peak, PartWriter(records_path(ctx, file), sigs, ctx.cfg.near_dedup) as part:
-        for rec in read_warc(file.path, file.sha256, ctx.cfg.extract.max_html_bytes):
-            row = chain.process(file, rec, ctx.run_id)
+        for n, rec in enumerate(read_warc(file.path, file.sha256, ctx.cfg.extract.max_html_bytes), 1):
+            row = worker.process(file, rec, ctx.run_id)
             part.add(row)
+            faults.records_read(file.part, n)
             pending["records"] += 1
             pending["kept"] += row["decision"] == KEPT
             if pending["records"] >= REPORT_EVERY:
@@ -100,7 +103,8 @@ def extract_all(ctx: RunContext) -> int:
     tasks = [FileTask(ctx.for_tasks(), f) for f in ctx.files]
     done = {t.file.part for t in tasks if finished(t)}
     with Progress("curate", len(tasks), ctx.progress, describe=_describe) as bar:
-        for _ in ctx.run_executor().map(process_file, tasks, is_done=lambda t: t.file.part in done,
-                                        cost=lambda t: t.file.size, memory=task_memory, progress=bar):
-            pass
+        results = ctx.run_executor().map(process_file, tasks, is_done=lambda t: t.file.part in done,
+                                         cost=lambda t: t.file.size, memory=task_memory, progress=bar)
+        for n, _ in enumerate(results, start=1):
+            faults.tasks_finished(n)
     return len(done)

@@ -16,9 +16,9 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from curate import faults
 from curate.context import RunContext
 from curate.dedup.decisions import apply_decisions, by_record, read_decisions
-from curate.dedup.faults import fault_point
 from curate.dedup.shuffle import FileSet, all_paths
 from curate.exec.base import Progress, Report
 from curate.exec.rss import PeakRss
@@ -103,7 +103,7 @@ def finalize(ctx: RunContext, decisions: list[FileSet]) -> dict[str, Any]:
         done = lambda t: read_marker(t.marker, t.key) is not None  # noqa: E731
         for n, _ in enumerate(ctx.run_executor().map(finalize_part, tasks, is_done=done,
                                                      cost=lambda t: t.file.size, progress=bar), 1):
-            fault_point(STAGE, n)
+            faults.wave_finished(STAGE, n)
     totals: dict[str, Any] = {"records": 0, KEPT: 0, REJECTED: 0, DUPLICATE: 0, ERROR: 0, "by_step": {}}
     peaks = []
     for t in tasks:

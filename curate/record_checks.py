@@ -20,7 +20,7 @@ from curate.dedup.exact import text_hash
 from curate.filters import Doc, Signals, UrlFilter, annotate, build_filters, first_rejection, run_filters
 from curate.filters.lid import LanguageIdentifier
 from curate.read.decode import decode_html, looks_like_html
-from curate.read.extract import ExtractionTimeout, extract_text
+from curate.read.extract import extract_text
 from curate.read.inputs import InputFile
 from curate.read.warc import WarcRecord, fallback_doc_id
 from curate.signals import detect_license, detect_opt_out, detect_pii, redact_pii
@@ -28,11 +28,11 @@ from provenance.schema import ERROR, KEPT, REJECTED, empty_pii
 
 Stop = tuple[str, str, str]  # (decision, step, reason)
 CONTENT_RECORDS = ("response", "resource", "conversion")  # WARC types that carry a page
-# The old chain read an unset variable for a non-WET page whose decoded HTML is empty and recorded
-# the resulting exception; kept word for word so outputs stay those of tests/golden_digests.json.
-# (The right answer is `rejected / extract / no-text`: change it together with a golden refresh.)
-EMPTY_PAGE_REASON = ("UnboundLocalError: cannot access local variable 'text' where it is not associated "
-                     "with a value")
+StepHook = Callable[[int, int], None]  # (index of the check in CHECKS, record index) at each check's start
+
+
+def _no_hook(check: int, record_index: int) -> None:
+    """The step hook of a chain nobody supervises."""
 
 
 @dataclass
@@ -54,24 +54,28 @@ class Record:
 class Chain:
     """The per-process state of the checks (filters and the language model load once per process)."""
 
-    def __init__(self, cfg: CurateConfig) -> None:
+    def __init__(self, cfg: CurateConfig, on_step: StepHook = _no_hook) -> None:
         self.cfg = cfg
+        self.on_step = on_step  # the supervisor's record worker publishes the running check here
         filters = build_filters(cfg.filters)
         self.url_filters = [f for f in filters if isinstance(f, UrlFilter)]
         self.text_filters = [f for f in filters if not isinstance(f, UrlFilter)]
         self.lid = LanguageIdentifier(cfg.lid.model_path)
 
     def process(self, file: InputFile, rec: WarcRecord, run_id: str) -> dict[str, Any]:
-        """The record's provenance row (plus text, signals and text_hash); never raises."""
-        row = new_row(file, rec, run_id)
+        """The record's provenance row (plus text, signals and text_hash); never raises: the row
+        itself is built inside the guard, from the header values the reader could parse."""
+        row = base_row(file, rec, run_id)
         try:
+            row.update(header_fields(file, rec))
             self.decide(Record(rec, row, Doc(text="", url=rec.url, domain=rec.domain)))
         except Exception as exc:  # never let one record stop the run
             row.update(decision=ERROR, step="pipeline", reason=f"{type(exc).__name__}: {exc}"[:300])
         return row
 
     def decide(self, r: Record) -> None:
-        for check in CHECKS:
+        for i, check in enumerate(CHECKS):
+            self.on_step(i, r.rec.index)
             stop = check(r, self)
             if stop is not None:
                 r.row.update(decision=stop[0], step=stop[1], reason=stop[2])
@@ -79,32 +83,41 @@ class Chain:
         r.row["text_hash"] = text_hash(r.doc.text)
 
 
-_CHAINS: dict[str, Chain] = {}
-
-
-def chain_for(cfg: CurateConfig) -> Chain:
-    """This process's chain for `cfg` (built once: loading lid.176 and the filters takes a while)."""
-    key = cfg.model_dump_json()
-    if key not in _CHAINS:
-        _CHAINS.clear()
-        _CHAINS[key] = Chain(cfg)
-    return _CHAINS[key]
-
-
-def new_row(file: InputFile, rec: WarcRecord, run_id: str) -> dict[str, Any]:
-    """The row of a record before any check: kept, with what the WARC headers say."""
+def base_row(file: InputFile, rec: WarcRecord, run_id: str) -> dict[str, Any]:
+    """The row of a record before any check and before its header values: kept, with defaults."""
     return {
-        "doc_id": rec.record_id or fallback_doc_id(file.sha256, rec.offset), "source_file": file.path,
+        "doc_id": fallback_doc_id(file.sha256, rec.offset), "source_file": file.path,
         "source_sha256": file.sha256, "record_index": rec.index, "offset": rec.offset,
-        "warc_record_id": rec.record_id, "warc_type": rec.warc_type, "warc_date": rec.date,
-        "warc_date_raw": rec.date_raw, "url": rec.url, "domain": rec.domain, "http_status": rec.http_status,
-        "content_type": rec.content_type, "charset": None, "charset_source": None,
-        "payload_bytes": rec.payload_bytes, "n_chars": None, "lang": None, "lang_score": None,
+        "warc_record_id": None, "warc_type": None, "warc_date": None,
+        "warc_date_raw": None, "url": None, "domain": None, "http_status": None,
+        "content_type": None, "charset": None, "charset_source": None,
+        "payload_bytes": 0, "n_chars": None, "lang": None, "lang_score": None,
         "license": None, "license_source": None, "tdm_reserved": False, "noai": False,
         "pii_counts": empty_pii(), "pii_redacted": False, "decision": KEPT, "step": None,
         "reason": None, "dup_cluster": None, "dup_of": None, "run_id": run_id,
         "text": None, "signals": None, "text_hash": None,
     }
+
+
+def header_fields(file: InputFile, rec: WarcRecord) -> dict[str, Any]:
+    """What the record's WARC and HTTP headers say (parsing them may fail: the caller guards)."""
+    return {
+        "doc_id": rec.record_id or fallback_doc_id(file.sha256, rec.offset), "warc_record_id": rec.record_id,
+        "warc_type": rec.warc_type, "warc_date": rec.date, "warc_date_raw": rec.date_raw, "url": rec.url,
+        "domain": rec.domain, "http_status": rec.http_status, "content_type": rec.content_type,
+        "payload_bytes": rec.payload_bytes,
+    }
+
+
+def error_row(file: InputFile, rec: WarcRecord, run_id: str, step: str, reason: str) -> dict[str, Any]:
+    """An `error` row for a record whose checks could not finish (the supervisor's timeouts, crashes)."""
+    row = base_row(file, rec, run_id)
+    try:
+        row.update(header_fields(file, rec))
+    except Exception:  # noqa: BLE001 - the reason below is what matters
+        pass
+    row.update(decision=ERROR, step=step, reason=reason[:300])
+    return row
 
 
 # --- the checks, in chain order ------------------------------------------------------------------
@@ -152,7 +165,7 @@ def decode(r: Record, c: Chain) -> Stop | None:
 
 
 def empty_page(r: Record, c: Chain) -> Stop | None:
-    return (ERROR, "pipeline", EMPTY_PAGE_REASON) if not r.is_text and not r.html else None
+    return (REJECTED, "extract", "no-text") if not r.is_text and not r.html else None
 
 
 def page_signals(r: Record, c: Chain) -> Stop | None:
@@ -168,9 +181,7 @@ def extract(r: Record, c: Chain) -> Stop | None:
     if not r.html:
         return None
     try:
-        r.text = extract_text(r.html, c.cfg.extract.extractor, c.cfg.extract.timeout_s)
-    except ExtractionTimeout as exc:
-        return ERROR, "extract", f"extraction-timeout:{exc}"
+        r.text = extract_text(r.html, c.cfg.extract.extractor)
     except Exception as exc:
         return ERROR, "extract", f"extraction-failed:{type(exc).__name__}: {exc}"[:300]
     return None
@@ -231,3 +242,4 @@ CHECKS: tuple[Callable[[Record, Chain], Stop | None], ...] = (
     readable, content_record, http_ok, html_page, within_size, url_allowed, decode, empty_page, page_signals,
     extract, has_text, pii, language, filter_signals, language_score, language_allowed, quality, opt_out,
 )
+CHECK_NAMES = tuple(check.__name__ for check in CHECKS)  # the steps a supervisor reports (timeout:<step>)

@@ -172,14 +172,14 @@ bare = build_disclosure([corpus])
 from provenance import write_disclosure
 
 paths = write_disclosure([corpus], WORK / "disclosure", declarations="../examples/declarations.toml")
-print(paths["md"].read_text()[:2500])'''),
+print(paths["ab2013.md"].read_text()[:2500])'''),
         new_markdown_cell("Item 3 (number of data points) is the provenance count of kept documents, with the evidence."),
         new_code_cell('''\
 import json
 
 import polars as pl
 
-d = json.loads(paths["json"].read_text())
+d = json.loads(paths["ab2013.json"].read_text())
 item3 = next(it for it in d["items"] if it["number"] == 3)
 kept = pl.read_parquet(corpus / "provenance" / "*.parquet").filter(pl.col("decision") == "kept").height
 print(item3["answer"])

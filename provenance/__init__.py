@@ -1,4 +1,4 @@
-"""Records of what happened: schemas, run manifests, lineage, the AB 2013 disclosure.
+"""Records of what happened: schemas, run manifests, lineage, the training-data disclosures.
 
     from provenance import write_disclosure, build_lineage
     write_disclosure(["out/corpus", "out/synth", "out/run"], "out/disclosure", "examples/declarations.toml")

@@ -9,7 +9,6 @@ Optionally exported as W3C PROV-JSON (https://www.w3.org/submissions/prov-json/)
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Any
 
 from provenance.errors import NotARunError
 from provenance.gates import SYNTH_KIND
-from provenance.manifest import MANIFEST_NAME, sha256_file
+from provenance.manifest import MANIFEST_NAME, read_manifest, scan_manifest, sha256_file
 from provenance.outdir import WORK
 
 
@@ -47,10 +46,9 @@ def scan_runs(roots: list[str | os.PathLike[str]]) -> dict[str, dict[str, Any]]:
             candidates += sorted([*r.glob(f"*/{MANIFEST_NAME}"), *r.glob(f"*/*/{MANIFEST_NAME}")])
             candidates = [p for p in candidates if WORK not in p.parts]
         for p in candidates:
-            try:
-                found.setdefault(str(p.parent.resolve()), json.loads(p.read_text()))
-            except (OSError, json.JSONDecodeError):
-                continue  # not a manifest we can read; lineage reports it as unresolved where referenced
+            man = scan_manifest(p)  # None: not a manifest we can read; unresolved where referenced
+            if man is not None:
+                found.setdefault(str(p.parent.resolve()), man)
     return found
 
 
@@ -83,7 +81,7 @@ def build_lineage(run_dir: str | os.PathLike[str],
     def node(path: str, seen: frozenset[str]) -> RunNode:
         man = index.get(path)
         if man is None:
-            man = json.loads((Path(path) / MANIFEST_NAME).read_text())
+            man = read_manifest(path)
             index[path] = man
         kind = str(man.get("kind", "unknown"))
         n = RunNode(path=path, kind=kind, run_id=str(man.get("run_id", "")),

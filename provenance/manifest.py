@@ -16,10 +16,10 @@ from typing import Any
 
 from provenance.errors import InputError, NotARunError
 from provenance.outdir import MANIFEST as MANIFEST_NAME
-from provenance.outdir import file_entry, sha256_file, write_text
+from provenance.outdir import file_entry, read_json_object, sha256_file, write_text
 
-__all__ = ["MANIFEST_NAME", "file_entry", "now_iso", "read_manifest", "sha256_file", "software_versions",
-           "write_manifest"]
+__all__ = ["MANIFEST_NAME", "file_entry", "now_iso", "read_manifest", "scan_manifest", "sha256_file",
+           "software_versions", "write_manifest"]
 MANIFEST_VERSION = "1"
 
 # Dependencies whose versions are recorded in every manifest.
@@ -58,6 +58,15 @@ def read_manifest(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
     if not path.exists():
         raise NotARunError(f"{path}: no run manifest (is this an assay output directory?)")
     try:
-        return json.loads(path.read_text())
+        data = json.loads(path.read_text())
     except ValueError as exc:
         raise InputError(f"{path}: not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: not a run manifest (a JSON {type(data).__name__}, not an object)")
+    return data
+
+
+def scan_manifest(path: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """A run.json found while scanning directories (siblings, run roots): its object, or None when it
+    cannot be read or is not a JSON object (someone else's file is skipped, never a crash)."""
+    return read_json_object(path)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -48,6 +49,9 @@ TOP_FILES = (TOKENIZER, REPORT)
 
 # The run kinds whose output directories are corpora (documents/ + provenance/).
 CORPUS_KINDS = ("curate", "takedown")
+# The names assay gives the files it writes in the data folders (part_name, shard_name): only files so
+# named are read as parts, listed as outputs, or ever removed; a user's own files there are left alone.
+OUTPUT_NAME = re.compile(r"^(?:part|shard)-\d{5,}\.(?:parquet|arrow)$")
 
 
 def part_name(index: int) -> str:
@@ -75,8 +79,8 @@ class OutDir:
         return self.root / folder / f"{stem}{suffix}"
 
     def parts(self, folder: str, suffix: str = ".parquet") -> list[Path]:
-        """The part files of a folder, sorted by name (= task order)."""
-        return sorted(p for p in (self.root / folder).glob(f"*{suffix}") if not p.name.startswith("."))
+        """The part files assay wrote in a folder (OUTPUT_NAME), sorted by name (= task order)."""
+        return sorted(p for p in (self.root / folder).glob(f"*{suffix}") if OUTPUT_NAME.match(p.name))
 
     def work(self, stage: str) -> Path:
         return self.root / WORK / stage
@@ -231,26 +235,32 @@ def read_marker(path: str | os.PathLike[str], key: dict[str, Any] | None = None)
 def claim(root: str | os.PathLike[str], run_id: str, kind: str, overwrite: bool = False) -> OutDir:
     """Make `root` the output directory of run `run_id`, or refuse.
 
-    The same run (same inputs and config, so the same run_id) resumes. Another run is refused
-    unless `overwrite`, which removes the earlier run's outputs (the files its run.json lists,
-    and `_work/`) before this run starts.
+    The same run (same inputs and config, so the same run_id) resumes. Another assay run is refused
+    unless `overwrite`, which first removes what that run wrote (`remove_outputs`). A non-empty
+    directory that holds no assay run is refused unless `overwrite`: then the run writes beside the
+    files already there and never lists or removes them.
     """
     out = OutDir(root)
     if out.root.exists() and not out.root.is_dir():
         raise InputError(f"{out.root}: exists and is not a directory")
-    state = out.work("") / STATE
-    previous = _read_state(state)
+    previous = _previous_run(out)
+    if previous is None and not overwrite and out.root.is_dir() and any(out.root.iterdir()):
+        raise InputError(f"{out.root}: not empty and not an assay output directory; choose a new or "
+                         "empty directory, or pass --overwrite to write beside its files (assay removes "
+                         "none of them)")
     if previous is not None and previous.get("run_id") != run_id:
         if not overwrite:
             raise InputError(f"{out.root} holds {previous.get('kind') or 'another'} run "
                              f"{previous.get('run_id')} (other inputs or config); "
                              "use another -o or --overwrite")
         remove_outputs(out)
-    write_json(state, {"run_id": run_id, "kind": kind})
+    write_json(out.work("") / STATE, {"run_id": run_id, "kind": kind})
     return out
 
 
-def _read_state(path: Path) -> dict[str, Any] | None:
+def read_json_object(path: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """A JSON file's object, or None when it cannot be read or holds something else (a list, a number)."""
+    path = Path(path)
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError):
@@ -258,15 +268,53 @@ def _read_state(path: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
+def _previous_run(out: OutDir) -> dict[str, Any] | None:
+    """{run_id, kind} of the assay run `out` holds (its _work/state.json, else its run.json), or None."""
+    state = read_json_object(out.work("") / STATE)
+    if state is not None:
+        return state
+    manifest = read_json_object(out.manifest)
+    return manifest if manifest is not None and manifest.get("run_id") else None
+
+
 def remove_outputs(out: OutDir) -> None:
-    """Remove what an earlier run wrote here: its intermediate files and its data folders."""
+    """Remove what an earlier assay run wrote here, and nothing else: the files its run.json lists (when
+    they carry assay's names), its run.json and `_work/`; for a run that never finished (no run.json of
+    its own), the files in the data folders with assay's part and shard names and tokenizer.json /
+    report.html. Files of other names, and folders that still hold any, stay."""
+    state = read_json_object(out.work("") / STATE) or {}
+    manifest = read_json_object(out.manifest) or {}
+    victims = [out.root / e["path"] for e in manifest.get("outputs") or [] if isinstance(e, dict) and
+               isinstance(e.get("path"), str)]
+    if manifest.get("run_id") != state.get("run_id", manifest.get("run_id")):  # an unfinished run
+        victims += [p for sub in DATA_FOLDERS for p in out.parts(sub, "")]
+        victims += [out.root / name for name in TOP_FILES]
+    for path in victims:
+        if _is_output(out, path):
+            path.unlink(missing_ok=True)
+    out.manifest.unlink(missing_ok=True)
     shutil.rmtree(out.root / WORK, ignore_errors=True)
     for sub in DATA_FOLDERS:
-        shutil.rmtree(out.root / sub, ignore_errors=True)
+        folder = out.folder(sub)
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+
+
+def _is_output(out: OutDir, path: Path) -> bool:
+    """A file assay writes: a part or shard directly in a data folder, or one of TOP_FILES."""
+    try:
+        rel = path.relative_to(out.root)
+    except ValueError:
+        return False
+    parts = rel.parts
+    if len(parts) == 1:
+        return parts[0] in TOP_FILES
+    return len(parts) == 2 and parts[0] in DATA_FOLDERS and bool(OUTPUT_NAME.match(parts[1]))
 
 
 def list_outputs(root: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """{path, bytes, sha256} of every output file: the data folders, then tokenizer.json and report.html."""
+    """{path, bytes, sha256} of every output file: the data folders' parts and shards (assay's names
+    only), then tokenizer.json and report.html."""
     out = OutDir(root)
     files = sorted(p for sub in DATA_FOLDERS for p in out.parts(sub, "") if p.is_file())
     files += [out.root / name for name in TOP_FILES if (out.root / name).is_file()]
@@ -275,8 +323,5 @@ def list_outputs(root: str | os.PathLike[str]) -> list[dict[str, Any]]:
 
 def run_kind(root: str | os.PathLike[str]) -> str | None:
     """The `kind` of the run in `root` (from its run.json), or None when it holds no readable run."""
-    try:
-        man = json.loads((Path(root) / MANIFEST).read_text())
-    except (OSError, ValueError):
-        return None
-    return man.get("kind") if isinstance(man, dict) else None
+    man = read_json_object(Path(root) / MANIFEST)
+    return man.get("kind") if man is not None else None

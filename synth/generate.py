@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass, replace
 from functools import cached_property
 from pathlib import Path
@@ -33,10 +34,12 @@ from provenance.outdir import (
     claim,
     list_outputs,
     part_name,
+    write_json,
     write_parquet,
 )
 from provenance.schema import DOCUMENT_SCHEMA, ERROR, KEPT, PROVENANCE_SCHEMA, empty_pii
 from synth.corpus import document_files, read_documents
+from synth.fit import Fit, fit_record, fit_to_context
 from synth.tasks import Template, load_template
 
 STEP = "synth.generate"
@@ -62,8 +65,9 @@ SYNTH_SCHEMA = pa.schema([
 # part files: the synth columns + what the documents/provenance tables need
 PART_SCHEMA = pa.schema(list(SYNTH_SCHEMA) + [
     pa.field("seed_index", pa.int64()), pa.field("text", pa.string()), pa.field("lang", pa.string()),
-    pa.field("license", pa.string()),
+    pa.field("license", pa.string()), pa.field("prompt_cut_from", pa.int64()),  # tokens before the cut
 ])
+FIT_FILE = "fit"  # _work/generate/fit.json: how requests were fitted to the model's context
 
 
 @dataclass(frozen=True)
@@ -213,7 +217,7 @@ class Job:
                 "seed_doc_ids": [seed_doc["doc_id"]],
                 "seed_index": index, "lang": seed_doc.get("lang"), "license": seed_doc.get("license"),
                 "text": None, "decision": ERROR, "reason": None, "n_prompt_tokens": None, "n_tokens": 0,
-                "finish_reason": None}
+                "finish_reason": None, "prompt_cut_from": None}
 
 
 def make_job(model_dir: Path, seeds_dir: Path, task: str | Path, params: dict[str, Any] | None,
@@ -235,30 +239,31 @@ def make_job(model_dir: Path, seeds_dir: Path, task: str | Path, params: dict[st
 
 
 def _prepare(job: Job, batch: list[tuple[int, dict]], tok: Any,
-             max_len: int) -> tuple[list[dict], list[str], list[Any], list[dict]]:
-    """Rows for a batch; the prompts that fit the context, their sampling params and their rows
-    (the others stay error rows with the reason)."""
+             fit: Fit) -> tuple[list[dict], list[Any], list[Any], list[dict]]:
+    """Rows for a batch; the prompts (cut to fit the context), their sampling params and their rows
+    (a seed whose prompt cannot be rendered, or is empty, stays an error row with the reason)."""
     rows, prompts, params, slots = [], [], [], []
-    max_tokens = job.sampling.max_tokens
+    sampling = replace(job.sampling, max_tokens=fit.max_tokens)
     for i, d in batch:
         row = job.row(i, d)
         rows.append(row)
         try:
-            prompt = job.template.render(d, tok)
-            n = len(tok.encode(prompt, add_special_tokens=False))
+            prompt: Any = job.template.render(d, tok)
+            ids = tok.encode(prompt, add_special_tokens=False)
         except Exception as e:  # noqa: BLE001 - a bad seed is a row, not a crash
             row["reason"] = f"prompt rendering failed: {type(e).__name__}: {e}"
             continue
-        row["n_prompt_tokens"] = n
-        if n == 0:
+        if not ids:
             row["reason"] = "empty prompt"
-        elif n + max_tokens > max_len:
-            row["reason"] = (f"prompt too long: {n} prompt tokens + max_tokens {max_tokens} "
-                             f"> max_model_len {max_len}")
-        else:
-            prompts.append(prompt)
-            params.append(job.sampling.to_vllm(row["request_seed"]))
-            slots.append(row)
+            continue
+        if len(ids) > fit.max_prompt_tokens:
+            row["prompt_cut_from"] = len(ids)
+            ids = ids[-fit.max_prompt_tokens:]
+            prompt = {"prompt_token_ids": ids}  # the cut prompt as token ids: no re-tokenizing drift
+        row["n_prompt_tokens"] = len(ids)
+        prompts.append(prompt)
+        params.append(sampling.to_vllm(row["request_seed"]))
+        slots.append(row)
     return rows, prompts, params, slots
 
 
@@ -287,7 +292,8 @@ def _generate_todo(llm: Any, job: Job, out: OutDir, todo: list[tuple[int, dict]]
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     tok = llm.get_tokenizer()
-    max_len = llm.llm_engine.model_config.max_model_len
+    fit = fit_to_context(job.sampling.max_tokens, llm.llm_engine.model_config.max_model_len)
+    write_json(out.work_file(WORK_STAGE, FIT_FILE, ".json"), asdict(fit))
     n_gen, t0 = 0, time.perf_counter()
     with Progress(TextColumn("[bold]synth generate"), BarColumn(),
                   TextColumn("{task.completed}/{task.total}"), TextColumn("{task.fields[tps]:.0f} tok/s"),
@@ -295,7 +301,7 @@ def _generate_todo(llm: Any, job: Job, out: OutDir, todo: list[tuple[int, dict]]
         task = bar.add_task("gen", total=n_seeds, completed=n_seeds - len(todo), tps=0.0)
         for b in range(0, len(todo), batch_size):
             batch = todo[b:b + batch_size]
-            rows, prompts, params, slots = _prepare(job, batch, tok, max_len)
+            rows, prompts, params, slots = _prepare(job, batch, tok, fit)
             n_gen += _record_outputs(slots, _run_batch(llm, prompts, params) if prompts else [])
             write_parquet(out.work_file(WORK_STAGE, part_name(batch[0][0])),
                           pa.Table.from_pylist(rows, schema=PART_SCHEMA))
@@ -327,7 +333,8 @@ def generate(model_dir: str | Path, seeds_dir: str | Path, out_dir: str | Path,
     finally:
         if own_engine:
             close_engine(llm)
-    manifest = {**finalize(out, job), **run_record(job, started),
+    fit = fit_record(out.work_file(WORK_STAGE, FIT_FILE, ".json"), out.work_parts(WORK_STAGE))
+    manifest = {**finalize(out, job), **run_record(job, started), "fit": fit,
                 "config": {"task": str(task), "seed": seed, "max_seeds": max_seeds, "batch_size": batch_size}}
     if purpose:
         manifest["purpose"] = purpose
@@ -380,5 +387,7 @@ def finalize(out: OutDir, job: Job) -> dict:
     for folder, schema, data in ((DOCUMENTS, DOCUMENT_SCHEMA, docs), (PROVENANCE, PROVENANCE_SCHEMA, prov),
                                  (SYNTH, SYNTH_SCHEMA, synth)):
         write_parquet(out.part(folder, part_name(0)), pa.Table.from_pylist(data, schema=schema))
+    reasons = Counter((r["reason"] or "").split(":")[0] for r in rows if r["decision"] != KEPT)
     return {"outputs": list_outputs(out.root),
-            "counts": {"seeds": len(rows), "kept": len(docs), "error": len(rows) - len(docs)}}
+            "counts": {"seeds": len(rows), "kept": len(docs), "error": len(rows) - len(docs),
+                       "error_reasons": dict(reasons.most_common())}}

@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import polars as pl
@@ -77,8 +76,11 @@ def test_every_record_gets_one_provenance_row(curated_all: Path, warc_dir: Path)
     by_file = dict(prov.group_by("source_file").len().iter_rows())
     for path in files:
         n, failed = count_records(path)
-        expected = n + (1 if failed else 0)
-        assert by_file.get(str(path.resolve()), 0) == expected, path.name
+        got = by_file.get(str(path.resolve()), 0)
+        if failed:  # warcio stops at the damage; assay resumes after it and reads at least as many
+            assert got >= n + 1, path.name
+        else:
+            assert got == n, path.name
     counts = prov["decision"].value_counts()
     assert set(counts["decision"]) <= {"kept", "rejected", "duplicate", "error"}
     assert int(counts["count"].sum()) == prov.height
@@ -186,22 +188,15 @@ def test_sigkill_and_resume_gives_the_same_output(tmp_path: Path) -> None:
     ref = tmp_path / "ref"
     curate(inputs, ref, load_config())
     out = tmp_path / "killed"
-    proc = subprocess.Popen([*ASSAY, "curate", *inputs, "-o", str(out)], cwd=REPO,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        done = list((out / "_work" / "extract").glob("*.done")) if (out / "_work").exists() else []
-        if done or proc.poll() is not None:
-            break
-        time.sleep(0.05)
-    assert proc.poll() is None, "the run finished before it could be killed"
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    # The driver SIGKILLs itself right after its 2nd file task (curate/faults.py): a deterministic point.
+    cmd = [*ASSAY, "curate", *inputs, "-o", str(out), "--workers", "1"]
+    killed = subprocess.run(cmd, cwd=REPO, env={**os.environ, "ASSAY_FAULT": "kill-after-tasks:2"},
+                            capture_output=True, text=True)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
     assert not (out / "run.json").exists()
     finished_before = len(list((out / "_work" / "extract").glob("*.done")))
-    assert 1 <= finished_before < len(inputs)
-    result = subprocess.run([*ASSAY, "curate", *inputs, "-o", str(out)], cwd=REPO, capture_output=True,
-                            text=True)
+    assert finished_before == 2
+    result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert json.loads((out / "run.json").read_text())["resumed_tasks"] == finished_before
     assert _tree_digest(out) == _tree_digest(ref)

@@ -214,7 +214,7 @@ def test_driver_killed_during_the_exact_reduce_resumes_to_the_same_output(partit
     cfg.write_text("dedup_partitions = 3\n" + NO_QUALITY)
     out = tmp_path / "killed"
     cmd = [*ASSAY, "curate", *inputs, "-o", str(out), "-c", str(cfg), "--workers", "1"]
-    env = {**os.environ, "ASSAY_FAULT": "exit-after-exact-reduce:1"}
+    env = {**os.environ, "ASSAY_FAULT": "kill-after-wave:exact-reduce:1"}
     killed = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
     exact = out / "_work" / "dedup" / "exact"

@@ -1,4 +1,4 @@
-"""The AB 2013 disclosure on a corpus curated from the real wget-crawl WARCs (issue 5)."""
+"""The AB 2013 disclosure on a corpus curated from the real wget-crawl WARCs (issues 5 and 20)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from conftest import REPO, warc
 from curate import curate, load_config
 from provenance.declarations import DeclarationsError, load_declarations
 from provenance.disclosure import NOT_PROVIDED, build_disclosure, count_range, write_disclosure
+from provenance.manifest import read_manifest, sha256_file
 from provenance.schema import PII_TYPES
 
 WGET = ("wget-crawl-2024-a.warc.gz", "wget-crawl-2024-b.warc.gz")
@@ -34,8 +35,9 @@ def corpus(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def disclosure(corpus: Path, tmp_path_factory) -> dict:
     out = tmp_path_factory.mktemp("ab2013")
-    paths = write_disclosure([corpus], out)
-    return json.loads(paths["json"].read_text()) | {"_dir": str(out)}
+    paths = write_disclosure([corpus], out, formats=["ab2013"])
+    assert sorted(paths) == ["ab2013.html", "ab2013.json", "ab2013.md"]
+    return json.loads(paths["ab2013.json"].read_text()) | {"_dir": str(out)}
 
 
 def item(d: dict, n: int) -> dict:
@@ -79,10 +81,14 @@ def test_disclosed_figures_match_an_independent_polars_recount(corpus: Path, dis
     assert got == want and "creativecommons.org" in got
     top = max(want.items(), key=lambda kv: (kv[1], [-ord(c) for c in kv[0]]))
     assert f"{top[0]} ({top[1]})" in item(disclosure, 1)["answer"]
-    # (7) PII totals
+    # (7) PII totals, the documents holding any, and what the scan cannot see
     pii = {t: int(kept["pii_counts"].struct.field(t).sum()) for t in PII_TYPES}
+    with_pii = kept.filter(pl.sum_horizontal([pl.col("pii_counts").struct.field(t) for t in PII_TYPES]) > 0)
+    ans7 = item(disclosure, 7)["answer"]
     assert item(disclosure, 7)["evidence"]["pii_totals"] == pii
-    assert sum(pii.values()) > 0 and f"email: {pii['email']:,}" in item(disclosure, 7)["answer"]
+    assert sum(pii.values()) > 0 and f"email: {pii['email']:,}" in ans7
+    assert ans7.startswith(f"Yes: {with_pii.height:,} of {n_kept:,} kept documents")
+    assert "cannot detect names of people, postal addresses" in ans7 and NOT_PROVIDED in ans7
     # (9) every removal step with its count, as recorded
     steps = prov.filter(pl.col("decision") != "kept").group_by(["decision", "step"]).len().to_dicts()
     for s in steps:
@@ -101,10 +107,15 @@ def test_licences_found_on_real_pages_are_disclosed(corpus: Path, disclosure: di
     licensed_domains = set(kept.filter(pl.col("license").is_not_null())["domain"].to_list())
     assert (licensed_domains <= {"soldaini.net", "creativecommons.org"}
             and "creativecommons.org" in licensed_domains)
-    ev5 = item(disclosure, 5)["evidence"]
+    ev5, ans5 = item(disclosure, 5)["evidence"], item(disclosure, 5)["answer"]
     assert ev5["licenses"]["cc-by-4.0"] == lic["cc-by-4.0"]
     assert ev5["licenses"]["none detected"] == kept.height - lic["cc-by-4.0"]
-    assert "not entirely public domain" in item(disclosure, 5)["answer"]
+    # three questions answered apart: copyright-protected (CC-licensed pages are), CC licences, public domain
+    assert ev5["copyright_protected_documents"] == kept.height and ev5["public_domain_documents"] == 0
+    assert ev5["creative_commons_licensed_documents"] == lic["cc-by-4.0"]
+    assert ans5.startswith(f"Copyright-protected material: Yes. {kept.height:,} of {kept.height:,}")
+    assert f"{lic['cc-by-4.0']:,} carry a Creative Commons licence" in ans5
+    assert "not entirely public domain" in ans5
 
 
 def test_declarations_fill_what_no_scan_knows(corpus: Path, tmp_path: Path) -> None:
@@ -117,12 +128,55 @@ def test_declarations_fill_what_no_scan_knows(corpus: Path, tmp_path: Path) -> N
     assert "Data collection is not ongoing." in item(d, 10)["answer"]
     assert d["system"]["name"] == "Example Assistant" and d["exemptions"]["national_security"] is False
     bad = tmp_path / "bad.toml"
-    bad.write_text('[licensing]\npurchased = "maybe"\n')
-    with pytest.raises(DeclarationsError, match=r"bad.toml: licensing.purchased: "):
-        load_declarations(bad)
-    bad.write_text('[colection]\nongoing = true\n')
-    with pytest.raises(DeclarationsError, match=r"bad.toml: colection: unknown key"):
-        load_declarations(bad)
+    for text, message in (('[licensing]\npurchased = "maybe"\n', "licensing.purchased: "),
+                          ('[colection]\nongoing = true\n', "colection: unknown key"),
+                          ('[eu]\nplacement_date = "next spring"\n', "eu.placement_date: "),
+                          ('[eu.crawling]\nbehavior = "polite"\n', "eu.crawling.behavior: unknown key")):
+        bad.write_text(text)
+        with pytest.raises(DeclarationsError, match=f"bad.toml: {message}"):
+            load_declarations(bad)
+
+
+def test_release_date_before_2022_is_flagged_outside_the_statute(corpus: Path, tmp_path: Path) -> None:
+    decl = tmp_path / "old.toml"
+    decl.write_text('[system]\nname = "Old Bot"\nrelease_date = 2021-06-30\n')
+    d = build_disclosure([corpus], load_declarations(decl))
+    assert d["scope"]["in_scope"] is False and d["scope"]["release_date"] == "2021-06-30"
+    assert "outside the scope of Civil Code 3111" in d["scope"]["note"]
+    decl.write_text('[system]\nrelease_date = 2022-01-01\n')  # the first day in scope
+    assert build_disclosure([corpus], load_declarations(decl))["scope"]["in_scope"] is True
+    assert build_disclosure([corpus])["scope"]["in_scope"] is None  # not declared: not guessed
+    paths = write_disclosure([corpus], tmp_path / "d", decl, formats=["ab2013"])
+    assert "**Scope:**" in paths["ab2013.md"].read_text()
+
+
+def test_previous_disclosure_lists_added_and_removed_datasets_and_takedowns(corpus: Path,
+                                                                            tmp_path: Path) -> None:
+    from curate import takedown
+
+    v1 = tmp_path / "v1"
+    write_disclosure([corpus], v1, formats=["ab2013"])
+    new = tmp_path / "web-v2"
+    man = takedown(corpus, new, domain="creativecommons.org")
+    paths = write_disclosure([new], tmp_path / "v2", formats=["ab2013", "eu-summary"], previous=v1)
+    ch = json.loads(paths["ab2013.json"].read_text())["changes"]
+    old_id = read_manifest(corpus)["run_id"]
+    assert [(r["run_id"], r["parent_run_id"]) for r in ch["added_datasets"]] == [(man["run_id"], old_id)]
+    assert [r["run_id"] for r in ch["removed_datasets"]] == [old_id]
+    kept = pl.read_parquet(corpus / "provenance" / "*.parquet").filter(pl.col("decision") == "kept")
+    victims = kept.filter(pl.col("domain") == "creativecommons.org").height
+    assert [(t["request_id"], t["removed_documents"]) for t in ch["new_takedowns"]] == [
+        (man["takedown"]["request_id"], victims)] and victims > 0
+    assert ch["previous"]["sha256"] == sha256_file(v1 / "ab2013.json")
+    assert f"Takedown requests since: {man['takedown']['request_id']}" in paths["ab2013.md"].read_text()
+    assert json.loads(paths["eu-summary.json"].read_text())["changes"] == ch
+    # the same version compared with itself: nothing changed
+    same = build_disclosure([new], previous=tmp_path / "v2" / "eu-summary.json")["changes"]
+    assert not same["added_datasets"] and not same["removed_datasets"] and not same["new_takedowns"]
+    r = subprocess.run([sys.executable, "-m", "assay", "disclose", str(new), "-o", str(tmp_path / "v3"),
+                        "--previous", str(tmp_path / "nothing-here")],
+                       capture_output=True, text=True, cwd=REPO)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "nothing-here" in r.stderr
 
 
 def test_outputs_and_cli(corpus: Path, tmp_path: Path) -> None:
@@ -132,6 +186,9 @@ def test_outputs_and_cli(corpus: Path, tmp_path: Path) -> None:
     r = subprocess.run(env_cmd, capture_output=True, text=True, cwd=REPO,
                        env={**os.environ, "SOURCE_DATE_EPOCH": "1714000000"})
     assert r.returncode == 0, r.stderr
+    assert {p.name for p in out.iterdir()} == {
+        "ab2013.json", "ab2013.md", "ab2013.html", "eu-summary.json", "eu-summary.md", "eu-summary.html",
+        "README.md", "croissant.json"}
     md, html = (out / "ab2013.md").read_text(), (out / "ab2013.html").read_text()
     assert (all(f"## {n}. " in md for n in range(1, 13))
             and all(f'id="item-{n}"' in html for n in range(1, 13)))
@@ -145,11 +202,16 @@ def test_outputs_and_cli(corpus: Path, tmp_path: Path) -> None:
     assert r.returncode == 2 and "no run manifest" in r.stderr
 
 
-def test_html_escapes_crawled_url_and_text(tmp_path: Path) -> None:
+EVIL_URL = "http://evil.example/<script>alert(1)</script>/[x](javascript:alert(4))"
+EVIL_SOFTWARE = "<img src=x onerror=alert(2)> [y](javascript:alert(3))"
+EVIL_NAME = "evil\n# pwned <b>x (javascript:alert(5)).warc.gz"  # a file name holding a newline
+
+
+def _evil_warc(path: Path) -> None:
+    """A real WARC whose file name, warcinfo record and target URI carry markup and Markdown links."""
     from warcio.statusandheaders import StatusAndHeaders
     from warcio.warcwriter import WARCWriter
 
-    path = tmp_path / "evil.warc.gz"
     sentences = [
         "Our community garden opened early this year because the frost ended in late February.",
         "Volunteers planted tomatoes, beans and squash along the southern fence where sunlight lasts "
@@ -171,17 +233,41 @@ def test_html_escapes_crawled_url_and_text(tmp_path: Path) -> None:
             + "</article></body></html>").encode()
     with open(path, "wb") as f:
         w = WARCWriter(f, gzip=True)
+        info = {"software": EVIL_SOFTWARE, "robots": "<i>none</i>"}
+        w.write_record(w.create_warcinfo_record(path.name, info))
         http = StatusAndHeaders("200 OK", [("Content-Type", "text/html; charset=utf-8")], protocol="HTTP/1.1")
-        w.write_record(w.create_warc_record("http://evil.example/<script>alert(1)</script>", "response",
-                                            payload=io.BytesIO(body), http_headers=http))
+        w.write_record(w.create_warc_record(EVIL_URL, "response", payload=io.BytesIO(body),
+                                            http_headers=http))
+
+
+def _markdown_html(text: str) -> str:
+    """What a CommonMark renderer makes of a Markdown file (YAML front matter dropped)."""
+    from markdown_it import MarkdownIt
+
+    if text.startswith("---\n"):
+        text = text.split("\n---\n", 1)[1]
+    return MarkdownIt("commonmark").enable("table").render(text)
+
+
+def test_crawled_strings_are_escaped_in_every_format(tmp_path: Path) -> None:
+    path = tmp_path / EVIL_NAME
+    _evil_warc(path)
     corpus = tmp_path / "evil"
     curate([str(path)], corpus)
     assert "<script>alert(0)</script>" in pl.read_parquet(corpus / "documents" / "*.parquet")["text"][0]
     paths = write_disclosure([corpus], tmp_path / "disc")
-    d = json.loads(paths["json"].read_text())
-    assert ("http://evil.example/<script>alert(1)</script>"
-            in json.dumps(item(d, 1)["evidence"]["sample_urls"]))
-    html = paths["html"].read_text()
-    assert "<script" not in html.lower()
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
-    assert "<script" not in paths["md"].read_text().lower()
+    d = json.loads(paths["ab2013.json"].read_text())
+    assert EVIL_URL in json.dumps(item(d, 1)["evidence"]["sample_urls"])  # JSON keeps the raw value
+    eu = json.loads(paths["eu-summary.json"].read_text())
+    crawler = next(e for e in eu["entries"] if e["title"].startswith("Crawler name"))
+    assert crawler["basis"] == "derived" and EVIL_SOFTWARE in crawler["answer"]
+    for name in ("ab2013.html", "eu-summary.html"):
+        page = paths[name].read_text().lower()
+        assert "<script" not in page and "<img" not in page and "<b>" not in page and "<i>" not in page, name
+    assert "&lt;img src=x onerror=alert(2)&gt;" in paths["eu-summary.html"].read_text()
+    for name in ("ab2013.md", "eu-summary.md", "README.md"):
+        rendered = _markdown_html(paths[name].read_text()).lower()
+        assert "<script" not in rendered and "<img" not in rendered and "<b>" not in rendered, name
+        assert 'href="javascript:' not in rendered and "pwned</h1>" not in rendered, name
+        assert "<h1>pwned" not in rendered and "\n# pwned" not in paths[name].read_text(), name
+    assert "evil.example" in paths["README.md"].read_text()

@@ -32,7 +32,6 @@ from curate.filters import (
 )
 from curate.filters.c4 import count_sentences
 from curate.filters.text import NGrams, word_tokens, words
-from provenance.errors import ConfigError
 
 # A real paragraph (Python 3.11 tutorial, "An Informal Introduction to Python"), as prose.
 PROSE = (
@@ -340,10 +339,11 @@ def test_url_blocklist_domains_subdomains_and_regexes(tmp_path):
 def test_url_default_is_empty_and_bad_rules_are_clear_errors(tmp_path):
     f = UrlFilter()
     assert f.decide(f.annotate(Doc(text="", url="https://example.com/"))) is None
-    with pytest.raises(ConfigError, match="bad regex"):
-        UrlFilter(UrlFilterConfig(regexes=["(unclosed"]))
-    with pytest.raises(ConfigError, match="cannot read"):
-        UrlFilter(UrlFilterConfig(blocklist_file=tmp_path / "missing.txt"))
+    # the config itself refuses them (pydantic's ValidationError is a ValueError), before any run starts
+    with pytest.raises(ValueError, match="bad regex"):
+        UrlFilterConfig(regexes=["(unclosed"])
+    with pytest.raises(ValueError, match="cannot read"):
+        UrlFilterConfig(blocklist_file=tmp_path / "missing.txt")
 
 
 # ------------------------------------------------------------------ config, order, determinism

@@ -48,12 +48,32 @@ def setup(tmp_path_factory):
     close_engine(llm)
 
 
-def _gen(s, name, seed, **kw):
+def _gen(s, name, seed, seeds=None, sampling_max_tokens=48, **kw):
     from synth.generate import Sampling, generate
 
     kw.setdefault("params", {"prefix_words": 16})  # the tiny preset has a 128-token context
-    return generate(s["hf"], s["seeds"], s["root"] / name, "continuation", seed=seed,
-                    sampling=Sampling(max_tokens=48), llm=s["llm"], progress=False, **kw)
+    return generate(s["hf"], seeds or s["seeds"], s["root"] / name, "continuation", seed=seed,
+                    sampling=Sampling(max_tokens=sampling_max_tokens), llm=s["llm"], progress=False, **kw)
+
+
+def test_a_run_where_every_request_fails_says_why(setup, monkeypatch):
+    """generate() counts the reasons; the CLI exits 1 with them on one line (no output dir is lost)."""
+    from typer.testing import CliRunner
+
+    import synth.generate
+    from assay.cli import app
+    from synth.corpus import write_documents
+
+    s = setup
+    docs = [{"doc_id": f"d{i}", "text": " \n "} for i in range(3)]  # nothing to prompt with
+    blank = write_documents(docs, s["root"] / "blank", "r0")
+    m = _gen(s, "all-fail", 1, seeds=blank)
+    assert m["counts"] == {"seeds": 3, "kept": 0, "error": 3, "error_reasons": {"empty prompt": 3}}
+    monkeypatch.setattr(synth.generate, "generate", lambda *a, **k: m)
+    r = CliRunner().invoke(app, ["synth", "generate", "--model", str(s["hf"]), "--seeds", str(blank),
+                                 "-o", str(s["root"] / "all-fail-cli")])
+    assert r.exit_code == 1
+    assert "every one of the 3 requests failed (3 empty prompt)" in r.output
 
 
 def _texts(d):
@@ -90,13 +110,19 @@ def test_generation_is_reproducible_and_differs_across_seeds(setup):
     assert man["gates"]["overall"] == "not_validated" and man["seeds"]["path"] == str(s["seeds"].resolve())
 
 
-def test_too_long_prompts_are_error_rows_and_reruns_resume(setup):
+def test_requests_are_fitted_to_the_context_and_reruns_resume(setup):
     s = setup
     m = _gen(s, "long", 3, params={"prefix_words": 400}, batch_size=4)  # longer than the 128-token context
-    prov = pq.read_table(s["root"] / "long/provenance/part-00000.parquet").to_pylist()
-    assert len(prov) == s["n"] and m["counts"]["error"] >= 1
-    errs = [r for r in prov if r["decision"] == "error"]
-    assert all(r["step"] == "synth.generate" and "prompt too long" in r["reason"] for r in errs)
+    # 48 new tokens fit (at most half of 128); prompts keep their last 128 - 48 - 1 = 79 tokens
+    want = {"max_model_len": 128, "max_tokens_requested": 48, "max_tokens": 48, "max_prompt_tokens": 79}
+    assert {k: m["fit"][k] for k in want} == want
+    assert m["fit"]["prompts_cut"] >= s["n"] - 1 and m["counts"]["kept"] >= s["n"] - 1
+    syn = pq.read_table(s["root"] / "long/synth/part-00000.parquet").to_pylist()
+    assert all(r["n_prompt_tokens"] <= 79 for r in syn if r["n_prompt_tokens"] is not None)
+    big = _gen(s, "clamped", 3, sampling_max_tokens=500)
+    assert big["fit"]["max_tokens"] == 64 and big["counts"]["kept"] >= s["n"] - 1
+    clamped = pq.read_table(s["root"] / "clamped/synth/part-00000.parquet").column("n_tokens").to_pylist()
+    assert max(clamped) <= 64
 
     out = s["root"] / "resume"
     _gen(s, "resume", 4, batch_size=4)

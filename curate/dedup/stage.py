@@ -26,9 +26,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from curate import faults
 from curate.dedup.against import EarlierPart, PrepareTask, prepare_part
 from curate.dedup.exact import ExactDuplicates
-from curate.dedup.faults import fault_point
 from curate.dedup.ids import RepeatedIds
 from curate.dedup.keyed import KeyedStep, MapTask, ReduceTask, map_keys, reduce_keys
 from curate.dedup.minhash import NearDedupConfig
@@ -91,7 +91,7 @@ def wave(ctx: DedupRun, name: str, fn: TaskFn, tasks: Sequence[Any], result: Ded
     with Progress(name, len(tasks), ctx.progress) as bar:
         for finished, _ in enumerate(ctx.executor.map(fn, tasks, is_done=_done, cost=cost,
                                                              memory=lambda t: budget, progress=bar), 1):
-            fault_point(name, finished)
+            faults.wave_finished(name, finished)
     results = [read_marker(t.marker, t.key) or {} for t in tasks]
     peak = max((r.get("peak_rss_mb", 0.0) for r in results), default=0.0)
     result.waves[name] = {"tasks": len(tasks), "max_task_peak_rss_mb": peak,

@@ -9,6 +9,7 @@ so the driver's bookkeeping stays small for crawls of 100k files.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -18,6 +19,7 @@ MAX_RETRIES = 3  # when a worker process or node dies (Ray's own default for tas
 RETRY_EXCEPTIONS = [OSError, TimeoutError]  # object-store reads fail transiently (timeouts, throttling)
 IN_FLIGHT_PER_CPU = 2  # enough to keep every worker busy
 POLL_S = 0.2  # how often the driver collects progress reports
+FAULT_ENV = "ASSAY_FAULT"  # test hooks (curate/faults.py): workers started before the test need them passed
 
 
 def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> None:
@@ -109,6 +111,9 @@ class RayExecutor:
                     if memory is not None:
                         want = memory(task)
                         options["memory"] = min(want, int(cap * 0.9)) if cap else want
+                    faults = {k: v for k, v in os.environ.items() if k.startswith(FAULT_ENV)}
+                    if faults:
+                        options["runtime_env"] = {"env_vars": faults}
                     running[remote.options(**options).remote(fn, task, reporter)] = task
                 finished, _ = ray.wait(list(running), num_returns=1, timeout=POLL_S)
                 if reporter is not None:

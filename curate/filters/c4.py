@@ -47,7 +47,7 @@ def count_sentences(line: str) -> int:
 
 
 class C4Config(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # nan would reject every page
 
     enabled: bool = True
     remove_citations: bool = True

@@ -15,7 +15,7 @@ from curate.filters.text import TERMINAL_PUNCTUATION, Doc, duplicates, over, rat
 
 
 class FineWebQualityConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # nan would reject every page
 
     enabled: bool = True
     line_punct_thr: float | None = 0.12  # FineWeb: reject if < 12% of lines end in punctuation

@@ -37,7 +37,7 @@ from curate.filters.text import (
 
 
 class GopherRepetitionConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # nan would reject every page
 
     enabled: bool = True
     # Gopher Table A1 (= datatrove GopherRepetitionFilter defaults).
@@ -109,7 +109,7 @@ ELLIPSES = ("...", "…")
 
 
 class GopherQualityConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # nan would reject every page
 
     enabled: bool = True
     # Gopher A.1.1 (= datatrove GopherQualityFilter defaults).

@@ -22,10 +22,23 @@ def packaged_model_path() -> Path:
 def _load(path: str):  # noqa: ANN202 (fasttext has no types)
     import fasttext
 
-    if not os.path.exists(path):
+    if not os.path.isfile(path):
         raise ConfigError(f"lid.model_path: language-ID model not found: {path}")
     fasttext.FastText.eprint = lambda *args, **kwargs: None  # silence its load-time warning
-    return fasttext.load_model(path)
+    try:
+        return fasttext.load_model(path)
+    except (ValueError, RuntimeError, MemoryError) as exc:
+        raise ConfigError(f"lid.model_path: {path}: not a fastText model ({exc})") from None
+
+
+def check_model(path: str | os.PathLike[str]) -> None:
+    """Load the model once (cached for the run), so a bad path is a config error, not a crash mid-run.
+
+    Raises ValueError (config validation turns it into one line naming the key)."""
+    try:
+        _load(str(path))
+    except ConfigError as exc:
+        raise ValueError(str(exc).removeprefix("lid.model_path: ")) from None
 
 
 class LanguageIdentifier:

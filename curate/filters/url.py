@@ -17,10 +17,9 @@ import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from curate.filters.text import Doc
-from provenance.errors import ConfigError
 
 REGEX_PREFIX = "re:"
 
@@ -32,6 +31,12 @@ class UrlFilterConfig(BaseModel):
     blocklist_file: Path | None = None  # one rule a line, format above
     domains: list[str] = Field(default_factory=list)  # empty by default (see module docstring)
     regexes: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _rules_load(self) -> UrlFilterConfig:
+        if self.enabled:
+            load_rules(self)  # a missing block list or a bad regex fails here, before a run starts
+        return self
 
 
 def parse_blocklist(lines: list[str]) -> tuple[list[str], list[str]]:
@@ -62,6 +67,30 @@ def host_of(doc: Doc) -> str | None:
     return _norm_domain(host) if host else None
 
 
+def load_rules(config: UrlFilterConfig) -> tuple[list[str], list[str], list[re.Pattern[str]]]:
+    """(domains, regexes, compiled regexes) of a config and its block-list file; ValueError when the
+    file cannot be read or a regex does not compile."""
+    domains, regexes = list(config.domains), list(config.regexes)
+    if config.blocklist_file is not None:
+        try:
+            text = Path(config.blocklist_file).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ValueError(f"block list {config.blocklist_file}: cannot read: {exc}") from None
+        more_domains, more_regexes = parse_blocklist(text.splitlines())
+        domains += more_domains
+        regexes += more_regexes
+    # Rule ids are stable positions: domains first, then regexes (signals store the id).
+    domains = sorted({_norm_domain(d) for d in domains if _norm_domain(d)})
+    regexes = list(dict.fromkeys(regexes))
+    compiled = []
+    for pattern in regexes:
+        try:
+            compiled.append(re.compile(pattern, re.IGNORECASE))
+        except re.error as exc:
+            raise ValueError(f"bad regex {pattern!r}: {exc}") from None
+    return domains, regexes, compiled
+
+
 class UrlFilter:
     """Blocks pages whose host is (a subdomain of) a listed domain, or whose URL matches a regex."""
 
@@ -69,27 +98,8 @@ class UrlFilter:
 
     def __init__(self, config: UrlFilterConfig | None = None) -> None:
         self.config = config or UrlFilterConfig()
-        domains = list(self.config.domains)
-        regexes = list(self.config.regexes)
-        if self.config.blocklist_file is not None:
-            path = Path(self.config.blocklist_file)
-            try:
-                text = path.read_text(encoding="utf-8")
-            except OSError as exc:
-                raise ConfigError(f"url block list {path}: cannot read: {exc}") from None
-            more_domains, more_regexes = parse_blocklist(text.splitlines())
-            domains += more_domains
-            regexes += more_regexes
-        # Rule ids are stable positions: domains first, then regexes (signals store the id).
-        self.domains = sorted({_norm_domain(d) for d in domains if _norm_domain(d)})
+        self.domains, self.regexes, self._compiled = load_rules(self.config)
         self._domain_ids = {d: i for i, d in enumerate(self.domains)}
-        self.regexes = list(dict.fromkeys(regexes))
-        self._compiled = []
-        for pattern in self.regexes:
-            try:
-                self._compiled.append(re.compile(pattern, re.IGNORECASE))
-            except re.error as exc:
-                raise ConfigError(f"url block list: bad regex {pattern!r}: {exc}") from None
 
     def annotate(self, doc: Doc) -> dict[str, float | int | bool]:
         """`url_block_rule`: id of the first matching rule (-1: none). Domains by label suffix."""

@@ -1,8 +1,10 @@
 """Turn an HTML payload into text: charset from the HTTP header, then <meta>, then detection.
 
-Labels are mapped the way browsers map them (WHATWG Encoding Standard): a page
-labelled iso-8859-1 is decoded as windows-1252, gb2312 as gb18030, and so on,
-because that is what the page's author saw.
+Labels are read the way browsers read them (WHATWG Encoding Standard, "names and labels", through
+the `webencodings` table): a page labelled iso-8859-1 is decoded as windows-1252, gb2312 as
+gb18030, and so on, because that is what the page's author saw. A label browsers do not know
+(`utf-7`, `punycode`, Python-only codec names) is ignored, as a browser ignores it: besides
+being wrong, some of those codecs are quadratic on hostile input (punycode: 55 s for 1 MB).
 """
 
 from __future__ import annotations
@@ -10,17 +12,28 @@ from __future__ import annotations
 import codecs
 import re
 
+import webencodings
 from charset_normalizer import from_bytes
 
-# WHATWG Encoding Standard, "labels" table: legacy labels browsers decode with a superset.
-_WHATWG_SUPERSETS = {
-    "iso-8859-1": "cp1252", "latin1": "cp1252", "latin-1": "cp1252", "l1": "cp1252", "ascii": "cp1252",
-    "us-ascii": "cp1252", "iso8859-1": "cp1252", "iso_8859-1": "cp1252", "windows-1252": "cp1252",
-    "gb2312": "gb18030", "gbk": "gb18030", "gb_2312-80": "gb18030", "x-gbk": "gb18030", "cp936": "gb18030",
-    "iso-8859-9": "cp1254", "latin5": "cp1254", "tis-620": "cp874", "iso-8859-11": "cp874",
-    "ks_c_5601-1987": "cp949", "euc-kr": "cp949", "shift_jis": "cp932", "sjis": "cp932", "x-sjis": "cp932",
-    "ms_kanji": "cp932", "big5": "big5hkscs", "utf8": "utf-8", "unicode-1-1-utf-8": "utf-8",
-}
+# Decoders browsers use for these WHATWG encodings: supersets (the standard's gbk decoder is gb18030;
+# shift_jis, euc-kr and big5 are decoded with the Windows / HKSCS extensions in practice).
+_SUPERSETS = {"gbk": "gb18030", "shift_jis": "cp932", "euc-kr": "cp949", "big5": "big5hkscs",
+              "iso-8859-8-i": "iso8859-8", "windows-874": "cp874"}
+# Encodings the standard decodes as "replacement" (they smuggle markup past filters) or as
+# x-user-defined (no text meaning): refused.
+_REFUSED = {"hz-gb-2312", "iso-2022-kr", "x-user-defined"}
+# Python codecs the detector may name, mapped as the labels are (latin-1 is windows-1252 on the web).
+_DETECTED = {"gbk": "gb18030", "gb2312": "gb18030", "shift_jis": "cp932", "euc_kr": "cp949",
+             "big5": "big5hkscs", "latin-1": "cp1252", "iso8859-1": "cp1252", "ascii": "cp1252"}
+
+
+def _web_codec(name: str) -> str:
+    enc = webencodings.lookup(name)
+    return codecs.lookup(_SUPERSETS.get(enc.name, enc.codec_info.name)).name
+
+
+# Every Python codec a page may be decoded with: those of the standard's encodings.
+WEB_CODECS = frozenset(_web_codec(n) for n in set(webencodings.LABELS.values()) if n not in _REFUSED)
 
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_.:\-]+)""", re.I)
 _HEADER_CHARSET = re.compile(r"""charset\s*=\s*["']?\s*([a-zA-Z0-9_.:\-]+)""", re.I)
@@ -31,15 +44,23 @@ META_PRESCAN_BYTES = 4096
 
 
 def normalize_charset(label: str | None) -> str | None:
-    """A Python codec name for a charset label, or None when Python does not know it."""
+    """The Python codec browsers decode a charset label with, or None when browsers do not know it."""
     if not label:
         return None
-    label = label.strip().strip("\"'").lower()
-    label = _WHATWG_SUPERSETS.get(label, label)
+    enc = webencodings.lookup(label.strip().strip("\"'"))
+    if enc is None or enc.name in _REFUSED:
+        return None
+    return _web_codec(enc.name)
+
+
+def detected_codec(name: str | None) -> str | None:
+    """The codec for a detector's guess, when it is one of the web's encodings."""
     try:
-        return codecs.lookup(label).name
+        codec = codecs.lookup(name or "").name
     except LookupError:
         return None
+    codec = codecs.lookup(_DETECTED.get(codec, codec)).name
+    return codec if codec in WEB_CODECS else None
 
 
 def charset_from_content_type(content_type: str | None) -> str | None:
@@ -74,7 +95,7 @@ def decode_html(payload: bytes, content_type: str | None) -> tuple[str, str, str
         pass
     best = from_bytes(payload[:200_000]).best()
     if best is not None:
-        codec = normalize_charset(best.encoding) or "utf-8"
+        codec = detected_codec(best.encoding) or "utf-8"
         return payload.decode(codec, "replace"), codec, "detected"
     return payload.decode("utf-8", "replace"), "utf-8", "fallback"
 

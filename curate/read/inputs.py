@@ -56,13 +56,21 @@ def _expand_one(item: str) -> list[str]:
     return _expand_local(item)
 
 
+def _real(path: str | os.PathLike[str]) -> str:
+    """The one spelling of a local input: its real path (symlinks resolved), however it was named (a
+    path, a glob, a directory, a file:// URL), so `source_file` and the run_id do not depend on it."""
+    return str(Path(path).resolve())
+
+
 def _expand_local(item: str) -> list[str]:
     path = Path(item)
+    if path.is_file():  # a file whose name holds glob characters ("[1].warc.gz") is that file
+        return [_real(path)]
     if any(ch in item for ch in "*?["):
         matches = [m for m in glob.glob(item, recursive=True) if os.path.isfile(m)]
         if not matches:
             raise InputError(f"{item}: the pattern matches no file")
-        return [os.path.abspath(m) for m in matches]
+        return [_real(m) for m in matches]
     if path.is_dir():
         if OutDir(path).manifest.is_file():
             raise InputError(
@@ -73,7 +81,5 @@ def _expand_local(item: str) -> list[str]:
         files = [p for p in path.rglob("*") if p.is_file() and is_warc_path(p)]
         if not files:
             raise InputError(f"{item}: directory holds no WARC/ARC/WET files")
-        return [str(p.resolve()) for p in files]
-    if path.is_file():
-        return [str(path.resolve())]
+        return [_real(p) for p in files]
     raise InputError(f"{item}: no such file or directory")

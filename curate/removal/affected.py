@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from provenance.manifest import scan_manifest
 from provenance.outdir import MANIFEST, OutDir, sha256_file
 
 
@@ -34,11 +34,8 @@ def _training_manifests(run_roots: list[Path]) -> Iterator[tuple[Path, dict[str,
             if str(man_path.resolve()) in seen:
                 continue
             seen.add(str(man_path.resolve()))
-            try:
-                man = json.loads(man_path.read_text())
-            except (OSError, json.JSONDecodeError):
-                continue
-            if man.get("kind") == "train":
+            man = scan_manifest(man_path)
+            if man is not None and man.get("kind") == "train":
                 yield man_path, man
 
 

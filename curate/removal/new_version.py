@@ -26,6 +26,7 @@ from curate.removal.affected import find_training_runs, shards_holding
 from curate.removal.request import TakedownError, request_id, selector
 from curate.tokens.config import TokenizeConfig
 from curate.tokens.stage import tokenize_documents
+from provenance.errors import InputError
 from provenance.manifest import now_iso, read_manifest, write_manifest
 from provenance.outdir import (
     CORPUS_KINDS,
@@ -34,6 +35,7 @@ from provenance.outdir import (
     REJECTED,
     WORK,
     OutDir,
+    claim,
     list_outputs,
     sha256_file,
     write_bytes,
@@ -49,11 +51,18 @@ def _parent(src: OutDir, dst: OutDir) -> dict[str, Any]:
         raise TakedownError(f"{src.root}: kind {parent.get('kind')!r} is not a curated corpus")
     if dst.root == src.root:
         raise TakedownError("-o NEW must differ from OUT (a takedown writes a new corpus version)")
-    if dst.root.exists() and any(dst.root.iterdir()):
-        raise TakedownError(f"{dst.root}: exists and is not empty")
     if not src.parts(PROVENANCE):
         raise TakedownError(f"{src.root}: no {PROVENANCE}/*.parquet")
     return parent
+
+
+def _claim(dst: OutDir, req_id: str) -> None:
+    """NEW must be new or empty, or hold this same request's unfinished version (a rerun after a crash
+    then completes it, rather than being refused by the files the crash left)."""
+    try:
+        claim(dst.root, req_id, "takedown")
+    except InputError:
+        raise TakedownError(f"{dst.root}: exists and is not empty") from None
 
 
 def _mark_provenance(src: OutDir, dst: OutDir, match: pl.Expr, reason: str,
@@ -125,6 +134,7 @@ def takedown(src_dir: str | os.PathLike[str], dst_dir: str | os.PathLike[str], *
         request["note"] = note
     parent_sha = sha256_file(src.manifest)
     req_id = request_id(parent.get("run_id"), parent_sha, request)
+    _claim(dst, req_id)
     reason = f"{req_id}: {request['selector']}={request['value']}"
     matched_ids, removed_kept = _mark_provenance(src, dst, match, reason, req_id)
     removed_rejected = _drop_texts(src, dst, matched_ids)

@@ -24,9 +24,12 @@ def cc_license_id(href: str, base_url: str | None = None) -> str | None:
     Relative links count only when `base_url` is on creativecommons.org (CC's own site footer).
     """
     href = (href or "").strip()
-    if base_url:
-        href = urljoin(base_url, href)
-    parts = urlsplit(href)
+    try:  # a crawled URL may not parse ("http://[::1/x": an unclosed IPv6 literal): then no licence link
+        if base_url:
+            href = urljoin(base_url, href)
+        parts = urlsplit(href)
+    except ValueError:
+        return None
     host = (parts.hostname or "").lower()
     if host not in ("creativecommons.org", "www.creativecommons.org"):
         return None

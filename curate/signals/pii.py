@@ -11,6 +11,7 @@ documentation pages (version numbers, dates, ids):
 
 from __future__ import annotations
 
+import bisect
 import ipaddress
 import re
 from collections.abc import Callable
@@ -167,17 +168,21 @@ _DETECTORS: tuple[tuple[str, re.Pattern[str], Callable[[re.Match[str]], int]], .
 
 
 def find_pii(text: str) -> list[tuple[int, int, str]]:
-    """Non-overlapping (start, end, type) spans of personal information, sorted by start."""
-    taken: list[tuple[int, int, str]] = []
+    """Non-overlapping (start, end, type) spans of personal information, sorted by start.
 
-    def free(a: int, b: int) -> bool:
-        return all(b <= s or a >= e for s, e, _ in taken)
-
+    Each detector's candidates are checked against the spans earlier detectors took with a binary
+    search (O(log n) a candidate: a page with 48,000 addresses took 56 s with a linear scan)."""
+    taken: list[tuple[int, int, str]] = []  # sorted, non-overlapping: ends increase with starts
     for kind, pattern, valid in _DETECTORS:
-        for m in pattern.finditer(text):
-            if free(m.start(), m.end()) and (n := valid(m)):
-                taken.append((m.start(), m.start() + n, kind))
-    return sorted(taken)
+        starts = [s for s, _, _ in taken]
+        found = []
+        for m in pattern.finditer(text):  # one pattern's matches never overlap each other
+            i = bisect.bisect_left(starts, m.end())  # taken spans that start before this match ends
+            if (i == 0 or taken[i - 1][1] <= m.start()) and (n := valid(m)):
+                found.append((m.start(), m.start() + n, kind))
+        if found:
+            taken = sorted(taken + found)
+    return taken
 
 
 def detect_pii(text: str) -> dict[str, int]:

@@ -1,23 +1,25 @@
 """The twelve items of the AB 2013 disclosure (Civil Code 3111(a)), one function each.
 
 `ITEMS` maps an item's number to the function that answers it from the facts of the inputs
-(`provenance.disclosure_facts`) and the developer's declarations; each answer says its basis
-(derived, declared, not_provided) and carries its evidence.
+(`provenance.disclosure.facts`, with the wording other formats share in `statements`) and the
+developer's declarations; each answer says its basis (derived, declared, not_provided) and
+carries its evidence.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from provenance.declarations import Declarations
+from provenance.disclosure import statements as st
+from provenance.disclosure.common import NOT_PROVIDED, Basis, basis_of, declared_or_missing, yes_no
+from provenance.disclosure.facts import Facts
 from provenance.gates import SYNTH_KIND
-from provenance.schema import PII_TYPES, TAKEN_DOWN
 
-NOT_PROVIDED = "NOT PROVIDED"
 TOP_DOMAINS = 20  # how many domains the answer lists by name (all are in the evidence)
+
 
 def count_range(n: int) -> str:
     """Order-of-magnitude range, as 3111(a)(3) allows ("general ranges"): 2,345 -> "1,000-9,999"."""
@@ -31,49 +33,14 @@ def _item(n: int, answer: str, basis: str, evidence: dict[str, Any]) -> dict[str
     return {"number": n, "title": ITEM_TITLES[n], "answer": answer, "basis": basis, "evidence": evidence}
 
 
-def _declared_or_missing(n: int, value: Any, key: str, fmt: Any = str) -> dict[str, Any]:
-    if value is None:
-        return _item(n, NOT_PROVIDED, "not_provided", {"declaration_key": key})
-    return _item(n, fmt(value), "declared", {"declaration_key": key, "declared": value})
-
-
-def _yes_no(v: bool | None) -> str:
-    return NOT_PROVIDED if v is None else ("Yes" if v else "No")
-
-
-@dataclass(frozen=True)
-class Facts:
-    """What `read_inputs` found, by kind, with the manifest references evidence cites."""
-
-    corpora: list[dict[str, Any]]
-    synth: list[dict[str, Any]]
-    train: list[dict[str, Any]]
-
-    @property
-    def refs(self) -> list[dict[str, Any]]:
-        return [c["manifest"] for c in self.corpora]
-
-    @property
-    def all_refs(self) -> list[dict[str, Any]]:
-        return self.refs + [s["manifest"] for s in self.synth] + [t["manifest"] for t in self.train]
-
-    @property
-    def kept(self) -> int:
-        return sum(c["kept"] for c in self.corpora)
-
-
-def _sum_by(rows: Any, key: str) -> dict[str, int]:
-    """Documents per `key` value over the corpora's breakdowns (domains, languages, licences)."""
-    out: dict[str, int] = {}
-    for x in rows:
-        out[str(x[key])] = out.get(str(x[key]), 0) + x["documents"]
-    return out
+def _declared_or_missing(n: int, value: Any, key: str) -> dict[str, Any]:
+    return _item(n, *declared_or_missing(value, key))
 
 
 def item_sources(f: Facts, decl: Declarations) -> dict[str, Any]:
     """(1) sources: WARC files, web domains, generators, declared owners."""
-    domains = _sum_by((x for c in f.corpora for x in c["domains"]), "domain")
-    top = sorted(domains.items(), key=lambda kv: (-kv[1], kv[0]))
+    domains = st.sum_by((x for c in f.corpora for x in c["domains"]), "domain")
+    top = st.ranked(domains)
     warcs = [w for c in f.corpora for w in c["warc_inputs"]]
     parts = []
     if f.corpora:
@@ -88,7 +55,7 @@ def item_sources(f: Facts, decl: Declarations) -> dict[str, Any]:
                  else f"Owners of the crawled sites: {NOT_PROVIDED} beyond the domains listed.")
     if decl.sources.notes:
         parts.append(decl.sources.notes)
-    return _item(1, " ".join(parts), "derived" if f.corpora or f.synth else "not_provided", {
+    return _item(1, " ".join(parts), basis_of(f.corpora or f.synth), {
         "warc_files": warcs, "domains": [{"domain": d, "documents": n} for d, n in top],
         "n_domains": len(domains),
         "sample_urls": {x["domain"]: x["sample_url"] for c in f.corpora for x in c["domains"][:TOP_DOMAINS]},
@@ -120,57 +87,44 @@ def item_counts(f: Facts, decl: Declarations) -> dict[str, Any]:
     ans = NOT_PROVIDED
     if lines:
         ans = "; ".join(lines) + f". Total: {total:,} data points ({count_range(total)})."
-    return _item(3, ans, "derived" if lines else "not_provided", {"datasets": ev, "total": total})
+    return _item(3, ans, basis_of(lines), {"datasets": ev, "total": total})
 
 
 def item_types(f: Facts, decl: Declarations) -> dict[str, Any]:
-    """(4) types of data points: languages, synthetic tasks, token shards."""
-    langs = _sum_by((x for c in f.corpora for x in c["languages"]), "lang")
+    """(4) types of data points: languages, synthetic sets with their label types, token shards."""
+    langs = st.sum_by((x for c in f.corpora for x in c["languages"]), "lang")
     kinds = []
     if f.corpora:
-        by_count = sorted(langs.items(), key=lambda kv: (-kv[1], kv[0]))
         kinds.append("text documents extracted from web pages (HTML), in languages "
-                     + ", ".join(f"{k} ({v})" for k, v in by_count))
+                     + ", ".join(f"{k} ({v})" for k, v in st.ranked(langs)))
     if f.synth:
-        kinds.append("synthetic text (tasks: " + ", ".join(sorted({str(s["task"]) for s in f.synth})) + ")")
-    if any(c["tokens"] is not None for c in f.corpora + f.synth):
+        kinds.append("synthetic text: " + "; ".join(st.synthetic_types(f)))
+    if any(d["tokens"] is not None for d in f.datasets):
         kinds.append("token sequences of those documents (Arrow token shards)")
     ans = "; ".join(kinds) + "." if kinds else NOT_PROVIDED
     if decl.data_types:
         ans += f" Declared: {decl.data_types}"
-    basis = "derived" if kinds else ("declared" if decl.data_types else "not_provided")
+    basis = basis_of(kinds, decl.data_types)
     content_types = {str(x["content_type"]): x["documents"] for c in f.corpora for x in c["content_types"]}
+    labels = [{k: s[k] for k in ("path", "task", "labels", "labelled_records", "records")} for s in f.synth]
     return _item(4, ans, basis, {"languages": langs, "content_types": content_types,
-                                 "declared": decl.data_types, "manifests": f.all_refs})
+                                 "synthetic_labels": labels, "declared": decl.data_types,
+                                 "manifests": f.all_refs})
 
 
 def item_intellectual_property(f: Facts, decl: Declarations) -> dict[str, Any]:
-    """(5) copyright / public domain, from the licence scan; opt-out signals."""
+    """(5) copyright-protected material, Creative Commons licences and public domain, each stated
+    on its own; trademarks and patents (declared); opt-out signals."""
     if not f.corpora:
         return _declared_or_missing(5, decl.intellectual_property.notes, "intellectual_property.notes")
-    lic = _sum_by((x for c in f.corpora for x in c["licenses"]), "license")
-    n_docs = f.kept
-    unlicensed = lic.get("none detected", 0)
-    public = sum(v for k, v in lic.items() if k.startswith(("cc0-", "cc-pdm-")))
-    found = ", ".join(f"{k}: {v}" for k, v in sorted(lic.items()) if k != "none detected") or "none"
-    entirely = "entirely" if public == n_docs and n_docs else "not entirely"
-    ans = (f"Of {n_docs:,} kept web documents, {n_docs - unlicensed:,} carry a Creative Commons licence or "
-           f"public-domain marking ({found}) "
-           f"and {unlicensed:,} carry none that was detected; web pages without a licence are presumed "
-           f"protected by copyright. The datasets are {entirely} public domain.")
+    ans, ev = st.copyright_statement(f)
     if decl.intellectual_property.notes:
         ans += f" Declared: {decl.intellectual_property.notes}"
     else:
         ans += f" Trademark or patent content: {NOT_PROVIDED}."
-    opt = sum(c["tdm_reserved"]["kept"] + c["noai"]["kept"] for c in f.corpora)
-    ans += (f" Opt-out signals (TDMRep tdm-reservation / robots noai): "
-            f"{sum(c['tdm_reserved']['all'] for c in f.corpora)} TDM-reserved and "
-            f"{sum(c['noai']['all'] for c in f.corpora)} "
-            f"noai record(s) seen, {opt} among kept documents; dropping opted-out pages was "
-            f"{'on' if all(c['drop_opted_out'] for c in f.corpora) else 'off'}.")
-    return _item(5, ans, "derived", {
-        "licenses": lic, "documents": n_docs, "public_domain_documents": public,
-        "tdm_reserved": {c["path"]: c["tdm_reserved"] for c in f.corpora},
+    ans += " " + st.opt_out_text(f)
+    return _item(5, ans, Basis.DERIVED, {
+        **ev, "tdm_reserved": {c["path"]: c["tdm_reserved"] for c in f.corpora},
         "noai": {c["path"]: c["noai"] for c in f.corpora},
         "declared": decl.intellectual_property.notes, "manifests": f.refs})
 
@@ -179,81 +133,59 @@ def item_licensing(f: Facts, decl: Declarations) -> dict[str, Any]:
     """(6) purchased or licensed: a contract question."""
     li = decl.licensing
     if li.purchased is None and li.licensed is None and li.terms is None:
-        return _item(6, NOT_PROVIDED, "not_provided", {"declaration_key": "licensing"})
-    ans = f"Purchased: {_yes_no(li.purchased)}. Licensed: {_yes_no(li.licensed)}."
+        return _item(6, NOT_PROVIDED, Basis.MISSING, {"declaration_key": "licensing"})
+    ans = f"Purchased: {yes_no(li.purchased)}. Licensed: {yes_no(li.licensed)}."
     if li.terms:
         ans += f" {li.terms}"
-    return _item(6, ans, "declared", {"declaration_key": "licensing", "declared": li.model_dump()})
+    return _item(6, ans, Basis.DECLARED, {"declaration_key": "licensing", "declared": li.model_dump()})
 
 
 def item_personal_information(f: Facts, decl: Declarations) -> dict[str, Any]:
-    """(7) personal information, from the PII scan."""
+    """(7) personal information: what the PII scan found, what it detects and what it cannot."""
     if not f.corpora:
         return _declared_or_missing(7, decl.personal_information, "personal_information")
-    pii = {t: sum(c["pii_totals"][t] for c in f.corpora) for t in PII_TYPES}
-    docs_pii = sum(c["documents_with_pii"] for c in f.corpora)
-    redacted = sum(c["pii_redacted_documents"] for c in f.corpora)
-    found = ", ".join(f"{t}: {v:,}" for t, v in pii.items() if v) or "none"
-    ans = (f"{'Yes' if docs_pii else 'No personal information was detected'}: {docs_pii:,} of {f.kept:,} "
-           f"kept documents contain personal information detected by pattern scan ({found}). "
-           + (f"{redacted:,} document(s) were redacted (placeholders replace the detected items)."
-              if redacted else "No redaction was applied."))
-    if decl.personal_information:
-        ans += f" Declared: {decl.personal_information}"
-    return _item(7, ans, "derived", {
-        "pii_totals": pii, "documents_with_pii": docs_pii, "redacted_documents": redacted,
-        "redaction_enabled": {c["path"]: c["redaction_enabled"] for c in f.corpora},
-        "detector": "curate.signals (email, phone, public IP, Luhn card, SSN, IBAN)", "manifests": f.refs})
+    ans, ev = st.pii_statement(f, decl.personal_information)
+    return _item(7, ans, Basis.DERIVED, {**ev, "manifests": f.refs})
 
 
 def item_consumer_information(f: Facts, decl: Declarations) -> dict[str, Any]:
     """(8) aggregate consumer information: not observable in text."""
     ci = decl.consumer_information
     if ci.aggregate is None:
-        return _item(8, NOT_PROVIDED, "not_provided", {"declaration_key": "consumer_information.aggregate"})
-    return _item(8, _yes_no(ci.aggregate) + (f". {ci.notes}" if ci.notes else "."), "declared",
+        return _item(8, NOT_PROVIDED, Basis.MISSING, {"declaration_key": "consumer_information.aggregate"})
+    return _item(8, yes_no(ci.aggregate) + (f". {ci.notes}" if ci.notes else "."), Basis.DECLARED,
                  {"declaration_key": "consumer_information", "declared": ci.model_dump()})
 
 
 def item_processing(f: Facts, decl: Declarations) -> dict[str, Any]:
-    """(9) processing steps with removal counts."""
+    """(9) processing steps with removal counts, and their purpose (declared)."""
     if not f.corpora:
         return _declared_or_missing(9, decl.processing, "processing")
-    steps = [f"{r['step'] or 'unknown'} ({r['decision']}): {r['count']:,}"
-             for c in f.corpora for r in c["removed_by_step"] if r["decision"] != TAKEN_DOWN]
-    td = sum(c["taken_down"] for c in f.corpora)
-    ans = ("Every WARC record was read, decoded, main text extracted, language identified, filtered by "
-           "quality rules and deduplicated; records removed per step: " + ("; ".join(steps) or "none") + ".")
-    red = sum(c["pii_redacted_documents"] for c in f.corpora)
-    if red:
-        ans += f" PII redaction replaced detected items in {red:,} document(s)."
-    if td:
-        ans += (f" Takedown requests removed {td:,} document(s) "
-                f"({sum(c['takedown_requests'] for c in f.corpora)} request(s)).")
-    if any(c["tokens"] is not None for c in f.corpora):
-        ans += " Kept documents were tokenized into token shards."
+    ans, ev = st.processing_statement(f)
     ans += (f" Purpose: {decl.processing}" if decl.processing
             else f" Purpose of the processing: {NOT_PROVIDED}.")
-    return _item(9, ans, "derived", {
-        "by_corpus": {c["path"]: c["removed_by_step"] for c in f.corpora}, "taken_down": td,
-        "declared": decl.processing, "manifests": f.refs})
+    return _item(9, ans, Basis.DERIVED, {**ev, "declared": decl.processing, "manifests": f.refs})
 
 
 def item_collection_period(f: Facts, decl: Declarations) -> dict[str, Any]:
-    """(10) collection period from WARC-Date of the kept documents; "ongoing" is declared."""
-    mins = [c["warc_date_kept"]["min"] for c in f.corpora if c["warc_date_kept"]["min"]]
-    maxs = [c["warc_date_kept"]["max"] for c in f.corpora if c["warc_date_kept"]["max"]]
+    """(10) collection period from WARC-Date of the kept documents, the generation period of each
+    synthetic set; "ongoing" is declared."""
+    period = st.collection_period(f)
     ongoing = decl.collection.ongoing
     notice = {None: f"Whether collection is ongoing: {NOT_PROVIDED}.",
               True: "NOTICE: data collection is ongoing.", False: "Data collection is not ongoing."}[ongoing]
-    if not mins:
-        return _item(10, f"{NOT_PROVIDED}. {notice}", "not_provided", {"ongoing_declared": ongoing})
-    ans = f"Collected (WARC-Date of kept documents) from {min(mins)} to {max(maxs)}. {notice}"
+    generated = f" Synthetic sets generated: {st.generation_text(f)}." if f.synth else ""
+    if not period["min"] and not f.synth:
+        return _item(10, f"{NOT_PROVIDED}. {notice}", Basis.MISSING, {"ongoing_declared": ongoing})
+    ans = (f"Collected (WARC-Date of kept documents) from {period['min']} to {period['max']}."
+           if period["min"] else "")
+    ans = f"{ans}{generated} {notice}".strip()
     if decl.collection.notes:
         ans += f" {decl.collection.notes}"
-    return _item(10, ans, "derived", {
-        "min": min(mins), "max": max(maxs), "all_records": {c["path"]: c["warc_date_all"] for c in f.corpora},
-        "ongoing_declared": ongoing, "manifests": f.refs})
+    return _item(10, ans, Basis.DERIVED, {
+        **period, "all_records": {c["path"]: c["warc_date_all"] for c in f.corpora},
+        "synthetic_generation": st.generation_periods(f), "ongoing_declared": ongoing,
+        "manifests": f.all_refs})
 
 
 def item_first_use(f: Facts, decl: Declarations) -> dict[str, Any]:
@@ -262,15 +194,15 @@ def item_first_use(f: Facts, decl: Declarations) -> dict[str, Any]:
         uses = sorted(f.train, key=lambda t: str(t["first_read_at"]))
         ans = "; ".join(f"training run {t['run_id']} first read its data at {t['first_read_at']} "
                         f"({', '.join(str(x['name']) for x in t['data'])})" for t in uses)
-        return _item(11, f"First used {uses[0]['first_read_at']}: {ans}.", "derived", {
+        return _item(11, f"First used {uses[0]['first_read_at']}: {ans}.", Basis.DERIVED, {
             "training_runs": [{"run_id": t["run_id"], "first_read_at": t["first_read_at"], "data": t["data"],
                                "manifest": t["manifest"]} for t in uses]})
     fu = decl.first_use
     if fu.date:
-        return _item(11, f"{fu.date.isoformat()}" + (f". {fu.notes}" if fu.notes else ""), "declared",
+        return _item(11, f"{fu.date.isoformat()}" + (f". {fu.notes}" if fu.notes else ""), Basis.DECLARED,
                      {"declaration_key": "first_use", "declared": fu.model_dump(mode="json")})
-    return _item(11, NOT_PROVIDED, "not_provided", {"declaration_key": "first_use.date",
-                                                     "note": "no training-run manifest among the inputs"})
+    return _item(11, NOT_PROVIDED, Basis.MISSING, {"declaration_key": "first_use.date",
+                                             "note": "no training-run manifest among the inputs"})
 
 
 def item_synthetic(f: Facts, decl: Declarations) -> dict[str, Any]:
@@ -287,15 +219,15 @@ def item_synthetic(f: Facts, decl: Declarations) -> dict[str, Any]:
         ans = (f"Yes. Synthetic sets: {names}; generators: {generators}; gates: {gates}. "
                f"Purpose: {'; '.join(purposes) if purposes else NOT_PROVIDED}.")
         keys = ("path", "run_id", "generator", "task", "purpose", "gates_overall", "records", "manifest")
-        return _item(12, ans, "derived", {"synthetic_sets": [{k: s[k] for k in keys} for s in f.synth],
-                                          "used_by_training": in_training, "declared_purpose": syn.purpose})
+        return _item(12, ans, Basis.DERIVED, {"synthetic_sets": [{k: s[k] for k in keys} for s in f.synth],
+                                        "used_by_training": in_training, "declared_purpose": syn.purpose})
     if syn.used is not None:
-        return _item(12, _yes_no(syn.used) + (f". Purpose: {syn.purpose}" if syn.purpose else "."),
-                     "declared", {"declaration_key": "synthetic", "declared": syn.model_dump()})
+        return _item(12, yes_no(syn.used) + (f". Purpose: {syn.purpose}" if syn.purpose else "."),
+                     Basis.DECLARED, {"declaration_key": "synthetic", "declared": syn.model_dump()})
     return _item(12, "No synthetic data set is among the disclosed inputs"
                  + (" or the datasets of the disclosed training runs." if f.train else ".")
                  + f" Whether synthetic data generation is used elsewhere: {NOT_PROVIDED}.",
-                 "derived", {"synthetic_sets": [], "manifests": f.all_refs})
+                 Basis.DERIVED, {"synthetic_sets": [], "manifests": f.all_refs})
 
 
 # Civil Code 3111(a)(1)-(12), titles abridged from the statute's text.
@@ -323,7 +255,6 @@ ITEMS: dict[int, Callable[[Facts, Declarations], dict[str, Any]]] = {
 }
 
 
-def build_items(inputs: dict[str, list[dict[str, Any]]], decl: Declarations) -> list[dict[str, Any]]:
+def build_items(facts: Facts, decl: Declarations) -> list[dict[str, Any]]:
     """The twelve items of Civil Code 3111(a), in order."""
-    facts = Facts(inputs["corpora"], inputs["synthetic"], inputs["training"])
     return [answer(facts, decl) for answer in ITEMS.values()]
