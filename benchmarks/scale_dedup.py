@@ -150,8 +150,11 @@ def run_stages(root: Path, executor_kind: str, workers: int, task_memory_mb: int
     run = DedupRun(out, "run-scale", executor, len(parts), task_memory_mb, partitions, False, True, CFG)
     current = [(str(p), str(out.work_file(MINHASH, p.stem))) for p in parts]
     start = time.monotonic()
-    with PeakRss() as driver:
-        result = run_dedup(run, current, records, records)
+    try:
+        with PeakRss() as driver:
+            result = run_dedup(run, current, records, records)
+    finally:
+        executor.close()  # the local pool's processes (left running, they keep this process from exiting)
     seconds = time.monotonic() - start
     return {"seconds": round(seconds, 1), "driver_peak_rss_mb": driver.mb,
             "task_peak_rss_mb": max(w["max_task_peak_rss_mb"] for w in result.waves.values()),

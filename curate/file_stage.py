@@ -65,12 +65,13 @@ def finished(task: FileTask) -> bool:
 
 def process_file(task: FileTask, report: Report) -> dict[str, Any]:
     """The task: every record of one file through the chain, streamed to the part file (and its
-    signatures) a row group at a time; then the marker. Returns its counts and peak RSS."""
+    signatures) a row group at a time; then the marker. Returns its counts and peak RSS (the task's
+    process and its record worker's, together)."""
     ctx, file = task.ctx, task.file
     worker = worker_for(ctx.cfg)  # the chain, in a supervised process: the time limit holds in C code too
     pending = {"records": 0, "kept": 0}
     sigs = signatures_path(ctx, file) if ctx.cfg.near_dedup.enabled else None
-    with PeakRss() as peak, PartWriter(records_path(ctx, file), sigs, ctx.cfg.near_dedup) as part:
+    with PeakRss(worker.pid) as peak, PartWriter(records_path(ctx, file), sigs, ctx.cfg.near_dedup) as part:
         for n, rec in enumerate(read_warc(file.path, file.sha256, ctx.cfg.extract.max_html_bytes), 1):
             row = worker.process(file, rec, ctx.run_id)
             part.add(row)

@@ -107,6 +107,15 @@ class RecordWorker:
         if self._conn.recv() != "ready":  # EOFError here: the worker could not even start (a bug)
             raise RuntimeError("record worker did not start")
 
+    @property
+    def pid(self) -> int:
+        """The worker process's id (started here when it is not running), for memory accounting."""
+        if self._proc is None or not self._proc.is_alive():
+            if self._proc is not None:
+                self._kill()
+            self._start()
+        return self._proc.pid
+
     def process(self, file: InputFile, rec: WarcRecord, run_id: str) -> dict[str, Any]:
         if self._proc is not None and not self._proc.is_alive():  # died between records (OOM killer...)
             self._kill()

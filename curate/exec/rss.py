@@ -3,9 +3,11 @@
 A pool or Ray worker runs many tasks in one process, and `ru_maxrss` is the peak of the whole
 process. On Linux, writing 5 to /proc/self/clear_refs resets the peak ("VmHWM") to the current
 RSS (proc(5), since Linux 4.0), so each task measures its own peak; elsewhere the process's
-`ru_maxrss` is reported (an upper bound).
+`ru_maxrss` is reported (an upper bound). Helper processes a task keeps (the per-file task's record
+worker) are named by pid: their peaks are reset and added in the same way (an upper bound on the
+peak of the sum).
 
-    with PeakRss() as peak:
+    with PeakRss(worker_pid) as peak:
         ...the task's work...
     result["peak_rss_mb"] = peak.mb
 """
@@ -16,22 +18,19 @@ import resource
 import sys
 from typing import Any
 
-_CLEAR_REFS = "/proc/self/clear_refs"
-_STATUS = "/proc/self/status"
 
-
-def _reset() -> bool:
+def _reset(pid: int | str = "self") -> bool:
     try:
-        with open(_CLEAR_REFS, "w") as f:
+        with open(f"/proc/{pid}/clear_refs", "w") as f:
             f.write("5")
         return True
     except OSError:
         return False
 
 
-def _hwm_kib() -> int | None:
+def _hwm_kib(pid: int | str = "self") -> int | None:
     try:
-        with open(_STATUS) as f:
+        with open(f"/proc/{pid}/status") as f:
             for line in f:
                 if line.startswith("VmHWM:"):
                     return int(line.split()[1])
@@ -47,16 +46,21 @@ def process_peak_mb() -> float:
 
 
 class PeakRss:
-    """Peak RSS (MiB) of the code inside the `with` block."""
+    """Peak RSS (MiB) of the code inside the `with` block, plus that of the helper processes `pids`."""
 
-    def __init__(self) -> None:
+    def __init__(self, *pids: int) -> None:
         self.mb = 0.0
+        self.pids = pids
         self._reset = False
 
     def __enter__(self) -> PeakRss:
         self._reset = _reset()
+        for pid in self.pids:
+            _reset(pid)
         return self
 
     def __exit__(self, *exc: Any) -> None:
         hwm = _hwm_kib() if self._reset else None
-        self.mb = round(hwm / 1024, 1) if hwm is not None else round(process_peak_mb(), 1)
+        own = hwm / 1024 if hwm is not None else process_peak_mb()
+        helpers = sum((_hwm_kib(pid) or 0) for pid in self.pids) / 1024
+        self.mb = round(own + helpers, 1)
