@@ -15,8 +15,10 @@ documents a file (Common Crawl: ~40,000 a WARC), with planted clusters spread ov
 Then it runs the global dedup stages (`curate.dedup.stage.run_dedup`: repeated ids, exact, near;
 map and reduce tasks sized to `--task-memory-mb`) with each executor (local: a pool of
 `--workers` processes; Ray: a local cluster of as many CPUs) and prints one JSON line per run:
-docs, seconds, driver_peak_rss_mb (the driver's own peak while the stages run; tasks run in other
-processes), task_peak_rss_mb (the largest task, measured inside it), planted_clusters,
+docs, seconds (wall), task_cpu_seconds (the CPU time of every task together, measured inside
+each: the work, which a busy machine does not stretch as it stretches wall time; "waves" gives
+each wave's [seconds, largest task's peak RSS in MiB, task CPU seconds]), driver_peak_rss_mb
+(the driver's own peak while the stages run; tasks run in other processes), task_peak_rss_mb (the largest task, measured inside it), planted_clusters,
 found_clusters (planted clusters found exactly), false_merges (found clusters mixing documents of
 two planted clusters or an unplanted one), the partitions, the bytes the stages wrote, and, with
 both executors, whether their decision files are byte-identical.
@@ -160,7 +162,9 @@ def run_stages(root: Path, executor_kind: str, workers: int, task_memory_mb: int
             "task_peak_rss_mb": max(w["max_task_peak_rss_mb"] for w in result.waves.values()),
             "partitions": {k.removesuffix("-reduce"): w["partitions"] for k, w in result.waves.items()
                            if "partitions" in w},
-            "waves": {k: [w["seconds"], w["max_task_peak_rss_mb"]] for k, w in result.waves.items()},
+            "task_cpu_seconds": round(sum(w["task_cpu_s"] for w in result.waves.values()), 1),
+            "waves": {k: [w["seconds"], w["max_task_peak_rss_mb"], w["task_cpu_s"]]
+                      for k, w in result.waves.items()},
             "decision_files": [s.template for s in result.decisions],
             "decision_counts": [s.stop for s in result.decisions]}
 
@@ -246,7 +250,8 @@ def main() -> None:
             digests[kind] = _digest(stats)
             line = {"docs": args.docs, "executor": kind, "files": len(OutDir(root).work_parts(EXTRACT)),
                     "task_memory_mb": args.task_memory_mb, **{k: stats[k] for k in (
-                        "seconds", "driver_peak_rss_mb", "task_peak_rss_mb", "partitions", "waves")},
+                        "seconds", "task_cpu_seconds", "driver_peak_rss_mb", "task_peak_rss_mb", "partitions",
+                        "waves")},
                     **found_clusters(root, stats, args.docs_per_file), "dedup_bytes_written": written,
                     "generate_seconds": generated}
             if len(digests) > 1:

@@ -116,7 +116,7 @@ def prepare_part(task: PrepareTask, report: Report) -> dict[str, Any]:
         result = {"documents": n, "hashes_reused": reused}
         if task.near is not None:
             result["signatures_reused"] = _prepare_signatures(task, docs, ids)
-    result["peak_rss_mb"] = peak.mb
+    result["peak_rss_mb"], result["cpu_s"] = peak.mb, peak.cpu_s
     write_marker(task.marker, task.key, result)
     report({"documents": n})
     return result

@@ -82,7 +82,7 @@ def map_keys(task: MapTask, report: Report) -> dict[str, Any]:
             rows = rows.filter(pa.array(~np.isin(record, gone)))
         part = partition_of(rows.column("key_a").to_numpy(), task.partitions)
         write_partitioned(task.out, rows, part, task.partitions)
-    result = {"rows": len(rows), "peak_rss_mb": peak.mb}
+    result = {"rows": len(rows), "peak_rss_mb": peak.mb, "cpu_s": peak.cpu_s}
     write_marker(task.marker, task.key, result)
     report({"rows": len(rows)})
     return result
@@ -128,7 +128,7 @@ def reduce_keys(task: ReduceTask, report: Report) -> dict[str, Any]:
         repeated, winner = repeated_keys(rows)
         del rows
         decided = write_decisions(task.out, task.step.decide(repeated, winner, task.sources), task.parts)
-    result = {"rows": n, "decisions": decided, "peak_rss_mb": peak.mb}
+    result = {"rows": n, "decisions": decided, "peak_rss_mb": peak.mb, "cpu_s": peak.cpu_s}
     write_marker(task.marker, task.key, result)
     report({"rows": n})
     return result

@@ -107,7 +107,7 @@ def band_rows(task: BandTask, report: Report) -> dict[str, Any]:
         table = pa.concat_tables(blocks) if blocks else band_schema(cfg).empty_table()
         write_partitioned(task.out, table, partition_of(table.column("hash").to_numpy(), task.partitions),
                           task.partitions)
-    result = {"signatures": len(nodes), "peak_rss_mb": peak.mb}
+    result = {"signatures": len(nodes), "peak_rss_mb": peak.mb, "cpu_s": peak.cpu_s}
     write_marker(task.marker, task.key, result)
     report({"signatures": len(nodes)})
     return result
@@ -189,7 +189,7 @@ def bucket_edges(task: BucketTask, report: Report) -> dict[str, Any]:
         del rows
         edges = np.unique(np.stack([node[a], node[b]], axis=1), axis=0) if len(a) else np.empty((0, 2), int)
         write_arrow(task.out, [pa.record_batch([edges[:, 0], edges[:, 1]], schema=EDGE_SCHEMA)], EDGE_SCHEMA)
-    result = {"band_rows": n, "edges": len(edges), "peak_rss_mb": peak.mb}
+    result = {"band_rows": n, "edges": len(edges), "peak_rss_mb": peak.mb, "cpu_s": peak.cpu_s}
     write_marker(task.marker, task.key, result)
     report({"edges": len(edges)})
     return result
@@ -268,7 +268,7 @@ def components(task: ComponentsTask, report: Report) -> dict[str, Any]:
             "node": nodes, "doc_id": ids.tolist(), "dup_cluster": [cluster_id(r) for r in ids[rep].tolist()],
             "dup_of": ids[rep].tolist(), "is_representative": rep == np.arange(len(nodes))}))
     result = {"documents_in_clusters": len(nodes), "clusters": len(np.unique(labels)), "decisions": decided,
-              "peak_rss_mb": peak.mb}
+              "peak_rss_mb": peak.mb, "cpu_s": peak.cpu_s}
     write_marker(task.marker, task.key, result)
     report({"clusters": result["clusters"]})
     return result

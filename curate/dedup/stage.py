@@ -95,7 +95,8 @@ def wave(ctx: DedupRun, name: str, fn: TaskFn, tasks: Sequence[Any], result: Ded
     results = [read_marker(t.marker, t.key) or {} for t in tasks]
     peak = max((r.get("peak_rss_mb", 0.0) for r in results), default=0.0)
     result.waves[name] = {"tasks": len(tasks), "max_task_peak_rss_mb": peak,
-                          "seconds": round(time.monotonic() - start, 1)}
+                          "seconds": round(time.monotonic() - start, 1),
+                          "task_cpu_s": round(sum(r.get("cpu_s", 0.0) for r in results), 1)}
     return results
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import resource
 import sys
+import time
 from typing import Any
 
 
@@ -46,14 +47,18 @@ def process_peak_mb() -> float:
 
 
 class PeakRss:
-    """Peak RSS (MiB) of the code inside the `with` block, plus that of the helper processes `pids`."""
+    """Peak RSS (MiB) of the code inside the `with` block, plus that of the helper processes `pids`;
+    and the CPU seconds this process spent in it (`cpu_s`: a measure of work that machine load does
+    not stretch, unlike wall time)."""
 
     def __init__(self, *pids: int) -> None:
-        self.mb = 0.0
+        self.mb = self.cpu_s = 0.0
         self.pids = pids
         self._reset = False
+        self._cpu = 0.0
 
     def __enter__(self) -> PeakRss:
+        self._cpu = time.process_time()
         self._reset = _reset()
         for pid in self.pids:
             _reset(pid)
@@ -64,3 +69,4 @@ class PeakRss:
         own = hwm / 1024 if hwm is not None else process_peak_mb()
         helpers = sum((_hwm_kib(pid) or 0) for pid in self.pids) / 1024
         self.mb = round(own + helpers, 1)
+        self.cpu_s = round(time.process_time() - self._cpu, 2)
