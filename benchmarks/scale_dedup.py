@@ -18,9 +18,10 @@ map and reduce tasks sized to `--task-memory-mb`) with each executor (local: a p
 docs, seconds (wall), task_cpu_seconds (the CPU time of every task together, measured inside
 each: the work, which a busy machine does not stretch as it stretches wall time; "waves" gives
 each wave's [seconds, largest task's peak RSS in MiB, task CPU seconds]), driver_peak_rss_mb
-(the driver's own peak while the stages run; tasks run in other processes), task_peak_rss_mb (the largest task, measured inside it), planted_clusters,
-found_clusters (planted clusters found exactly), false_merges (found clusters mixing documents of
-two planted clusters or an unplanted one), the partitions, the bytes the stages wrote, and, with
+(the driver's own peak while the stages run; tasks run in other processes), task_peak_rss_mb
+(the largest task, measured inside it), planted_clusters, found_clusters (planted clusters found
+exactly), false_merges (found clusters mixing documents of two planted clusters or an unplanted
+one), the partitions, the bytes the stages wrote, and, with
 both executors, whether their decision files are byte-identical.
 """
 
