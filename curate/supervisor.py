@@ -17,6 +17,7 @@ cores). It is read from /proc/<pid>/stat (utime + stime, Linux); where there is 
 
 from __future__ import annotations
 
+import json
 import multiprocessing as mp
 import os
 import time
@@ -180,8 +181,9 @@ _WORKERS: dict[str, RecordWorker] = {}
 
 
 def worker_for(cfg: CurateConfig) -> RecordWorker:
-    """This process's record worker for `cfg` (started on first use, kept for the next tasks)."""
-    key = cfg.model_dump_json()
+    """This process's record worker for `cfg` (started on first use, kept for the next tasks, and for the
+    next runs whose config differs only in how they execute: workers, executor, dedup partitions...)."""
+    key = json.dumps(cfg.fingerprint_dict(), sort_keys=True)
     if key not in _WORKERS:
         close_workers()
         _WORKERS[key] = RecordWorker(cfg)
