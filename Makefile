@@ -27,7 +27,7 @@ browser:
 test: install browser
 	$(BIN)/lint-imports
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q --durations=40 $(PYTEST_ARGS)
 
 demo: install
 	$(BIN)/assay demo

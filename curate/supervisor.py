@@ -29,7 +29,7 @@ from curate.read.inputs import InputFile
 from curate.read.warc import WarcRecord
 from curate.record_checks import CHECK_NAMES, Chain, error_row
 
-WALL_FACTOR = 6  # wall-clock backstop = 6 x the CPU limit (60 s by default) of idle wall time
+WALL_FACTOR = 6  # wall-clock backstop = 6 x the CPU limit (6 min by default) of idle wall time
 # A worker counts as idle (sleeping, blocked) while it gets under 1% of a core: a starved one on a busy
 # machine gets far more (two cores at load 12: ~16%), so the backstop does not fire on load alone.
 IDLE_SHARE = 0.01

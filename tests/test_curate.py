@@ -63,14 +63,30 @@ def all_warc_files(root: Path) -> list[Path]:
 
 @pytest.fixture(scope="session")
 def curated_all(tmp_path_factory, warc_dir: Path) -> Path:
-    """One run over every file in ../shared/data/warc, malformed/ included (2 workers)."""
+    """One run (2 workers) over every file in ../shared/data/warc that the Quickstart's curate does not
+    read: malformed/, WET, ARC. The top-level *.warc.gz (most of the bytes) are the Quickstart's run
+    (conftest.quickstart_dir, shared with the golden test): CI curates them once."""
     out = tmp_path_factory.mktemp("curate-all")
-    curate([str(warc_dir)], out, load_config(overrides={"workers": 2}))
+    rest = [str(p) for p in all_warc_files(warc_dir) if p not in set(warc_dir.glob("*.warc.gz"))]
+    curate(rest, out, load_config(overrides={"workers": 2}))
     return out
 
 
-def test_every_record_gets_one_provenance_row(curated_all: Path, warc_dir: Path) -> None:
-    prov = pl.read_parquet(curated_all / "provenance" / "*.parquet")
+@pytest.fixture(scope="session")
+def all_runs(curated_all: Path, quickstart_dir: Path) -> list[Path]:
+    """The two runs that together read every file in ../shared/data/warc once."""
+    return [curated_all, quickstart_dir / "out" / "corpus"]
+
+
+def read_all(runs: list[Path], table: str) -> pl.DataFrame:
+    return pl.concat([pl.read_parquet(run / table / "*.parquet") for run in runs], how="diagonal_relaxed")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)  # the first test to ask for the two session runs pays for them
+def test_every_record_gets_one_provenance_row(all_runs: list[Path], warc_dir: Path) -> None:
+    runs = all_runs
+    prov = read_all(runs, "provenance")
     files = all_warc_files(warc_dir)
     assert len(files) >= 25
     by_file = dict(prov.group_by("source_file").len().iter_rows())
@@ -81,18 +97,23 @@ def test_every_record_gets_one_provenance_row(curated_all: Path, warc_dir: Path)
             assert got >= n + 1, path.name
         else:
             assert got == n, path.name
-    counts = prov["decision"].value_counts()
-    assert set(counts["decision"]) <= {"kept", "rejected", "duplicate", "error"}
-    assert int(counts["count"].sum()) == prov.height
-    manifest = json.loads((curated_all / "run.json").read_text())
-    c = manifest["counts"]
-    assert c["kept"] + c["rejected"] + c["duplicate"] + c["error"] == c["records"] == prov.height
-    assert prov["doc_id"].n_unique() == prov.height  # every row addressable
-    assert {e["sha256"] for e in manifest["inputs"]} == set(prov["source_sha256"].unique())
+    for run in runs:
+        rows = pl.read_parquet(run / "provenance" / "*.parquet")
+        counts = rows["decision"].value_counts()
+        assert set(counts["decision"]) <= {"kept", "rejected", "duplicate", "error"}
+        assert int(counts["count"].sum()) == rows.height
+        manifest = json.loads((run / "run.json").read_text())
+        c = manifest["counts"]
+        assert c["kept"] + c["rejected"] + c["duplicate"] + c["error"] == c["records"] == rows.height
+        assert rows["doc_id"].n_unique() == rows.height  # every row addressable
+        assert {e["sha256"] for e in manifest["inputs"]} == set(rows["source_sha256"].unique())
 
 
-def test_malformed_files_give_error_rows_and_keep_what_is_readable(curated_all: Path, warc_dir: Path) -> None:
-    prov = pl.read_parquet(curated_all / "provenance" / "*.parquet")
+@pytest.mark.slow
+@pytest.mark.timeout(1800)  # pays for the session runs when run alone
+def test_malformed_files_give_error_rows_and_keep_what_is_readable(all_runs: list[Path],
+                                                                   warc_dir: Path) -> None:
+    prov = read_all(all_runs, "provenance")
     mal = prov.filter(pl.col("source_file").str.contains("/malformed/"))
     errors = mal.filter(pl.col("decision") == "error")
     by_name = {Path(f).name: g for (f,), g in errors.group_by("source_file")}
@@ -107,8 +128,10 @@ def test_malformed_files_give_error_rows_and_keep_what_is_readable(curated_all: 
     assert nonchunked.height > 1 and "response" in nonchunked["warc_type"].to_list()
 
 
-def test_non_html_and_non_response_records_are_rejected_with_reasons(curated_all: Path) -> None:
-    prov = pl.read_parquet(curated_all / "provenance" / "*.parquet")
+@pytest.mark.slow
+@pytest.mark.timeout(1800)  # pays for the session runs when run alone
+def test_non_html_and_non_response_records_are_rejected_with_reasons(all_runs: list[Path]) -> None:
+    prov = read_all(all_runs, "provenance")
     iana = prov.filter(pl.col("source_file").str.ends_with("/iana.warc.gz"))
     reasons = set(iana["reason"].drop_nulls())
     assert {"warc-type:revisit", "warc-type:request", "warc-type:warcinfo"} <= reasons
@@ -116,15 +139,17 @@ def test_non_html_and_non_response_records_are_rejected_with_reasons(curated_all
     assert iana.filter(pl.col("reason") == "warc-type:revisit").height == 123
 
 
-def test_charsets_decode_and_languages_are_detected(curated_all: Path) -> None:
-    prov = pl.read_parquet(curated_all / "provenance" / "*.parquet")
+@pytest.mark.slow
+@pytest.mark.timeout(1800)  # pays for the session runs when run alone
+def test_charsets_decode_and_languages_are_detected(all_runs: list[Path]) -> None:
+    prov = read_all(all_runs, "provenance")
     slice_ = prov.filter(pl.col("source_file").str.ends_with("cc-2020-34-slice.warc.gz"))
     assert {"zh", "ru", "en"} <= set(slice_["lang"].drop_nulls())
     assert {"cp1251", "gb18030"} <= set(slice_["charset"].drop_nulls())
-    docs = pl.read_parquet(curated_all / "documents" / "*.parquet")
+    docs = read_all(all_runs, "documents")
     ru = docs.filter(pl.col("url") == "http://01spb.ru/company/")["text"][0]
     assert "Стратегия пожарной безопасности" in ru  # windows-1251 page, decoded
-    rejected = pl.read_parquet(curated_all / "rejected" / "*.parquet")
+    rejected = read_all(all_runs, "rejected")
     zh_text = "\n".join(rejected.filter(pl.col("lang") == "zh")["text"].to_list())
     assert "\ufffd" not in zh_text and any("\u4e00" <= ch <= "\u9fff" for ch in zh_text)
 
