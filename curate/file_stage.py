@@ -28,8 +28,9 @@ STAGE = "extract"  # work folder and marker stage of the per-file parts
 SIGNATURES = "minhash"  # work folder of the per-file MinHash signatures
 REPORT_EVERY = 16  # records between progress reports
 # Memory a file task declares (Ray). Rows stream to the part file a row group at a time
-# (`part_writer`), so a task's peak no longer follows its file's size: measured with
-# benchmarks/file_task_memory.py on a 40,000-record, 917 MB CC-sized WARC (see docs/scale.md).
+# (`part_writer`), so a task's peak no longer follows its file's size; a task holds one row group
+# (1,024 rows or 64 MiB of text) plus its signatures (448 B a document) and its record worker.
+# benchmarks/file_task_memory.py measures it on a Common Crawl-sized WARC (40,000 records).
 TASK_MEMORY = 1 << 30
 
 
