@@ -173,9 +173,9 @@ def dedup_inputs(tmp_path_factory) -> tuple[list[str], Path]:
         ("https://c.example/4", pages[3], "2024-01-04T00:00:00Z"),
     ])
     (root / "again").mkdir()
-    shutil.copy(warc("cc-2024-22-single.warc.gz"), root / "again" / "cc-2024-22-single-copy.warc.gz")
-    inputs = [str(warc(n)) for n in ("clueweb09-ja-quirk.warc.gz", "cc-2024-22-single.warc.gz")]
-    return inputs + [str(near), str(root / "again" / "cc-2024-22-single-copy.warc.gz")], root
+    shutil.copy(warc("cc-single-record.warc.gz"), root / "again" / "cc-single-record-copy.warc.gz")
+    inputs = [str(warc(n)) for n in ("clueweb09-ja-quirk.warc.gz", "cc-single-record.warc.gz")]
+    return inputs + [str(near), str(root / "again" / "cc-single-record-copy.warc.gz")], root
 
 
 @pytest.fixture(scope="module")
