@@ -85,6 +85,11 @@ def curate(
         None, "--near-dedup/--no-near-dedup", help="MinHash near-dedup (on by default)."),
     tokenize_stage: bool | None = typer.Option(
         None, "--tokenize/--no-tokenize", help="Tokenize kept documents as a last stage."),
+    url_dedup: bool | None = typer.Option(
+        None, "--url-dedup/--no-url-dedup", help="A URL seen twice keeps its latest capture (default: off)."),
+    dedup_against: list[Path] = typer.Option(
+        None, "--dedup-against", help="An earlier corpus (repeat the flag for more): its documents are "
+        "already kept, so their copies here become duplicates. Read, never written."),
     overwrite: bool = typer.Option(
         False, "--overwrite", help="Replace the assay run an output dir holds (only the files it wrote), "
         "or write into a non-empty directory that holds none (its files are left alone)."),
@@ -96,8 +101,10 @@ def curate(
     from curate import curate as run_curate
     from provenance.outdir import OutDir
 
+    against = [str(p) for p in dedup_against or []] or None
     overrides = {"workers": workers, "extract.extractor": extractor, "executor": executor,
-                 "ray_address": address, "near_dedup.enabled": near_dedup, "tokenize.enabled": tokenize_stage}
+                 "ray_address": address, "near_dedup.enabled": near_dedup, "tokenize.enabled": tokenize_stage,
+                 "url_dedup.enabled": url_dedup, "dedup_against": against}
     cfg = load_config(config, overrides)
     if print_config:
         nd = cfg.near_dedup
@@ -381,6 +388,10 @@ def dedup_report(
     console = Console()
     by_step = ", ".join(f"{k}: {v}" for k, v in s["removed_by_step"].items()) or "none"
     console.print(f"{s['duplicates_removed']} of {s['records']} records removed as duplicates ({by_step})")
+    for c in s["earlier"]:
+        steps = ", ".join(f"{k}: {v}" for k, v in c["by_step"].items()) or "none"
+        console.print(Text(f"earlier corpus {c['path']} (run {c['run_id']}) absorbed {c['absorbed']} "
+                           f"documents ({steps})"))
     for kind in ("exact", "near"):
         k = s[kind]
         console.print(f"[bold]{kind}[/bold]: {k['clusters']} clusters, "

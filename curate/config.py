@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from curate.decontaminate.config import DecontaminateConfig, EvalSetConfig
 from curate.dedup.exact import ExactDedupConfig
 from curate.dedup.minhash import NearDedupConfig
+from curate.dedup.url import UrlDedupConfig
 from curate.filters import FiltersConfig
 from curate.filters.lid import check_model
 from curate.quality.step import QualityConfig
@@ -24,7 +25,10 @@ from provenance.schema import PII_TYPES
 
 __all__ = ["ConfigError", "CurateConfig", "CurateFiltersConfig", "DecontaminateConfig", "EvalSetConfig",
            "ExactDedupConfig", "ExtractConfig", "FiltersConfig", "LidConfig", "NearDedupConfig",
-           "QualityConfig", "SignalsConfig", "TokenizeConfig", "config_to_toml", "load_config"]
+           "QualityConfig", "SignalsConfig", "TokenizeConfig", "UrlDedupConfig", "config_to_toml",
+           "load_config"]
+# Keys that change how a run is executed, not what it writes: left out of the run_id.
+EXECUTION_KEYS = ("workers", "executor", "ray_address", "task_memory_mb", "dedup_partitions", "dedup_against")
 
 
 class _Section(BaseModel):
@@ -91,19 +95,27 @@ class CurateConfig(_Section):
     workers: int = Field(1, ge=1)
     executor: Literal["local", "ray"] = "local"
     ray_address: str | None = None
+    # Memory one task may use (MiB): the Ray memory request of every task, and what sizes the global
+    # dedup's reduce partitions (a run that fits one task gets one partition; docs/scale.md).
+    task_memory_mb: int = Field(2048, ge=512)
+    dedup_partitions: int = Field(0, ge=0)  # reduce partitions of each dedup step; 0: from task_memory_mb
+    # Earlier corpora (assay output directories): their documents count as already kept (docs/scale.md).
+    # They enter the run_id by their own run_id (see curate.context.run_id_of), not by path.
+    dedup_against: list[Path] = Field(default_factory=list)
     extract: ExtractConfig = Field(default_factory=ExtractConfig)
     lid: LidConfig = Field(default_factory=LidConfig)
     filters: CurateFiltersConfig = Field(default_factory=CurateFiltersConfig)
     signals: SignalsConfig = Field(default_factory=SignalsConfig)
+    url_dedup: UrlDedupConfig = Field(default_factory=UrlDedupConfig)
     exact_dedup: ExactDedupConfig = Field(default_factory=ExactDedupConfig)
     near_dedup: NearDedupConfig = Field(default_factory=NearDedupConfig)
     decontaminate: DecontaminateConfig = Field(default_factory=DecontaminateConfig)
     tokenize: TokenizeConfig = Field(default_factory=TokenizeConfig)
 
     def fingerprint_dict(self) -> dict[str, Any]:
-        """The parts of the config that change outputs (not workers/executor)."""
+        """The parts of the config that change outputs (not EXECUTION_KEYS)."""
         data = self.model_dump(mode="json")
-        for key in ("workers", "executor", "ray_address"):
+        for key in EXECUTION_KEYS:
             data.pop(key, None)
         return data
 

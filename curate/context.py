@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from curate.config import CurateConfig
+from curate.dedup.against import EarlierPart
 from curate.exec.base import Executor
 from curate.read.inputs import InputFile
 from provenance.outdir import OutDir
@@ -28,9 +29,10 @@ class RunContext:
     files: tuple[InputFile, ...]
     executor: Executor | None = field(default=None, compare=False, repr=False)
     progress: bool = False
+    earlier: tuple[EarlierPart, ...] = ()  # --dedup-against: the earlier corpora's documents parts
 
     def for_tasks(self) -> RunContext:
-        return replace(self, executor=None, files=())
+        return replace(self, executor=None, files=(), earlier=())
 
     def run_executor(self) -> Executor:
         if self.executor is None:
@@ -38,12 +40,16 @@ class RunContext:
         return self.executor
 
 
-def run_id_of(cfg: CurateConfig, files: list[InputFile], assets: dict[str, Any] | None = None) -> str:
-    """Deterministic: same inputs and output-affecting config -> same run_id (so reruns are identical).
-    `assets`: what else the steps read (the quality model's and evaluation sets' sha256), when any."""
+def run_id_of(cfg: CurateConfig, files: list[InputFile], assets: dict[str, Any] | None = None,
+              earlier: tuple[str, ...] = ()) -> str:
+    """Deterministic: same inputs, output-affecting config, step assets (the quality model's and
+    evaluation sets' sha256) and earlier corpora (`--dedup-against`, by their run_ids, in order) ->
+    same run_id (so reruns are identical)."""
     h = hashlib.sha256(json.dumps(cfg.fingerprint_dict(), sort_keys=True).encode())
     if assets:
         h.update(json.dumps(assets, sort_keys=True).encode())
     for f in files:
         h.update(f"{f.path}\0{f.sha256}\n".encode())
+    for run_id in earlier:
+        h.update(f"against\0{run_id}\n".encode())
     return "run-" + h.hexdigest()[:16]

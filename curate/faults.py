@@ -3,6 +3,10 @@
 Set `ASSAY_FAULT` to one fault or several, comma-separated:
 
     kill-after-tasks:N          the driver SIGKILLs itself once N file tasks of a run have finished
+    kill-after-wave:<wave>:N    the driver SIGKILLs itself once N tasks of a global wave have finished:
+                                <wave> is a progress-bar name of `curate.dedup.stage` (ids-map,
+                                url-reduce, exact-map, exact-reduce, near-map, near-reduce,
+                                near-components) or finalize
     kill-in-task:<part>:N       the process running file task <part> (e.g. part-00001) SIGKILLs itself
                                 after reading N records, once: it leaves a flag file in
                                 ASSAY_FAULT_DIR (required), so the retry runs clean
@@ -53,6 +57,13 @@ def tasks_finished(n: int) -> None:
     """Driver hook, after each finished file task (`kill-after-tasks`)."""
     args = _get("kill-after-tasks")
     if args and n >= int(args[0]):
+        _die()
+
+
+def wave_finished(wave: str, n: int) -> None:
+    """Driver hook, after each finished task of a global wave (`kill-after-wave`)."""
+    args = _get("kill-after-wave")
+    if args and args[0] == wave and n >= int(args[1]):
         _die()
 
 

@@ -13,32 +13,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-
 from curate import faults
 from curate.context import RunContext
 from curate.decontaminate.step import WORK as DECONTAMINATE_WORK
-from curate.dedup.minhash import signatures, write_signatures
 from curate.exec.base import Progress, Report
+from curate.exec.rss import PeakRss
+from curate.part_writer import PartWriter
 from curate.read.inputs import InputFile
 from curate.read.warc import read_warc
 from curate.supervisor import worker_for
-from provenance.outdir import read_marker, write_marker, write_parquet
-from provenance.schema import KEPT, PROVENANCE_SCHEMA
+from provenance.outdir import read_marker, write_marker
+from provenance.schema import KEPT
 
 STAGE = "extract"  # work folder and marker stage of the per-file parts
 SIGNATURES = "minhash"  # work folder of the per-file MinHash signatures
 REPORT_EVERY = 16  # records between progress reports
-# Memory a file task declares (Ray): measured here, a worker holds ~120 MiB after loading lid.176 and
-# the filters, and peaks at ~380 MiB on the 7.4 MB python-3.11-docs.warc.gz (about 35x the gzip
-# size, the rows of extracted text); 512 MiB + 40x leaves headroom.
-TASK_BASE_MEMORY = 512 << 20
-TASK_MEMORY_PER_BYTE = 40
-
-INTERMEDIATE_SCHEMA = pa.schema(
-    list(PROVENANCE_SCHEMA)
-    + [pa.field("text", pa.string()), pa.field("signals", pa.string()), pa.field("text_hash", pa.string())]
-)
+# Memory a file task declares (Ray). Rows stream to the part file a row group at a time
+# (`part_writer`), so a task's peak no longer follows its file's size; a task holds one row group
+# (1,024 rows or 64 MiB of text) plus its signatures (448 B a document) and its record worker.
+# benchmarks/file_task_memory.py measures it on a Common Crawl-sized WARC (40,000 records).
+TASK_MEMORY = 1 << 30
 
 
 @dataclass(frozen=True)
@@ -71,41 +65,35 @@ def finished(task: FileTask) -> bool:
     return read_marker(ctx.out.marker(STAGE, file.part), marker_key(ctx, file)) is not None
 
 
-def process_file(task: FileTask, report: Report) -> dict[str, int]:
-    """The task: every record of one file through the chain; part file, signatures, then the marker."""
+def process_file(task: FileTask, report: Report) -> dict[str, Any]:
+    """The task: every record of one file through the chain, streamed to the part file (and its
+    signatures) a row group at a time; then the marker. Returns its counts and peak RSS (the task's
+    process and its record worker's, together)."""
     ctx, file = task.ctx, task.file
     # the chain, in a supervised process (the time limit holds in C code too), reading the run's n-gram index
     worker = worker_for(ctx.cfg, ctx.out.work(DECONTAMINATE_WORK))
-    rows: list[dict[str, Any]] = []
     pending = {"records": 0, "kept": 0}
-    for rec in read_warc(file.path, file.sha256, ctx.cfg.extract.max_html_bytes):
-        rows.append(worker.process(file, rec, ctx.run_id))
-        faults.records_read(file.part, len(rows))
-        pending["records"] += 1
-        pending["kept"] += rows[-1]["decision"] == KEPT
-        if pending["records"] >= REPORT_EVERY:
-            report(pending)
-            pending = {"records": 0, "kept": 0}
+    sigs = signatures_path(ctx, file) if ctx.cfg.near_dedup.enabled else None
+    with PeakRss(worker.pid) as peak, PartWriter(records_path(ctx, file), sigs, ctx.cfg.near_dedup) as part:
+        for n, rec in enumerate(read_warc(file.path, file.sha256, ctx.cfg.extract.max_html_bytes), 1):
+            row = worker.process(file, rec, ctx.run_id)
+            part.add(row)
+            faults.records_read(file.part, n)
+            pending["records"] += 1
+            pending["kept"] += row["decision"] == KEPT
+            if pending["records"] >= REPORT_EVERY:
+                report(pending)
+                pending = {"records": 0, "kept": 0}
     if pending["records"]:
         report(pending)
-    write_parquet(records_path(ctx, file), pa.Table.from_pylist(rows, schema=INTERMEDIATE_SCHEMA))
-    if ctx.cfg.near_dedup.enabled:
-        _write_signatures(ctx, file, [r for r in rows if r["text_hash"] is not None])
-    counts = {"records": len(rows), "candidates": sum(r["text_hash"] is not None for r in rows)}
+    counts = {**part.counts, "peak_rss_mb": peak.mb}
     write_marker(ctx.out.marker(STAGE, file.part), marker_key(ctx, file), counts)
     return counts
 
 
-def _write_signatures(ctx: RunContext, file: InputFile, cand: list[dict[str, Any]]) -> None:
-    """MinHash signatures of the part's dedup candidates (written before the marker: they resume with it)."""
-    sigs = signatures([r["text"] for r in cand], ctx.cfg.near_dedup)
-    dates = pa.array([r["warc_date"] for r in cand], type=PROVENANCE_SCHEMA.field("warc_date").type)
-    write_signatures(signatures_path(ctx, file), [r["doc_id"] for r in cand], dates, sigs, ctx.cfg.near_dedup)
-
-
 def task_memory(task: FileTask) -> int:
-    """Bytes a file task declares to Ray (see TASK_BASE_MEMORY)."""
-    return TASK_BASE_MEMORY + TASK_MEMORY_PER_BYTE * task.file.size
+    """Bytes a file task declares to Ray (TASK_MEMORY, whatever the file's size)."""
+    return TASK_MEMORY
 
 
 def _describe(counters: dict[str, int], seconds: float) -> str:

@@ -47,8 +47,8 @@ def _bar(value: int, total: int, cls: str = "") -> str:
 def funnel(prov: pl.DataFrame) -> list[dict[str, Any]]:
     """Rows of (decision, step, count) in pipeline order, kept last."""
     order = ["read", "url_filter", "extract", "lid", "gopher_repetition", "gopher_quality", "c4",
-             "fineweb_quality", "quality", "decontaminate", "opt_out", "exact_dedup", "near_dedup",
-             "pipeline"]
+             "fineweb_quality", "quality", "decontaminate", "opt_out", "url_dedup", "exact_dedup",
+             "near_dedup", "pipeline"]
     rows = prov.group_by(["decision", "step"]).len().to_dicts()
     rank = {s: i for i, s in enumerate(order)}
     rows.sort(key=lambda r: (r["decision"] == KEPT, rank.get(r["step"] or "", 99), r["step"] or "",

@@ -9,9 +9,10 @@ one executor of the run) and hands it to the stages, in order, each resumable:
    language, annotate and apply the filters (the quality classifier and decontamination when
    enabled), detect PII / licence / opt-out signals, hash the text and compute MinHash signatures;
 2. **global decisions**: the quality step's `keep_top_fraction` (`quality.top_fraction`), then
-   dedup (`dedup.stage`): repeated record ids, exact duplicates, MinHash LSH clusters (as executor
-   tasks with `executor = "ray"`, in this process otherwise);
-3. **finalize** (`finalize`): `provenance/`, `documents/`, `rejected/`;
+   dedup (`dedup.stage`): repeated record ids, URL duplicates (optional), exact duplicates, MinHash
+   LSH clusters, each as map and reduce tasks through the executor, in partitions sized to
+   `task_memory_mb`; against earlier corpora with `dedup_against`;
+3. **finalize** (`finalize`, one executor task per file): `provenance/`, `documents/`, `rejected/`;
 4. **tokenize** (`tokens.stage`, when enabled: one executor task per documents part);
 5. `run.json` (`manifest`) and `report.html` (`report`).
 
@@ -24,13 +25,16 @@ import os
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
+import numpy as np
 
 from curate.config import CurateConfig, TokenizeConfig, load_config
 from curate.context import RunContext, run_id_of
-from curate.dedup.stage import decide_duplicates
+from curate.dedup.against import earlier_parts
+from curate.dedup.decisions import decision_table, write_decisions
+from curate.dedup.shuffle import SUFFIX, FileSet
+from curate.dedup.stage import DedupResult, DedupRun, run_dedup
 from curate.exec import Executor, make_executor
-from curate.file_stage import extract_all, records_path, signatures_path
+from curate.file_stage import SIGNATURES, STAGE, extract_all, marker_key, records_path, signatures_path
 from curate.finalize import finalize
 from curate.manifest import curate_manifest
 from curate.quality.top_fraction import select_top
@@ -39,64 +43,59 @@ from curate.read.inputs import expand_inputs, input_files
 from curate.report import write_report
 from curate.step_assets import StepAssets, check_assets, save_assets
 from curate.tokens.stage import tokenize_documents
+from provenance.errors import InputError
 from provenance.manifest import now_iso, read_manifest, write_manifest
-from provenance.outdir import claim, list_outputs, write_parquet
+from provenance.outdir import claim, list_outputs, read_marker
 
-LSH_WORK = "lsh"  # work folder of the LSH shuffle's band files
-DEDUP_WORK = "dedup"  # work folder of the run's dedup decisions (kept for inspection)
 QUALITY_WORK = "quality"  # work folder of the keep_top_fraction decisions (kept for inspection)
 TOKENIZE_WORKERS = 2  # tokenize_corpus's default: local processes, each using tokenizers' Rust threads
 
 
 def start_run(inputs: list[str], out_dir: str | os.PathLike[str], cfg: CurateConfig, overwrite: bool,
               progress: bool) -> tuple[RunContext, StepAssets]:
-    """Expand and hash the inputs, check the steps' model and evaluation sets, claim the output directory
-    for this run, save the decontamination index, make the run's executor."""
+    """Expand and hash the inputs, check the steps' model and evaluation sets and the earlier corpora,
+    claim the output directory for this run, save the decontamination index, make the run's executor."""
     root = Path(local_dir(out_dir)).resolve()
     files = input_files(expand_inputs(inputs))
     assets = check_assets(cfg)
-    run_id = run_id_of(cfg, files, assets.fingerprint())
+    earlier = earlier_parts([str(p) for p in cfg.dedup_against], (STAGE, SIGNATURES))
+    if any(Path(p.corpus) == root for p in earlier):
+        raise InputError(f"--dedup-against {root}: is the output directory; an earlier corpus is only read")
+    run_id = run_id_of(cfg, files, assets.fingerprint(), tuple(dict.fromkeys(p.run_id for p in earlier)))
     out = claim(root, run_id, "curate", overwrite)
     save_assets(assets, cfg, out)
     executor = make_executor(cfg.executor, cfg.workers, cfg.ray_address)
-    return RunContext(cfg, out, run_id, tuple(files), executor, progress), assets
+    return RunContext(cfg, out, run_id, tuple(files), executor, progress, tuple(earlier)), assets
 
 
-def global_executor(ctx: RunContext) -> Executor | None:
-    """On Ray, the global stages' per-part work runs as tasks (signatures and scores never reach the driver
-    as objects); locally, in this process."""
-    return ctx.run_executor() if ctx.cfg.executor == "ray" else None
-
-
-def top_fraction(ctx: RunContext) -> tuple[pa.Table | None, dict[str, Any] | None]:
-    """The quality step's keep_top_fraction decisions over the whole run (None when not asked for)."""
+def top_fraction(ctx: RunContext) -> tuple[FileSet | None, dict[str, Any] | None]:
+    """The quality step's keep_top_fraction decisions over the whole run, as a decision file partitioned
+    by part (dedup skips what it rejected, finalize applies it); None when not asked for."""
     fraction = ctx.cfg.filters.quality.keep_top_fraction
     if not ctx.cfg.filters.quality.enabled or fraction is None:
         return None, None
-    table, facts = select_top([records_path(ctx, f) for f in ctx.files], fraction, global_executor(ctx))
-    write_parquet(ctx.out.work_file(QUALITY_WORK, "decisions"), table)
-    return table, facts
+    table, facts = select_top([records_path(ctx, f) for f in ctx.files], fraction, ctx.run_executor())
+    index = {f.part: f.index for f in ctx.files}
+    parts = np.array([index[p] for p in table.column("part").to_pylist()], dtype=np.int64)
+    decisions = decision_table(parts, table.column("record_index").to_numpy(),
+                               **{k: table.column(k).to_pylist() for k in ("decision", "step", "reason")})
+    path = str(ctx.out.work_file(QUALITY_WORK, "decisions", SUFFIX))
+    write_decisions(path, decisions, len(ctx.files))
+    return FileSet(path.replace("{", "{{").replace("}", "}}"), 0, 1), facts
 
 
-def dedup(ctx: RunContext, removed: pa.Table | None = None) -> pa.Table:
-    """The global dedup decisions of the run (also kept under _work/ for inspection); `removed`: rows an
-    earlier global stage removed."""
-    records = [records_path(ctx, f) for f in ctx.files]
-    signatures = [signatures_path(ctx, f) for f in ctx.files]
-    table = decide_duplicates(records, signatures, ctx.cfg.exact_dedup, ctx.cfg.near_dedup,
-                              executor=global_executor(ctx), work=ctx.out.work(LSH_WORK), removed=removed)
-    write_parquet(ctx.out.work_file(DEDUP_WORK, "decisions"), table)
-    return table
-
-
-def global_decisions(ctx: RunContext) -> tuple[pa.Table, dict[str, Any] | None]:
-    """keep_top_fraction, then dedup over what it kept: their decisions in that order (finalize applies
-    them), and what run.json records of the first."""
-    quality, facts = top_fraction(ctx)
-    decisions = dedup(ctx, quality)
-    if quality is not None:
-        decisions = pa.concat_tables([quality, decisions], promote_options="default")
-    return decisions, facts
+def dedup(ctx: RunContext, quality: FileSet | None = None) -> DedupResult:
+    """The run's global dedup decisions, sized from the per-file tasks' counts (read from their markers);
+    `quality`: the keep_top_fraction decisions, applied after repeated record ids and before dedup."""
+    cfg = ctx.cfg
+    counts = [read_marker(ctx.out.marker(STAGE, f.part), marker_key(ctx, f)) or {} for f in ctx.files]
+    near = cfg.near_dedup if cfg.near_dedup.enabled else None
+    run = DedupRun(ctx.out, ctx.run_id, ctx.run_executor(), len(ctx.files), cfg.task_memory_mb,
+                   cfg.dedup_partitions, cfg.url_dedup.enabled, cfg.exact_dedup.enabled, near, ctx.earlier,
+                   ctx.progress)
+    current = [(str(records_path(ctx, f)), str(signatures_path(ctx, f)) if near else None) for f in ctx.files]
+    return run_dedup(run, current, sum(c.get("records", 0) for c in counts),
+                     sum(c.get("candidates", 0) for c in counts), prior=(quality,) if quality else ())
 
 
 def curate(inputs: list[str], out_dir: str | os.PathLike[str], config: CurateConfig | None = None, *,
@@ -105,13 +104,23 @@ def curate(inputs: list[str], out_dir: str | os.PathLike[str], config: CurateCon
     cfg = config or load_config()
     started = now_iso()
     ctx, assets = start_run(inputs, out_dir, cfg, overwrite, progress)
+    try:
+        return _run_stages(ctx, assets, started)
+    finally:
+        ctx.run_executor().close()
+
+
+def _run_stages(ctx: RunContext, assets: StepAssets, started: str) -> dict[str, Any]:
+    """The stages of `curate`, in order, with the run's executor; returns the manifest."""
+    cfg = ctx.cfg
     resumed = extract_all(ctx)
-    decisions, selection = global_decisions(ctx)
-    totals = finalize(ctx, decisions)
-    manifest = {**curate_manifest(ctx, totals, started, resumed), **assets.manifest(selection)}
-    write_manifest(ctx.out.root, manifest)  # the tokenizer and the report read it
+    quality, selection = top_fraction(ctx)
+    dedup_result = dedup(ctx, quality)
+    totals = finalize(ctx, dedup_result.decisions)
+    manifest = {**curate_manifest(ctx, totals, dedup_result, started, resumed), **assets.manifest(selection)}
     if cfg.tokenize.enabled:
-        tokenize_documents(ctx.out.root, cfg.tokenize, ctx.run_executor(), progress=progress)
+        write_manifest(ctx.out.root, manifest)
+        tokenize_documents(ctx.out.root, cfg.tokenize, ctx.run_executor(), progress=ctx.progress)
         manifest = read_manifest(ctx.out.root)
     write_report(ctx.out.root)
     manifest["outputs"] = list_outputs(ctx.out.root)
@@ -126,5 +135,10 @@ def tokenize_corpus(out_dir: str | os.PathLike[str], config: TokenizeConfig | No
     `config` is a `TokenizeConfig` (tokenizer file, or vocab_size to train one, shard_tokens,
     shuffle_seed); `executor` runs the per-part encode tasks (default: 2 local processes).
     """
-    executor = executor or make_executor("local", TOKENIZE_WORKERS)
-    return tokenize_documents(out_dir, config or TokenizeConfig(), executor, progress=progress)
+    if executor is not None:
+        return tokenize_documents(out_dir, config or TokenizeConfig(), executor, progress=progress)
+    own = make_executor("local", TOKENIZE_WORKERS)
+    try:
+        return tokenize_documents(out_dir, config or TokenizeConfig(), own, progress=progress)
+    finally:
+        own.close()

@@ -17,6 +17,7 @@ cores). It is read from /proc/<pid>/stat (utime + stime, Linux); where there is 
 
 from __future__ import annotations
 
+import json
 import multiprocessing as mp
 import os
 import time
@@ -109,6 +110,15 @@ class RecordWorker:
         if self._conn.recv() != "ready":  # EOFError here: the worker could not even start (a bug)
             raise RuntimeError("record worker did not start")
 
+    @property
+    def pid(self) -> int:
+        """The worker process's id (started here when it is not running), for memory accounting."""
+        if self._proc is None or not self._proc.is_alive():
+            if self._proc is not None:
+                self._kill()
+            self._start()
+        return self._proc.pid
+
     def process(self, file: InputFile, rec: WarcRecord, run_id: str) -> dict[str, Any]:
         if self._proc is not None and not self._proc.is_alive():  # died between records (OOM killer...)
             self._kill()
@@ -173,8 +183,10 @@ _WORKERS: dict[str, RecordWorker] = {}
 
 
 def worker_for(cfg: CurateConfig, index_folder: Path | None = None) -> RecordWorker:
-    """This process's record worker for `cfg` (started on first use, kept for the next tasks)."""
-    key = f"{cfg.model_dump_json()}\0{index_folder}"
+    """This process's record worker for `cfg` (started on first use, kept for the next tasks, and for the
+    next runs whose config differs only in how they execute: workers, executor, dedup partitions...)
+    reading the run's n-gram index from `index_folder`."""
+    key = f"{json.dumps(cfg.fingerprint_dict(), sort_keys=True)}\0{index_folder}"
     if key not in _WORKERS:
         close_workers()
         _WORKERS[key] = RecordWorker(cfg, index_folder)

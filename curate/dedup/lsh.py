@@ -2,8 +2,9 @@
 
 `find_clusters` joins every signature file, bands the signatures (exact bucket keys: a band's
 r uint32 values compared as bytes), links each bucket's members to its first row and takes
-connected components; one representative per cluster is kept. `curate.dedup.lsh_shuffle` gives
-the same clusters as executor tasks, for corpora whose signatures do not fit one machine.
+connected components; one representative per cluster is kept. `curate.dedup.near` gives the
+same clusters as executor tasks with bounded memory (what a curation run uses); this module is
+the one-process reference the tests and benchmarks/minhash.py compare it with.
 """
 
 from __future__ import annotations
@@ -130,18 +131,26 @@ def find_clusters(signature_paths: Sequence[Path], cfg: NearDedupConfig,
     return clusters_table(labels, ids, ts)
 
 
+def representatives(labels: np.ndarray, ids: np.ndarray, ts: np.ndarray,
+                    tier: np.ndarray | None = None) -> np.ndarray:
+    """For each row, the position of its cluster's representative: the lowest `tier` (earlier corpora
+    before this run, when given), then the earliest date (int64, nulls as int64 max), then the smallest
+    doc_id."""
+    keys = (ids, ts, labels) if tier is None else (ids, ts, tier, labels)
+    order = np.lexsort(keys)
+    first = np.concatenate(([True], labels[order][1:] != labels[order][:-1]))
+    rep_of_label = dict(zip(labels[order][first].tolist(), order[first].tolist(), strict=True))
+    return np.array([rep_of_label[lab] for lab in labels.tolist()], dtype=np.int64)
+
+
 def clusters_table(labels: np.ndarray, ids: np.ndarray, ts: np.ndarray) -> pa.Table:
     """The cluster table from component labels, doc ids and int64 dates (nulls as int64 max).
 
-    Representative of a cluster: earliest date, then smallest doc_id. Rows sorted by
-    (dup_cluster, doc_id), so every executor writes the same table.
+    Representative of a cluster: earliest date, then smallest doc_id (`representatives`). Rows
+    sorted by (dup_cluster, doc_id), so every executor writes the same table.
     """
-    order = np.lexsort((ids, ts, labels))
-    first = np.concatenate(([True], labels[order][1:] != labels[order][:-1]))
-    rep_of_label = dict(zip(labels[order][first].tolist(), ids[order][first].tolist(), strict=True))
-    cluster_of_label = {lab: cluster_id(rep) for lab, rep in rep_of_label.items()}
-    reps = np.array([rep_of_label[lab] for lab in labels.tolist()], dtype=str)
-    clusters = np.array([cluster_of_label[lab] for lab in labels.tolist()], dtype=str)
+    reps = ids[representatives(labels, ids, ts)] if len(ids) else ids
+    clusters = np.array([cluster_id(r) for r in reps.tolist()], dtype=str)
     final = np.lexsort((ids, clusters))
     return pa.table(
         {

@@ -5,8 +5,8 @@ Two stages, like datatrove's MinHash pipeline but with compact columnar state:
 1. per file (parallel, in the per-file task): `signatures()` -> `write_signatures()`, one
    Parquet file of fixed-width uint32 arrays per task (never pickled objects), written
    before the task's completion marker, so it resumes with the task.
-2. once per run: LSH over every signature file (`curate.dedup.lsh`, or
-   `curate.dedup.lsh_shuffle` as executor tasks) gives the clusters.
+2. once per run: LSH over every signature file (`curate.dedup.near` as executor tasks with
+   bounded memory; `curate.dedup.lsh` in one process, the reference) gives the clusters.
 
 Defaults follow FineWeb / datatrove: 5-word shingles of normalised text, 112
 permutations as 14 bands x 8 rows (S-curve threshold ~0.72, catches Jaccard >= 0.8
@@ -343,17 +343,19 @@ def _signature_schema(cfg: NearDedupConfig) -> pa.Schema:
             pa.field("doc_id", pa.string(), nullable=False),
             pa.field("warc_date", TS),
             pa.field("signature", pa.list_(pa.uint32(), cfg.num_perm), nullable=False),
+            pa.field("record_index", pa.int64(), nullable=False),  # the row's record in its part
         ],
         metadata={METADATA_KEY: meta},
     )
 
 
 def write_signatures(path: str | os.PathLike[str], doc_ids: list[str], warc_dates: pa.Array,
-                     sigs: np.ndarray, cfg: NearDedupConfig) -> None:
+                     sigs: np.ndarray, cfg: NearDedupConfig, record_index: np.ndarray | None = None) -> None:
     """Write one task's signatures: Parquet (zstd), fixed-width uint32 lists, written atomically.
 
-    The file's metadata holds the signature parameters; the bytes depend only on the
-    inputs (no timestamps), so a rerun writes an identical file.
+    `record_index` names each row's record in its part (default: 0, 1, 2...), so the dedup stage
+    can join signatures with the part's rows. The file's metadata holds the signature parameters;
+    the bytes depend only on the inputs (no timestamps), so a rerun writes an identical file.
     """
     sigs = np.ascontiguousarray(sigs, dtype=np.uint32)
     if sigs.shape != (len(doc_ids), cfg.num_perm):
@@ -366,6 +368,7 @@ def write_signatures(path: str | os.PathLike[str], doc_ids: list[str], warc_date
             pa.array(doc_ids, pa.string()),
             pa.array(warc_dates).cast(TS),
             pa.FixedSizeListArray.from_arrays(pa.array(sigs.reshape(-1), pa.uint32()), cfg.num_perm),
+            pa.array(np.arange(len(doc_ids)) if record_index is None else record_index, pa.int64()),
         ],
         schema=schema,
     )

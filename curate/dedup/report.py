@@ -1,8 +1,10 @@
 """What dedup removed, read back from a run's provenance: cluster-size histogram, the largest
-clusters with sample URLs, the number removed. Used by `assay dedup-report` and report.html.
+clusters with sample URLs, the number removed, and how many documents each earlier corpus of
+`--dedup-against` absorbed. Used by `assay dedup-report` and report.html.
 
-Works from provenance alone (decision, step, dup_cluster, dup_of, url), so it describes any
-finished run, and every crawled string reaches HTML only through html.escape.
+Works from provenance (decision, step, dup_cluster, dup_of, url, reason) and, for the earlier
+corpora, run.json's `dedup_against` list, so it describes any finished run; every crawled string
+reaches HTML only through html.escape.
 """
 
 from __future__ import annotations
@@ -17,11 +19,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from curate.dedup.lsh import CLUSTER_PREFIX
+from curate.dedup.sources import earlier_suffix
 from provenance.errors import InputError
+from provenance.manifest import read_manifest
 from provenance.outdir import PROVENANCE, OutDir
 from provenance.schema import DUPLICATE
 
-COLUMNS = ("doc_id", "decision", "step", "dup_cluster", "dup_of", "url")
+COLUMNS = ("doc_id", "decision", "step", "reason", "dup_cluster", "dup_of", "url")
 LARGEST = 10  # clusters listed in the report
 SAMPLES = 5  # URLs shown per cluster
 
@@ -73,6 +77,7 @@ def dedup_summary(out_dir: str | os.PathLike[str]) -> dict[str, Any]:
         "records": len(rows),
         "duplicates_removed": sum(removed.values()),
         "removed_by_step": dict(sorted(removed.items())),
+        "earlier": _absorbed(Path(out_dir), rows),
     }
     for kind in ("exact", "near"):
         clusters = {c: m for c, m in members.items() if _kind(c) == kind}
@@ -98,6 +103,20 @@ def dedup_summary(out_dir: str | os.PathLike[str]) -> dict[str, Any]:
     return summary
 
 
+def _absorbed(out_dir: Path, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per earlier corpus of `--dedup-against` (run.json's list): the duplicates it absorbed, by step."""
+    if not OutDir(out_dir).manifest.is_file():
+        return []
+    out = []
+    for corpus in read_manifest(out_dir).get("dedup_against") or []:
+        suffix = earlier_suffix(corpus.get("run_id"))
+        by_step = Counter(r["step"] or "unknown" for r in rows
+                          if r["decision"] == DUPLICATE and (r["reason"] or "").endswith(suffix))
+        out.append({"path": corpus.get("path"), "run_id": corpus.get("run_id"),
+                    "absorbed": sum(by_step.values()), "by_step": dict(sorted(by_step.items()))})
+    return out
+
+
 def _table(header: list[str], body: list[list[str]]) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
     rows = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in r) + "</tr>" for r in body)
@@ -110,6 +129,10 @@ def dedup_section_html(summary: dict[str, Any]) -> str:
     parts = ['<section id="dedup"><h2>Duplicates</h2>',
              f"<p>{summary['duplicates_removed']} of {summary['records']} records removed as duplicates "
              f"({', '.join(f'{e(k)}: {v}' for k, v in summary['removed_by_step'].items()) or 'none'}).</p>"]
+    for c in summary.get("earlier", []):
+        steps = ", ".join(f"{e(k)}: {v}" for k, v in c["by_step"].items()) or "none"
+        parts.append(f"<p>{c['absorbed']} documents already in earlier corpus {e(c['path'] or '')} "
+                     f"(run {e(c['run_id'] or '')}): {steps}.</p>")
     for kind, title in (("exact", "Exact duplicates"), ("near", "Near duplicates (MinHash LSH)")):
         s = summary[kind]
         parts.append(f"<h3>{title}</h3><p>{s['clusters']} clusters, {s['documents_in_clusters']} documents "

@@ -43,6 +43,10 @@ class Executor(Protocol):
         """
         ...
 
+    def close(self) -> None:
+        """Release what the executor holds between maps (worker processes); the runner calls it last."""
+        ...
+
 
 def plan(tasks: Sequence[T], is_done: Callable[[T], bool] | None,
          cost: Callable[[T], int] | None) -> tuple[list[T], int]:

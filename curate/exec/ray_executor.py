@@ -82,6 +82,9 @@ class RayExecutor:
         ensure_ray(address, num_cpus)
         self.workers = cluster_cpus()
 
+    def close(self) -> None:
+        """Nothing to release: the Ray session outlives the run (a cluster, or a notebook's session)."""
+
     def map(self, fn: TaskFn[T, R], tasks: Sequence[T], *, is_done: Callable[[T], bool] | None = None,
             cost: Callable[[T], int] | None = None, memory: Callable[[T], int] | None = None,
             progress: Progress | None = None) -> Iterator[tuple[T, R]]:
