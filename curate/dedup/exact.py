@@ -1,16 +1,23 @@
-"""Exact dedup: normalised-text hashes, the first copy in input order kept, later copies marked duplicate."""
+"""Exact dedup: normalised-text hashes, the first copy in input order kept, later copies marked duplicate.
+
+polars is imported by the functions that mark duplicates (the dedup stage), not here: the record
+worker needs only `text_hash` and the config, and its start-up skips polars' import (~1 s).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import re
 import unicodedata
+from typing import TYPE_CHECKING
 
-import polars as pl
 from pydantic import BaseModel, ConfigDict
 
 from curate.dedup.marks import Marks
 from provenance.schema import DUPLICATE
+
+if TYPE_CHECKING:
+    import polars as pl
 
 STEP = "exact_dedup"
 CLUSTER_PREFIX = "exact-"
@@ -36,6 +43,8 @@ def mark_repeated_ids(rows: pl.DataFrame, marks: Marks) -> pl.Series:
     """The same WARC-Record-ID twice in a run (one record packed in two files): the first keeps the
     id; later copies get a suffixed id so every provenance row stays addressable, and a later copy
     with text is a duplicate. Returns the mask of first occurrences. `rows` is in input order."""
+    import polars as pl
+
     first_id = rows.select(pl.col("doc_id").is_first_distinct()).to_series()
     for r in rows.filter(~first_id).iter_rows(named=True):
         marks.mark(r, doc_id=f"{r['doc_id']}#{r['part']}-{r['record_index']}")
@@ -47,6 +56,8 @@ def mark_repeated_ids(rows: pl.DataFrame, marks: Marks) -> pl.Series:
 def mark_exact(cands: pl.DataFrame, marks: Marks) -> set[str]:
     """Keep the first copy of each text hash in input order (file order, then record order); mark the
     others duplicate of it, and the kept copy with the cluster. Returns the doc_ids removed."""
+    import polars as pl
+
     first_text = cands.select(pl.col("text_hash").is_first_distinct()).to_series()
     rep_of = dict(cands.filter(first_text).select(["text_hash", "doc_id"]).iter_rows())
     dups = cands.filter(~first_text)
