@@ -13,6 +13,9 @@ Two record sets from the real python-3.11-docs.warc.gz (530 pages, 4-150 KB of H
   pipe, the status writes, the wait;
 - `full`: the default chain (decode, extract, signals, lid, filters), the real cost of a record.
 
+It also prints the worker's start-up: a fresh worker's first record (spawn, the child's imports, the
+language model, the warm-up page), paid once per task process and again after every kill (issue 18).
+
 Target (issue 14): under 1 ms of overhead per record. Prints ms per record for both, the overhead and
 the ratio. Times are wall clock (the worker is another process); run it on a quiet machine.
 
@@ -61,6 +64,18 @@ def measure(overrides: dict, records: list, file: InputFile, repeats: int) -> tu
     return statistics.median(bare), statistics.median(supervised)
 
 
+def start_up(records: list, file: InputFile, repeats: int) -> float:
+    """Median seconds from a fresh worker to its first row (start-up plus one record)."""
+    cfg, times = load_config(), []
+    for _ in range(repeats):
+        worker = RecordWorker(cfg)
+        try:
+            times.append(_time(worker.process, records[:1], file))
+        finally:
+            worker.close()
+    return statistics.median(times)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--repeats", type=int, default=3)
@@ -70,6 +85,7 @@ def main() -> None:
     records = [r for r in read_warc(DOCS, file.sha256) if r.warc_type == "response"][: args.limit]
     mb = sum(len(r.payload) for r in records) / 1e6
     print(f"{len(records)} pages of {DOCS.name} ({mb:.1f} MB of HTML), {args.repeats} repeats, medians")
+    print(f"start-up  {start_up(records, file, args.repeats):.2f} s to a new worker's first row")
     for name, overrides in (("blocked", {"filters.url.regexes": ["."]}), ("full", {})):
         bare, sup = measure(overrides, records, file, args.repeats)
         print(f"{name:8s} bare {bare * 1e3:8.3f} ms/record  supervised {sup * 1e3:8.3f} ms/record  "

@@ -144,6 +144,7 @@ class NGrams:
         self.mixed = _splitmix64(ids)
         self.cum = np.zeros(len(tokens) + 1, dtype=np.int64)  # prefix sums of token lengths
         np.cumsum(np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens)), out=self.cum[1:])
+        self._repeats: dict[int, np.ndarray] = {}  # n -> positions of n-grams that occur more than once
 
     def hashes(self, n: int) -> np.ndarray:
         m = len(self.mixed) - n + 1
@@ -156,15 +157,32 @@ class NGrams:
         """Characters of the n-gram at `start`, without separators."""
         return int(self.cum[start + n] - self.cum[start])
 
+    def _repeated(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(hashes, positions of n-grams that occur more than once, ascending, and the position of
+        each one's first occurrence). An n-gram that repeats has a repeated k-prefix (k <= n), so
+        only the positions found for the largest such k in an earlier call are sorted, not all."""
+        h = self.hashes(n)
+        known = [k for k in self._repeats if k <= n]
+        pos = self._repeats[max(known)] if known else np.arange(h.size)
+        pos = pos[pos < h.size]
+        _, first, inverse, counts = np.unique(h[pos], return_index=True, return_inverse=True,
+                                              return_counts=True)
+        multi = counts[inverse] > 1
+        first_at = pos[first[inverse]][multi]
+        self._repeats[n] = pos = pos[multi]
+        return h, pos, first_at
+
     def top_chars(self, n: int) -> int:
         """Characters covered by the most frequent n-gram: count x len(" ".join(ngram)).
         Ties go to the n-gram seen first (as Counter.most_common in datatrove)."""
-        h = self.hashes(n)
+        h, _, first_at = self._repeated(n)
         if not h.size:
             return 0
-        _, first, counts = np.unique(h, return_index=True, return_counts=True)
+        if not first_at.size:  # every n-gram once: the first one wins
+            return self.chars(0, n) + n - 1
+        firsts, counts = np.unique(first_at, return_counts=True)
         best = counts.max()
-        start = int(first[counts == best].min())
+        start = int(firsts[counts == best].min())
         return int(best) * (self.chars(start, n) + n - 1)
 
     def dup_chars(self, n: int) -> int:
@@ -172,12 +190,9 @@ class NGrams:
         jumping n words past each repeat so overlapping repeats count once (Gopher; datatrove's
         find_all_duplicate). Only positions whose n-gram occurred before are visited in Python.
         """
-        h = self.hashes(n)
-        if not h.size:
-            return 0
-        _, first, inverse = np.unique(h, return_index=True, return_inverse=True)
-        first_at = first[inverse]  # position of each n-gram's first occurrence
-        repeats = np.flatnonzero(first_at < np.arange(h.size))
+        h, pos, first_at = self._repeated(n)
+        later = first_at < pos
+        repeats, first_at = pos[later], first_at[later]
         if not repeats.size:
             return 0
         # The scan visits every position except the n-1 after each repeat it finds. A position
@@ -186,7 +201,7 @@ class NGrams:
         seen: set[int] = set()
         skip_starts: list[int] = []  # skipped windows [s, s + n - 1), in order
         chars, next_free = 0, 0
-        for i, j, g in zip(repeats.tolist(), first_at[repeats].tolist(), h[repeats].tolist(), strict=True):
+        for i, j, g in zip(repeats.tolist(), first_at.tolist(), h[repeats].tolist(), strict=True):
             if i < next_free:
                 continue
             w = bisect_right(skip_starts, j) - 1
