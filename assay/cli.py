@@ -391,7 +391,7 @@ def dedup_report(
     for c in s["earlier"]:
         steps = ", ".join(f"{k}: {v}" for k, v in c["by_step"].items()) or "none"
         console.print(Text(f"earlier corpus {c['path']} (run {c['run_id']}) absorbed {c['absorbed']} "
-                           f"documents ({steps})"))
+                           f"documents ({steps})"), soft_wrap=True)  # one line: paths are long
     for kind in ("exact", "near"):
         k = s[kind]
         console.print(f"[bold]{kind}[/bold]: {k['clusters']} clusters, "
