@@ -16,9 +16,11 @@ from curate.dedup.exact import ExactDedupConfig
 from curate.dedup.minhash import NearDedupConfig
 from curate.filters import FiltersConfig
 from curate.filters.lid import check_model
+from curate.recipes import DEFAULT_RECIPE, check_required, get_recipe
 from curate.tokens.config import TokenizeConfig
 from provenance.errors import ConfigError
 from provenance.schema import PII_TYPES
+from provenance.tomlfile import merge_tables
 
 __all__ = ["ConfigError", "CurateConfig", "ExactDedupConfig", "ExtractConfig", "FiltersConfig", "LidConfig",
            "NearDedupConfig", "SignalsConfig", "TokenizeConfig", "config_to_toml", "load_config"]
@@ -74,6 +76,7 @@ class SignalsConfig(_Section):
 
 
 class CurateConfig(_Section):
+    recipe: str = DEFAULT_RECIPE  # the preset under the file and flags (curate/recipes/)
     workers: int = Field(1, ge=1)
     executor: Literal["local", "ray"] = "local"
     ray_address: str | None = None
@@ -84,6 +87,15 @@ class CurateConfig(_Section):
     exact_dedup: ExactDedupConfig = Field(default_factory=ExactDedupConfig)
     near_dedup: NearDedupConfig = Field(default_factory=NearDedupConfig)
     tokenize: TokenizeConfig = Field(default_factory=TokenizeConfig)
+
+    @field_validator("recipe")
+    @classmethod
+    def _known_recipe(cls, name: str) -> str:
+        try:
+            get_recipe(name)
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+        return name
 
     def fingerprint_dict(self) -> dict[str, Any]:
         """The parts of the config that change outputs (not workers/executor)."""
@@ -113,8 +125,12 @@ def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
     node[parts[-1]] = value
 
 
-def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> CurateConfig:
-    """Load a TOML config (or the defaults), apply dotted-key overrides (CLI flags), validate."""
+def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None,
+                recipe: str | None = None) -> CurateConfig:
+    """Load a TOML config (or the defaults) over a recipe, apply dotted-key overrides (CLI flags), validate.
+
+    The recipe is `recipe` (the --recipe flag), else the file's `recipe = "..."`, else `assay`;
+    its sections lie under the file's, which lie under the flags."""
     data: dict[str, Any] = {}
     source = "<defaults>"
     if path is not None:
@@ -126,9 +142,15 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
             data = tomllib.loads(p.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    name = recipe or data.get("recipe") or DEFAULT_RECIPE
+    if not isinstance(name, str):
+        raise ConfigError(f"{source}: recipe: must be a recipe name")
+    chosen = get_recipe(name)
+    data = {**merge_tables(chosen.settings, data), "recipe": name}
     for key, value in (overrides or {}).items():
         if value is not None:
             _set_dotted(data, key, value)
+    check_required(chosen, data)
     try:
         return CurateConfig.model_validate(data)
     except ValidationError as err:

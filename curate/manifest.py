@@ -7,6 +7,7 @@ from typing import Any
 import polars as pl
 
 from curate.context import RunContext
+from curate.recipes import get_recipe
 from provenance.manifest import now_iso
 from provenance.outdir import PROVENANCE
 from provenance.schema import KEPT
@@ -21,6 +22,7 @@ def curate_manifest(ctx: RunContext, totals: dict[str, int], started: str,
     return {
         "kind": "curate",
         "run_id": ctx.run_id,
+        "recipe": {"name": ctx.cfg.recipe, "version": get_recipe(ctx.cfg.recipe).version},
         "config": ctx.cfg.model_dump(mode="json"),
         "inputs": [{"path": f.path, "bytes": f.size, "sha256": f.sha256, "kind": "warc"} for f in ctx.files],
         "counts": {**totals, "by_step": by_step},
