@@ -54,8 +54,11 @@ synth_app = typer.Typer(help="Generate synthetic data with vLLM and validate it 
                         no_args_is_help=True)
 train_app = typer.Typer(help="Train the bundled Llama-architecture model on token shards; export to HF.",
                         no_args_is_help=True)
+quality_app = typer.Typer(help="Learned quality filtering: train a classifier for `[filters.quality]`.",
+                          no_args_is_help=True)
 app.add_typer(synth_app, name="synth")
 app.add_typer(train_app, name="train")
+app.add_typer(quality_app, name="quality")
 
 
 def main() -> None:
@@ -63,8 +66,8 @@ def main() -> None:
     app()
 
 
-# --- commands are added below (curate, demo, tokenize, trace, dedup-report, lineage, takedown, disclose,
-# synth *, train *)
+# --- commands are added below (curate, demo, tokenize, trace, dedup-report, contamination, lineage, takedown,
+# disclose, quality train, synth *, train *)
 
 
 @app.command()
@@ -356,6 +359,73 @@ def dedup_report(
     if html_out is not None:
         write_text(html_out, dedup_section_html(s))
         console.print(f"HTML section -> {html_out}")
+
+
+@app.command()
+def contamination(
+    out: Path = typer.Argument(..., help="Output directory of a curate run with [decontaminate] enabled."),
+) -> None:
+    """Evaluation items found in the crawl: per evaluation set, the items and the documents (doc_id, URL)."""
+    from curate import contamination as find_contamination
+
+    s = find_contamination(out)
+    typer.echo(f"{s['documents']} document(s) share at least {s['min_overlap']} {s['ngram']}-gram(s) with an "
+               "evaluation item")
+    for x in s["sets"]:
+        short = f"; {x['too_short']} item(s) under {s['ngram']} words not checked" if x["too_short"] else ""
+        typer.echo(f"\n{x['label']} ({x['path']}, sha256 {x['sha256'][:12]}): {x['items_found']} of "
+                   f"{x['items']} items found in {len(x['documents'])} document(s){short}")
+        for d in x["documents"]:  # one line each (doc_id, URL, decision, items), tab-separated
+            typer.echo("\t".join([d["doc_id"], d["url"] or "-", f"{d['decision']} ({d['step'] or '-'})",
+                                  ",".join(d["items"])]))
+
+
+@quality_app.command("train")
+def quality_train(
+    positive: list[str] = typer.Option(
+        ..., "--positive",
+        help="High-quality documents (repeatable): an assay corpus, a .parquet/.jsonl file, a .txt folder."),
+    negative: list[str] = typer.Option(
+        ..., "--negative", help="Other documents (repeatable), the same kinds."),
+    out: Path = typer.Option(..., "-o", "--out", help="Model directory: model.bin and card.json."),
+    text_field: str = typer.Option("text", "--text-field", help="Text column of .parquet/.jsonl sources."),
+    seed: int = typer.Option(0, "--seed", help="Class balancing, held-out split and fastText's seed."),
+    heldout: float = typer.Option(
+        0.1, "--heldout", help="Share of each class held out for the card's metrics."),
+    max_per_class: int | None = typer.Option(
+        None, "--max-per-class", help="Use at most N documents per class."),
+    lr: float | None = typer.Option(
+        None, "--lr", help="Learning rate (DCLM: 0.1; fastText's tutorial: 1.0 for small sets)."),
+    epoch: int | None = typer.Option(
+        None, "--epoch", help="Epochs (DCLM: 5, for 400k documents; small sets need more, e.g. 25)."),
+    dim: int | None = typer.Option(None, "--dim", help="Vector size (DCLM: 100)."),
+    word_ngrams: int | None = typer.Option(None, "--word-ngrams", help="Word n-gram features (DCLM: 2)."),
+    bucket: int | None = typer.Option(
+        None, "--bucket", help="Hash buckets for word n-grams (2M, fastText's default: an 800 MB model)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace the model in OUT."),
+) -> None:
+    """Train a fastText quality classifier (DCLM's recipe) for the curate step `[filters.quality]`."""
+    from pydantic import ValidationError
+
+    from curate import TrainConfig, train_classifier
+    from provenance.outdir import CLASSIFIER_CARD, CLASSIFIER_MODEL
+
+    if (out / CLASSIFIER_MODEL).exists() and not overwrite:
+        fail(f"{out / CLASSIFIER_MODEL} exists; use another -o or --overwrite")
+    given = {"lr": lr, "epoch": epoch, "dim": dim, "word_ngrams": word_ngrams, "bucket": bucket,
+             "max_per_class": max_per_class}
+    try:
+        cfg = TrainConfig(seed=seed, heldout=heldout, text_field=text_field,
+                          **{k: v for k, v in given.items() if v is not None})
+    except ValidationError as e:  # a flag's value: name the flag's field
+        fail(f"{e.errors()[0]['loc'][0]}: {e.errors()[0]['msg']}")
+    card = train_classifier(positive, negative, out, cfg, progress=True)
+    per_class = card["split"]["per_class"]
+    typer.echo(f"model -> {out / CLASSIFIER_MODEL}  ({per_class} documents per class)")
+    if card["heldout"]:
+        h = card["heldout"]
+        typer.echo(f"held-out ({h['documents']} documents): ROC-AUC {h['roc_auc']}, precision "
+                   f"{h['precision']}, recall {h['recall']} at 0.5; thresholds in {out / CLASSIFIER_CARD}")
 
 
 @synth_app.command("generate")

@@ -5,11 +5,12 @@
 
 plus `tokenize_corpus` (token shards), `TokenShards` (read them), `trace` (a token back to its
 WARC record), `takedown` (a corpus version without named documents), `summary` and
-`dedup_summary` (the report's numbers). Code outside curate/ uses only these names; they load
-on first use (PEP 562), so `import curate` stays cheap.
+`dedup_summary` (the report's numbers), `train_classifier` / `TrainConfig` (a quality classifier
+for `[filters.quality]`) and `contamination` (the evaluation items a run found). Code outside
+curate/ uses only these names; they load on first use (PEP 562), so `import curate` stays cheap.
 
-Inside, a folder per stage (`read/`, `filters/`, `signals/`, `dedup/`, `tokens/`) and the
-executors (`exec/`); the runner (`runner.py`) hands each stage the run's executor.
+Inside, a folder per stage (`read/`, `filters/`, `signals/`, `quality/`, `decontaminate/`, `dedup/`,
+`tokens/`) and the executors (`exec/`); the runner (`runner.py`) hands each stage the run's executor.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ _WHERE = {
     "CurateConfig": "curate.config", "load_config": "curate.config", "config_to_toml": "curate.config",
     "TokenizeConfig": "curate.tokens.config",
     "ConfigError": "provenance.errors", "InputError": "provenance.errors",
-    "summary": "curate.report", "CSS": "curate.report",
+    "summary": "curate.report", "CSS": "curate.report", "contamination": "curate.report",
+    "train_classifier": "curate.quality.train", "TrainConfig": "curate.quality.train",
     "dedup_summary": "curate.dedup.report", "dedup_section_html": "curate.dedup.report",
     "trace": "curate.tokens.origin", "TokenShards": "curate.tokens.reader",
     "takedown": "curate.removal.new_version", "read_doc_ids": "curate.removal.request",

@@ -12,18 +12,21 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from curate.decontaminate.config import DecontaminateConfig, EvalSetConfig
 from curate.dedup.exact import ExactDedupConfig
 from curate.dedup.minhash import NearDedupConfig
 from curate.filters import FiltersConfig
 from curate.filters.lid import check_model
+from curate.quality.step import QualityConfig
 from curate.recipes import DEFAULT_RECIPE, check_required, get_recipe
 from curate.tokens.config import TokenizeConfig
 from provenance.errors import ConfigError
 from provenance.schema import PII_TYPES
 from provenance.tomlfile import merge_tables
 
-__all__ = ["ConfigError", "CurateConfig", "ExactDedupConfig", "ExtractConfig", "FiltersConfig", "LidConfig",
-           "NearDedupConfig", "SignalsConfig", "TokenizeConfig", "config_to_toml", "load_config"]
+__all__ = ["ConfigError", "CurateConfig", "CurateFiltersConfig", "DecontaminateConfig", "EvalSetConfig",
+           "ExactDedupConfig", "ExtractConfig", "FiltersConfig", "LidConfig", "NearDedupConfig",
+           "QualityConfig", "SignalsConfig", "TokenizeConfig", "config_to_toml", "load_config"]
 
 
 class _Section(BaseModel):
@@ -81,6 +84,13 @@ class SignalsConfig(_Section):
         return value
 
 
+class CurateFiltersConfig(FiltersConfig):
+    """`[filters]`: the heuristic filters, and the learned quality classifier (`[filters.quality]`, off
+    by default), which the chain runs after them."""
+
+    quality: QualityConfig = Field(default_factory=QualityConfig)
+
+
 class CurateConfig(_Section):
     recipe: str = DEFAULT_RECIPE  # the preset under the file and flags (curate/recipes/)
     workers: int = Field(1, ge=1)
@@ -88,10 +98,11 @@ class CurateConfig(_Section):
     ray_address: str | None = None
     extract: ExtractConfig = Field(default_factory=ExtractConfig)
     lid: LidConfig = Field(default_factory=LidConfig)
-    filters: FiltersConfig = Field(default_factory=FiltersConfig)
+    filters: CurateFiltersConfig = Field(default_factory=CurateFiltersConfig)
     signals: SignalsConfig = Field(default_factory=SignalsConfig)
     exact_dedup: ExactDedupConfig = Field(default_factory=ExactDedupConfig)
     near_dedup: NearDedupConfig = Field(default_factory=NearDedupConfig)
+    decontaminate: DecontaminateConfig = Field(default_factory=DecontaminateConfig)
     tokenize: TokenizeConfig = Field(default_factory=TokenizeConfig)
 
     @field_validator("recipe")

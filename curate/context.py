@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from curate.config import CurateConfig
 from curate.exec.base import Executor
@@ -37,9 +38,12 @@ class RunContext:
         return self.executor
 
 
-def run_id_of(cfg: CurateConfig, files: list[InputFile]) -> str:
-    """Deterministic: same inputs and output-affecting config -> same run_id (so reruns are identical)."""
+def run_id_of(cfg: CurateConfig, files: list[InputFile], assets: dict[str, Any] | None = None) -> str:
+    """Deterministic: same inputs and output-affecting config -> same run_id (so reruns are identical).
+    `assets`: what else the steps read (the quality model's and evaluation sets' sha256), when any."""
     h = hashlib.sha256(json.dumps(cfg.fingerprint_dict(), sort_keys=True).encode())
+    if assets:
+        h.update(json.dumps(assets, sort_keys=True).encode())
     for f in files:
         h.update(f"{f.path}\0{f.sha256}\n".encode())
     return "run-" + h.hexdigest()[:16]

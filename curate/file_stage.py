@@ -17,6 +17,7 @@ import pyarrow as pa
 
 from curate import faults
 from curate.context import RunContext
+from curate.decontaminate.step import WORK as DECONTAMINATE_WORK
 from curate.dedup.minhash import signatures, write_signatures
 from curate.exec.base import Progress, Report
 from curate.read.inputs import InputFile
@@ -73,7 +74,8 @@ def finished(task: FileTask) -> bool:
 def process_file(task: FileTask, report: Report) -> dict[str, int]:
     """The task: every record of one file through the chain; part file, signatures, then the marker."""
     ctx, file = task.ctx, task.file
-    worker = worker_for(ctx.cfg)  # the chain, in a supervised process: the time limit holds in C code too
+    # the chain, in a supervised process (the time limit holds in C code too), reading the run's n-gram index
+    worker = worker_for(ctx.cfg, ctx.out.work(DECONTAMINATE_WORK))
     rows: list[dict[str, Any]] = []
     pending = {"records": 0, "kept": 0}
     for rec in read_warc(file.path, file.sha256, ctx.cfg.extract.max_html_bytes):

@@ -50,10 +50,14 @@ def finalize_part(ctx: RunContext, file: InputFile, decisions: dict[int, dict[st
 
 
 def finalize(ctx: RunContext, decisions: pa.Table) -> dict[str, int]:
-    """Every part, in input order; returns the run's totals (records and each decision)."""
+    """Every part, in input order; returns the run's totals (records and each decision).
+
+    `decisions` holds the global stages' rows in stage order (quality's keep_top_fraction, then
+    dedup); a later row about the same record overrides the fields it sets (dedup's renamed doc_id)."""
     by_part: dict[str, dict[int, dict[str, Any]]] = {}
     for r in decisions.to_pylist():
-        by_part.setdefault(r["part"], {})[r["record_index"]] = r
+        known = by_part.setdefault(r["part"], {}).setdefault(r["record_index"], {})
+        known.update({k: v for k, v in r.items() if v is not None})
     totals: dict[str, int] = {"records": 0, KEPT: 0, REJECTED: 0, DUPLICATE: 0, ERROR: 0}
     for file in ctx.files:
         for k, v in finalize_part(ctx, file, by_part.get(file.part, {})).items():

@@ -13,13 +13,25 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from curate.config import CurateConfig
+from curate.decontaminate.step import DecontaminationFilter
 from curate.dedup.exact import text_hash
-from curate.filters import Doc, Signals, UrlFilter, annotate, build_filters, first_rejection, run_filters
+from curate.filters import (
+    Doc,
+    Filter,
+    Signals,
+    UrlFilter,
+    annotate,
+    build_filters,
+    first_rejection,
+    run_filters,
+)
 from curate.filters.fineweb2 import language_score_threshold
 from curate.filters.lid import LanguageIdentifier
+from curate.quality.step import QualityFilter
 from curate.read.decode import decode_html, looks_like_html
 from curate.read.extract import extract_text
 from curate.read.inputs import InputFile
@@ -55,12 +67,14 @@ class Record:
 class Chain:
     """The per-process state of the checks (filters and the language model load once per process)."""
 
-    def __init__(self, cfg: CurateConfig, on_step: StepHook = _no_hook) -> None:
+    def __init__(self, cfg: CurateConfig, on_step: StepHook = _no_hook,
+                 index_folder: Path | None = None) -> None:
         self.cfg = cfg
         self.on_step = on_step  # the supervisor's record worker publishes the running check here
         filters = build_filters(cfg.filters)
         self.url_filters = [f for f in filters if isinstance(f, UrlFilter)]
         self.text_filters = [f for f in filters if not isinstance(f, UrlFilter)]
+        self.text_filters += learned_filters(cfg, index_folder)
         self.lid = LanguageIdentifier(cfg.lid.model_path, cfg.lid.max_chars)
 
     def process(self, file: InputFile, rec: WarcRecord, run_id: str) -> dict[str, Any]:
@@ -82,6 +96,19 @@ class Chain:
                 r.row.update(decision=stop[0], step=stop[1], reason=stop[2])
                 return
         r.row["text_hash"] = text_hash(r.doc.text)
+
+
+def learned_filters(cfg: CurateConfig, index_folder: Path | None) -> list[Filter]:
+    """After the heuristic filters: the quality classifier, then decontamination (reading the run's
+    n-gram index in `index_folder`), each when enabled."""
+    steps: list[Filter] = []
+    if cfg.filters.quality.enabled:
+        steps.append(QualityFilter(cfg.filters.quality))
+    if cfg.decontaminate.enabled:
+        if index_folder is None:
+            raise RuntimeError("decontamination needs the run's index folder")
+        steps.append(DecontaminationFilter(cfg.decontaminate, index_folder))
+    return steps
 
 
 def base_row(file: InputFile, rec: WarcRecord, run_id: str) -> dict[str, Any]:

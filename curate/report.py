@@ -1,4 +1,5 @@
-"""report.html for a curation run: funnel, languages, domains, duplicates, samples.
+"""report.html for a curation run: funnel, languages, domains, duplicates, the quality classifier's
+score histogram and benchmark contamination (when the run had those steps), samples.
 
 Static and self-contained (no scripts, no external requests). Everything that came from
 the crawl (URLs, text, reasons quoting it) goes through `html.escape`.
@@ -13,7 +14,11 @@ from typing import Any
 
 import polars as pl
 
+from curate.decontaminate.report import contamination_section_html, contamination_summary
 from curate.dedup.report import dedup_section_html, dedup_summary
+from curate.quality.report import quality_section_html, quality_summary
+from provenance.errors import InputError
+from provenance.manifest import read_manifest
 from provenance.outdir import DOCUMENTS, PROVENANCE, OutDir, write_text
 from provenance.outdir import REJECTED as REJECTED_FOLDER
 from provenance.schema import DUPLICATE, ERROR, KEPT, REJECTED
@@ -42,7 +47,8 @@ def _bar(value: int, total: int, cls: str = "") -> str:
 def funnel(prov: pl.DataFrame) -> list[dict[str, Any]]:
     """Rows of (decision, step, count) in pipeline order, kept last."""
     order = ["read", "url_filter", "extract", "lid", "gopher_repetition", "gopher_quality", "c4",
-             "fineweb_quality", "opt_out", "exact_dedup", "near_dedup", "pipeline"]
+             "fineweb_quality", "quality", "decontaminate", "opt_out", "exact_dedup", "near_dedup",
+             "pipeline"]
     rows = prov.group_by(["decision", "step"]).len().to_dicts()
     rank = {s: i for i, s in enumerate(order)}
     rows.sort(key=lambda r: (r["decision"] == KEPT, rank.get(r["step"] or "", 99), r["step"] or "",
@@ -75,7 +81,38 @@ def summary(out_dir: str | Path) -> dict[str, Any]:
         if tok:
             s["tokens"] = {"n_tokens": tok.get("n_tokens"), "shards": len(tok.get("shards", [])),
                            "vocab_size": tok.get("vocab_size")}
-    return s
+    return {**s, **learned_steps(out)}
+
+
+def documents_with_signals(out: OutDir) -> pl.DataFrame:
+    """doc_id, url, decision, step and signals of every document with text, kept or removed."""
+    cols = ["doc_id", "url", "signals"]
+    kept = pl.read_parquet(out.folder(DOCUMENTS) / "*.parquet", columns=cols).with_columns(
+        pl.lit(KEPT).alias("decision"), pl.lit(None, pl.String).alias("step"))
+    removed = pl.read_parquet(out.folder(REJECTED_FOLDER) / "*.parquet", columns=[*cols, "decision", "step"])
+    return pl.concat([kept, removed], how="diagonal")
+
+
+def learned_steps(out: OutDir) -> dict[str, Any]:
+    """The quality classifier's and decontamination's summaries, for a run that had those steps."""
+    manifest = json.loads(out.manifest.read_text()) if out.manifest.exists() else {}
+    if "quality" not in manifest and "decontaminate" not in manifest:
+        return {}
+    docs = documents_with_signals(out)
+    found = {}
+    if "quality" in manifest:
+        found["quality"] = quality_summary(manifest["quality"], docs)
+    if "decontaminate" in manifest:
+        found["contamination"] = contamination_summary(manifest["decontaminate"], docs)
+    return found
+
+
+def contamination(out_dir: str | Path) -> dict[str, Any]:
+    """`assay contamination OUT`: per evaluation set, the items found and the documents holding them."""
+    out = OutDir(out_dir)
+    if "decontaminate" not in read_manifest(out.root):
+        raise InputError(f"{out.manifest}: this run did not decontaminate (no [decontaminate] enabled)")
+    return learned_steps(out)["contamination"]
 
 
 def _table(headers: list[str], rows: list[list[str]]) -> str:
@@ -140,6 +177,8 @@ def render(out_dir: str | Path) -> str:
 <h2>Languages of kept documents</h2>{langs}
 <h2>Top domains of kept documents</h2>{domains}
 {dedup_section_html(dedup_summary(out.root))}
+{quality_section_html(s["quality"]) if "quality" in s else ""}
+{contamination_section_html(s["contamination"]) if "contamination" in s else ""}
 <h2>Sample kept documents</h2>{_samples(out)}
 <h2>Sample removals, one per step</h2>{_removals(out)}
 </body></html>

@@ -3,11 +3,14 @@
 `curate()` makes the run context (config, claimed output directory, run id, input files, and the
 one executor of the run) and hands it to the stages, in order, each resumable:
 
+0. **step assets** (`step_assets`): the quality model and the evaluation sets, checked before
+   anything is written; the evaluation sets' n-gram index saved under `_work/` for the workers;
 1. **per file** (`file_stage`, one executor task per WARC): read, decode, extract, identify the
-   language, annotate and apply the filters, detect PII / licence / opt-out signals, hash the
-   text and compute MinHash signatures;
-2. **global dedup** (`dedup.stage`): repeated record ids, exact duplicates, MinHash LSH clusters
-   (as executor tasks with `executor = "ray"`, in this process otherwise);
+   language, annotate and apply the filters (the quality classifier and decontamination when
+   enabled), detect PII / licence / opt-out signals, hash the text and compute MinHash signatures;
+2. **global decisions**: the quality step's `keep_top_fraction` (`quality.top_fraction`), then
+   dedup (`dedup.stage`): repeated record ids, exact duplicates, MinHash LSH clusters (as executor
+   tasks with `executor = "ray"`, in this process otherwise);
 3. **finalize** (`finalize`): `provenance/`, `documents/`, `rejected/`;
 4. **tokenize** (`tokens.stage`, when enabled: one executor task per documents part);
 5. `run.json` (`manifest`) and `report.html` (`report`).
@@ -30,39 +33,70 @@ from curate.exec import Executor, make_executor
 from curate.file_stage import extract_all, records_path, signatures_path
 from curate.finalize import finalize
 from curate.manifest import curate_manifest
+from curate.quality.top_fraction import select_top
 from curate.read.fsio import local_dir
 from curate.read.inputs import expand_inputs, input_files
 from curate.report import write_report
+from curate.step_assets import StepAssets, check_assets, save_assets
 from curate.tokens.stage import tokenize_documents
 from provenance.manifest import now_iso, read_manifest, write_manifest
 from provenance.outdir import claim, list_outputs, write_parquet
 
 LSH_WORK = "lsh"  # work folder of the LSH shuffle's band files
 DEDUP_WORK = "dedup"  # work folder of the run's dedup decisions (kept for inspection)
+QUALITY_WORK = "quality"  # work folder of the keep_top_fraction decisions (kept for inspection)
 TOKENIZE_WORKERS = 2  # tokenize_corpus's default: local processes, each using tokenizers' Rust threads
 
 
 def start_run(inputs: list[str], out_dir: str | os.PathLike[str], cfg: CurateConfig, overwrite: bool,
-              progress: bool) -> RunContext:
-    """Expand and hash the inputs, claim the output directory for this run, make the run's executor."""
+              progress: bool) -> tuple[RunContext, StepAssets]:
+    """Expand and hash the inputs, check the steps' model and evaluation sets, claim the output directory
+    for this run, save the decontamination index, make the run's executor."""
     root = Path(local_dir(out_dir)).resolve()
     files = input_files(expand_inputs(inputs))
-    run_id = run_id_of(cfg, files)
+    assets = check_assets(cfg)
+    run_id = run_id_of(cfg, files, assets.fingerprint())
     out = claim(root, run_id, "curate", overwrite)
+    save_assets(assets, cfg, out)
     executor = make_executor(cfg.executor, cfg.workers, cfg.ray_address)
-    return RunContext(cfg, out, run_id, tuple(files), executor, progress)
+    return RunContext(cfg, out, run_id, tuple(files), executor, progress), assets
 
 
-def dedup(ctx: RunContext) -> pa.Table:
-    """The global dedup decisions of the run (also kept under _work/ for inspection)."""
-    # On Ray, LSH runs as tasks: signatures never reach the driver. Locally, in this process.
-    lsh_executor = ctx.run_executor() if ctx.cfg.executor == "ray" else None
+def global_executor(ctx: RunContext) -> Executor | None:
+    """On Ray, the global stages' per-part work runs as tasks (signatures and scores never reach the driver
+    as objects); locally, in this process."""
+    return ctx.run_executor() if ctx.cfg.executor == "ray" else None
+
+
+def top_fraction(ctx: RunContext) -> tuple[pa.Table | None, dict[str, Any] | None]:
+    """The quality step's keep_top_fraction decisions over the whole run (None when not asked for)."""
+    fraction = ctx.cfg.filters.quality.keep_top_fraction
+    if not ctx.cfg.filters.quality.enabled or fraction is None:
+        return None, None
+    table, facts = select_top([records_path(ctx, f) for f in ctx.files], fraction, global_executor(ctx))
+    write_parquet(ctx.out.work_file(QUALITY_WORK, "decisions"), table)
+    return table, facts
+
+
+def dedup(ctx: RunContext, removed: pa.Table | None = None) -> pa.Table:
+    """The global dedup decisions of the run (also kept under _work/ for inspection); `removed`: rows an
+    earlier global stage removed."""
     records = [records_path(ctx, f) for f in ctx.files]
     signatures = [signatures_path(ctx, f) for f in ctx.files]
     table = decide_duplicates(records, signatures, ctx.cfg.exact_dedup, ctx.cfg.near_dedup,
-                              executor=lsh_executor, work=ctx.out.work(LSH_WORK))
+                              executor=global_executor(ctx), work=ctx.out.work(LSH_WORK), removed=removed)
     write_parquet(ctx.out.work_file(DEDUP_WORK, "decisions"), table)
     return table
+
+
+def global_decisions(ctx: RunContext) -> tuple[pa.Table, dict[str, Any] | None]:
+    """keep_top_fraction, then dedup over what it kept: their decisions in that order (finalize applies
+    them), and what run.json records of the first."""
+    quality, facts = top_fraction(ctx)
+    decisions = dedup(ctx, quality)
+    if quality is not None:
+        decisions = pa.concat_tables([quality, decisions], promote_options="default")
+    return decisions, facts
 
 
 def curate(inputs: list[str], out_dir: str | os.PathLike[str], config: CurateConfig | None = None, *,
@@ -70,12 +104,13 @@ def curate(inputs: list[str], out_dir: str | os.PathLike[str], config: CurateCon
     """Run the whole pipeline; returns the run manifest (also written to OUT/run.json)."""
     cfg = config or load_config()
     started = now_iso()
-    ctx = start_run(inputs, out_dir, cfg, overwrite, progress)
+    ctx, assets = start_run(inputs, out_dir, cfg, overwrite, progress)
     resumed = extract_all(ctx)
-    totals = finalize(ctx, dedup(ctx))
-    manifest = curate_manifest(ctx, totals, started, resumed)
+    decisions, selection = global_decisions(ctx)
+    totals = finalize(ctx, decisions)
+    manifest = {**curate_manifest(ctx, totals, started, resumed), **assets.manifest(selection)}
+    write_manifest(ctx.out.root, manifest)  # the tokenizer and the report read it
     if cfg.tokenize.enabled:
-        write_manifest(ctx.out.root, manifest)
         tokenize_documents(ctx.out.root, cfg.tokenize, ctx.run_executor(), progress=progress)
         manifest = read_manifest(ctx.out.root)
     write_report(ctx.out.root)

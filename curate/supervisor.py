@@ -20,6 +20,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import time
+from pathlib import Path
 from typing import Any
 
 from curate import faults
@@ -62,7 +63,7 @@ _WARM_UP = (InputFile(-1, "<warm-up>", "0" * 64, 0),
             "warm-up")
 
 
-def _serve(conn: Any, status: Any, cfg_json: str) -> None:
+def _serve(conn: Any, status: Any, cfg_json: str, index_folder: Path | None) -> None:
     """The worker: rows for the records it is sent, until its pipe closes."""
     seq = 0
 
@@ -71,7 +72,7 @@ def _serve(conn: Any, status: Any, cfg_json: str) -> None:
         status[SEQ] = seq
         faults.in_step(CHECK_NAMES[check], record_index)
 
-    chain = Chain(CurateConfig.model_validate_json(cfg_json))
+    chain = Chain(CurateConfig.model_validate_json(cfg_json), index_folder=index_folder)
     chain.process(*_WARM_UP)  # lazy imports (trafilatura, phonenumbers' tables) before any clock runs
     chain.on_step = on_step
     conn.send("ready")
@@ -87,8 +88,9 @@ def _serve(conn: Any, status: Any, cfg_json: str) -> None:
 class RecordWorker:
     """A task process's handle on its record worker: `process(file, rec, run_id) -> row`, within the limit."""
 
-    def __init__(self, cfg: CurateConfig) -> None:
+    def __init__(self, cfg: CurateConfig, index_folder: Path | None = None) -> None:
         self.cfg = cfg
+        self.index_folder = index_folder  # the run's decontamination index (`_work/`), memory-mapped there
         self.limit = cfg.extract.timeout_s
         self.backstop = WALL_FACTOR * self.limit
         self._ctx = mp.get_context("spawn")  # fork beside polars' / tokenizers' threads can deadlock
@@ -99,8 +101,8 @@ class RecordWorker:
     def _start(self) -> None:
         self._status = self._ctx.Array("d", 3, lock=False)
         self._conn, child = self._ctx.Pipe()
-        self._proc = self._ctx.Process(target=_serve, args=(child, self._status, self.cfg.model_dump_json()),
-                                       daemon=True, name="assay-record-worker")
+        args = (child, self._status, self.cfg.model_dump_json(), self.index_folder)
+        self._proc = self._ctx.Process(target=_serve, args=args, daemon=True, name="assay-record-worker")
         self._proc.start()
         child.close()
         self._seq = 0
@@ -170,12 +172,12 @@ class RecordWorker:
 _WORKERS: dict[str, RecordWorker] = {}
 
 
-def worker_for(cfg: CurateConfig) -> RecordWorker:
+def worker_for(cfg: CurateConfig, index_folder: Path | None = None) -> RecordWorker:
     """This process's record worker for `cfg` (started on first use, kept for the next tasks)."""
-    key = cfg.model_dump_json()
+    key = f"{cfg.model_dump_json()}\0{index_folder}"
     if key not in _WORKERS:
         close_workers()
-        _WORKERS[key] = RecordWorker(cfg)
+        _WORKERS[key] = RecordWorker(cfg, index_folder)
     return _WORKERS[key]
 
 

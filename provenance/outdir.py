@@ -43,6 +43,8 @@ REPORT = "report.html"
 REPORT_JSON = "report.json"  # the numbers a report.html shows (validation and run reports)
 MANIFEST = "run.json"  # the run manifest (provenance.manifest)
 STATE = "state.json"  # under _work/: which run this directory holds
+CLASSIFIER_MODEL = "model.bin"  # a quality classifier's directory (`assay quality train`): the fastText model
+CLASSIFIER_CARD = "card.json"  # ... and its card: sources, hyperparameters, held-out metrics
 
 DATA_FOLDERS = (PROVENANCE, DOCUMENTS, REJECTED, TOKENS, SYNTH)  # listed, file by file, in run.json
 TOP_FILES = (TOKENIZER, REPORT)

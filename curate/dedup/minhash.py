@@ -265,6 +265,50 @@ def minhash_of_hashes(hashes32: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.
     return sig
 
 
+_TEXT_MARK = "\ue000"  # a private-use character: a word of its own between texts (removed from the texts)
+_MANY_BATCH = 2048  # texts per pass of shingle_hashes_many (bounds the uint64 work arrays)
+
+
+def _many_batch(texts: Sequence[str], ngram: int, short: bool) -> tuple[np.ndarray, np.ndarray]:
+    cp, cjk = _normalized_codepoints(f" {_TEXT_MARK} ".join(t.replace(_TEXT_MARK, " ") for t in texts))
+    if len(cp) == 0:
+        return np.empty(0, dtype=_U64), np.empty(0, dtype=np.int64)
+    cp = _word_codepoints(cp, cjk)
+    spaces = np.flatnonzero(cp == _SPACE)
+    unit_starts = np.concatenate(([0], spaces + 1)).astype(np.int64)
+    unit_ends = np.concatenate((spaces, [len(cp)])).astype(np.int64)
+    is_mark = (unit_ends - unit_starts == 1) & (cp[unit_starts] == ord(_TEXT_MARK))
+    words = np.flatnonzero(~is_mark)  # the units that are words of a text, in order
+    owner = np.cumsum(is_mark)[words]  # the text each word belongs to
+    n_words = np.bincount(owner, minlength=len(texts))
+    first = np.concatenate(([0], np.cumsum(n_words)[:-1]))  # index in `words` of each text's first word
+    k = np.arange(len(words)) - first[owner]  # position of each word in its text
+    n = n_words[owner]
+    full = k <= n - ngram  # starts of whole n-word windows
+    short = (k == 0) & (n < ngram) & short  # a text shorter than n words: one shingle, all of it
+    i = np.flatnonzero(full | short)
+    last = i + np.where(full[i], ngram, n[i]) - 1
+    h = _substring_hashes(cp, unit_starts[words[i]], unit_ends[words[last]])
+    return h, owner[i]
+
+
+def shingle_hashes_many(texts: Sequence[str], cfg: NearDedupConfig, *,
+                        short: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Word shingles of many texts at once: (uint64 hashes, index of the text each came from), equal to
+    `shingle_hashes(t, cfg)` for each text in turn, concatenated; a few numpy passes over the joined
+    texts instead of a few dozen numpy calls per text (short texts, e.g. evaluation items, hash ~10x
+    faster). `short=False`: a text of fewer than `cfg.ngram` words gives no shingle (not its whole text).
+    U+E000 (private use) in a text counts as a space."""
+    if cfg.shingle != "word":
+        raise ValueError("shingle_hashes_many hashes word shingles")
+    hashes, owners = [np.empty(0, dtype=_U64)], [np.empty(0, dtype=np.int64)]
+    for lo in range(0, len(texts), _MANY_BATCH):
+        h, o = _many_batch(texts[lo : lo + _MANY_BATCH], cfg.ngram, short)
+        hashes.append(h)
+        owners.append(o + lo)
+    return np.concatenate(hashes), np.concatenate(owners)
+
+
 def shingle_hashes32(text: str, cfg: NearDedupConfig) -> np.ndarray:
     """The 32-bit values the permutations see: the top half of each 64-bit shingle hash."""
     return (shingle_hashes(text, cfg) >> _U64(32)).astype(np.uint32)

@@ -32,13 +32,19 @@ def read_candidates(records: list[Path]) -> pl.DataFrame:
 
 def decide_duplicates(records: list[Path], signatures: list[Path], exact: ExactDedupConfig,
                       near: NearDedupConfig, *, executor: Executor | None = None,
-                      work: Path | None = None) -> pa.Table:
+                      work: Path | None = None, removed: pa.Table | None = None) -> pa.Table:
     """Global decisions (DEDUP_SCHEMA rows): renamed doc_ids, exact and near duplicates.
 
     `records[i]` and `signatures[i]` are part i's rows and MinHash signatures. With an `executor`
-    (and a `work` folder for its files), LSH runs as its tasks; else in this process.
+    (and a `work` folder for its files), LSH runs as its tasks; else in this process. `removed`:
+    (part, record_index) of rows an earlier global stage removed (keep_top_fraction): not candidates.
     """
     df = read_candidates(records)
+    if removed is not None and removed.num_rows:
+        gone = pl.from_arrow(removed.select(["part", "record_index"])).with_columns(gone=pl.lit(True))
+        df = (df.join(gone, on=["part", "record_index"], how="left")
+              .with_columns(pl.when(pl.col("gone")).then(None).otherwise(pl.col("text_hash")).alias("text_hash"))
+              .drop("gone").sort(["part", "record_index"]))
     marks = Marks()
     first_id = mark_repeated_ids(df, marks)
     cands = df.filter(first_id & pl.col("text_hash").is_not_null())

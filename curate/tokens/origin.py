@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 from provenance.errors import InputError
 from provenance.manifest import read_manifest
 from provenance.outdir import DOCUMENTS, PROVENANCE, TOKENS, OutDir
+from provenance.outdir import REJECTED as REJECTED_FOLDER
 from provenance.schema import KEPT
 
 
@@ -92,8 +93,13 @@ def pipeline_steps(manifest: dict[str, Any]) -> list[str] | None:
     filters = cfg.get("filters") or {}
     steps = ["read"] + (["url"] if _enabled(filters.get("url")) else []) + ["extract", "lid"]
     steps += [f for f in TEXT_FILTERS if _enabled(filters.get(f))]
+    quality = filters.get("quality") or {}
+    per_record_quality = quality.get("enabled") and quality.get("keep_top_fraction") is None
+    steps += ["quality"] if per_record_quality else []  # a threshold: decided in the chain
+    steps += ["decontaminate"] if (cfg.get("decontaminate") or {}).get("enabled") else []
     if (cfg.get("signals") or {}).get("drop_opted_out"):
         steps.append("opt_out")
+    steps += ["quality"] if quality.get("enabled") and not per_record_quality else []  # over the whole run
     steps += [s for s in ("exact_dedup", "near_dedup") if _enabled(cfg.get(s))]
     return steps
 
@@ -109,6 +115,33 @@ def steps_passed(steps: list[str] | None, row: dict[str, Any], tokenized: bool) 
     else:
         return None
     return passed + ["tokenize"] if tokenized else passed
+
+
+def _signals(out: OutDir, doc_id: str) -> dict[str, Any]:
+    """The document's filter signals, kept or removed ({} when it has none: no text was extracted)."""
+    for folder in (DOCUMENTS, REJECTED_FOLDER):
+        rows = _rows_with(out.parts(folder), doc_id, ["doc_id", "signals"])
+        if rows and rows[0]["signals"]:
+            return json.loads(rows[0]["signals"])
+    return {}
+
+
+def learned_steps(out: OutDir, doc_id: str, manifest: dict[str, Any]) -> dict[str, Any]:
+    """The quality score (with the rule the run applied) and any evaluation-set overlap of a document, for
+    the runs that had those steps."""
+    found: dict[str, Any] = {}
+    if "quality" not in manifest and "decontaminate" not in manifest:
+        return found
+    signals = _signals(out, doc_id)
+    if "quality" in manifest:
+        rule = {k: manifest["quality"].get(k) for k in ("label", "threshold", "keep_top_fraction")
+                if manifest["quality"].get(k) is not None}
+        cutoff = (manifest["quality"].get("selection") or {}).get("cutoff")
+        found["quality"] = {**(signals.get("quality") or {"score": None}), **rule,
+                            **({"cutoff": cutoff} if cutoff is not None else {})}
+    if "decontaminate" in manifest:
+        found["contamination"] = signals.get("decontaminate")
+    return found
 
 
 def _document(out: OutDir, doc_id: str) -> dict[str, Any] | None:
@@ -158,4 +191,5 @@ def trace(out_dir: str | os.PathLike[str], doc_id: str | None = None, shard: int
         "provenance": prov[0] if len(prov) == 1 else prov,
         "steps_passed": steps_passed(pipeline_steps(manifest), prov[0], location is not None),
         "document": _document(out, doc_id),
+        **learned_steps(out, doc_id, manifest),
     }

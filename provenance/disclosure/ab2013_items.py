@@ -17,6 +17,7 @@ from provenance.disclosure import statements as st
 from provenance.disclosure.common import NOT_PROVIDED, Basis, basis_of, declared_or_missing, yes_no
 from provenance.disclosure.facts import Facts
 from provenance.gates import SYNTH_KIND
+from provenance.manifest import read_manifest
 
 TOP_DOMAINS = 20  # how many domains the answer lists by name (all are in the evidence)
 
@@ -157,11 +158,34 @@ def item_consumer_information(f: Facts, decl: Declarations) -> dict[str, Any]:
                  {"declaration_key": "consumer_information", "declared": ci.model_dump()})
 
 
+def _learned_steps(corpus_dir: str) -> str:
+    """Item 9's words on a corpus's quality classifier (what it is, what it learned from, its rule) and
+    decontamination, from the corpus's run.json."""
+    man = read_manifest(corpus_dir)
+    q, d, says = man.get("quality"), man.get("decontaminate"), ""
+    if q:
+        seen = {side: ", ".join(f"{s['path']} ({s['documents']:,} documents)" for s in srcs)
+                for side, srcs in ((q.get("card") or {}).get("sources") or {}).items()}
+        cutoff = (q.get("selection") or {}).get("cutoff")
+        rule = (f"kept with score >= {q['threshold']}" if q.get("threshold") is not None
+                else f"the top {q['keep_top_fraction']:g} by score kept (cut-off {cutoff})")
+        says += (f" A fastText quality classifier ({q['model']}, sha256 {q['sha256'][:12]}, label "
+                 f"{q['label']}) scored every document, {rule}; trained on positives: "
+                 f"{seen.get('positive') or NOT_PROVIDED}; negatives: "
+                 f"{seen.get('negative') or NOT_PROVIDED}.")
+    if d:
+        sets = ", ".join(f"{s['label']} (sha256 {s['sha256'][:12]})" for s in d["sets"])
+        says += (f" Documents sharing a {d['ngram']}-gram with an item of these evaluation sets were "
+                 f"removed: {sets}.")
+    return says
+
+
 def item_processing(f: Facts, decl: Declarations) -> dict[str, Any]:
     """(9) processing steps with removal counts, and their purpose (declared)."""
     if not f.corpora:
         return _declared_or_missing(9, decl.processing, "processing")
     ans, ev = st.processing_statement(f)
+    ans += "".join(_learned_steps(c["path"]) for c in f.corpora)  # the quality classifier, decontamination
     ans += (f" Purpose: {decl.processing}" if decl.processing
             else f" Purpose of the processing: {NOT_PROVIDED}.")
     return _item(9, ans, Basis.DERIVED, {**ev, "declared": decl.processing, "manifests": f.refs})
