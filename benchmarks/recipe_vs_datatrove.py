@@ -46,14 +46,34 @@ def datatrove_decisions(warc_dir: Path, out: Path, timeout: float) -> list[dict]
     return [json.loads(line) for line in (out / "decisions.jsonl").read_text().splitlines()]
 
 
-def assay_decisions(warcs: list[Path], out: Path, workers: int = 2) -> pl.DataFrame:
-    """assay's provenance rows (id, decision, step, reason) under `--recipe fineweb`, without dedup."""
+def assay_decisions(warcs: list[Path], out: Path, recipe: str = "fineweb", workers: int = 2) -> pl.DataFrame:
+    """assay's provenance rows (id, url, lang, decision, step, reason) under `--recipe`, without dedup."""
     from curate import curate, load_config
 
-    cfg = load_config(overrides={"workers": workers, "near_dedup.enabled": False}, recipe="fineweb")
+    cfg = load_config(overrides={"workers": workers, "near_dedup.enabled": False,
+                                 "exact_dedup.enabled": False}, recipe=recipe)
     curate([str(w) for w in warcs], out, cfg, overwrite=True)
     prov = pl.read_parquet(out / "provenance" / "*.parquet")
-    return prov.select(pl.col("warc_record_id").alias("id"), "source_file", "decision", "step", "reason")
+    return prov.select(pl.col("warc_record_id").alias("id"), "url", "lang", "source_file", "decision", "step",
+                       "reason")
+
+
+def recipe_flips(ref: pl.DataFrame, other: pl.DataFrame, name: str) -> None:
+    """Pages `fineweb` and recipe `name` decide differently, by (fineweb's step, the other's step)."""
+    both = ref.join(other, on="id", suffix=f"_{name}")
+    flips = both.filter((pl.col("decision") == "kept") != (pl.col(f"decision_{name}") == "kept"))
+    rule = pl.col("reason").str.extract(r"^([a-z_0-9]+)")
+    groups = (flips.with_columns(rule.alias("rule"), pl.col(f"reason_{name}").str.extract(r"^([a-z_0-9]+)")
+                                 .alias("rule_other"))
+              .group_by("decision", "step", "rule", f"decision_{name}", f"step_{name}", "rule_other")
+              .agg(pl.len().alias("pages"), pl.col("url").first().alias("example"),
+                   pl.col("lang").unique().sort().head(6).alias("langs"))
+              .sort("pages", descending=True))
+    print(f"\nfineweb vs {name}: {flips.height} of {both.height} pages flip")
+    for g in groups.iter_rows(named=True):
+        print(f"  {g['pages']:5d}  fineweb {g['decision']} {g['step'] or ''} {g['rule'] or ''}"
+              f"  |  {name} {g[f'decision_{name}']} {g[f'step_{name}'] or ''} {g['rule_other'] or ''}"
+              f"  langs {','.join(x or '-' for x in g['langs'])}  e.g. {g['example']}")
 
 
 def compare(reference: list[dict], ours: pl.DataFrame) -> tuple[int, list[dict]]:
@@ -74,6 +94,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--write-reference", action="store_true", help=f"write {REFERENCE.relative_to(REPO)}")
     ap.add_argument("--timeout", type=float, default=3600)
+    ap.add_argument("--versus", default="", help="also run these recipes (comma-separated) and print "
+                    "their flips against fineweb, e.g. assay")
     args = ap.parse_args()
     src = shared_warc_dir()
     if args.write_reference or not REFERENCE.exists():
@@ -93,6 +115,8 @@ def main() -> int:
     print(f"agreement: {agree}/{len(reference)} = {100 * agree / max(1, len(reference)):.2f}%")
     for f in flips:
         print(f"  {f['url']}\n    datatrove: {f['datatrove']}\n    assay:     {f['assay']}")
+    for name in filter(None, args.versus.split(",")):
+        recipe_flips(ours, assay_decisions([src / w for w in WARCS], OUT / name, recipe=name), name)
     return 0
 
 
