@@ -10,8 +10,10 @@ Steps are datatrove 0.10.1's examples/fineweb.py without the dedup stages: WarcR
 favour_precision) -> LanguageFilter (English, 0.65) -> GopherRepetitionFilter -> GopherQualityFilter ->
 C4QualityFilter(filter_no_terminal_punct=False) -> FineWebQualityFilter. Deviations, each to compare like
 with like: no URLFilter (its UT1 list is not shipped by assay, and tldextract would reach the network);
-Trafilatura's deduplicate is off (order-dependent, so off in assay too) and its timeout is assay's 10 s
-(datatrove: 1 s, which makes decisions depend on machine load); lid.176 is the local .ftz copy.
+Trafilatura's deduplicate is off (order-dependent, so off in assay too); lid.176 is the local .ftz copy.
+Trafilatura's timeout is wall-clock time (datatrove: 1 s), so on a loaded machine pages vanish at random:
+the pages the first pass dropped at extraction are run again alone with a 600 s timeout (`retry`), so
+the reference does not depend on machine load (assay limits CPU time, not wall time).
 """
 
 from __future__ import annotations
@@ -56,20 +58,19 @@ def run(steps: list, tasks: int, logs: Path) -> None:
                           skip_completed=False).run()
 
 
-def main(cfg: dict) -> None:
-    out, warcs = Path(cfg["out_dir"]), cfg["warc_dir"]
+def fineweb_pass(cfg: dict, warcs: str, out: Path, timeout: float) -> None:
+    """The FineWeb steps over `warcs`, kept and excluded documents written under `out`."""
 
     class LocalFT176(FT176LID):  # DESIGN.md: a local MODEL_URL keeps datatrove offline
         MODEL_URL = cfg["lid_model"]
 
     tasks = len(list(Path(warcs).glob("*.warc.gz")))
-    run([WarcReader(warcs, glob_pattern="*.warc.gz"), _writer(out / "read")], tasks, out / "logs-read")
     lid = LanguageFilter(language_threshold=0.65, exclusion_writer=_writer(out / "excluded" / "lid"))
     lid.model = LocalFT176(["en"])
     ex = {name: _writer(out / "excluded" / name) for name in STEPS if name != "lid"}
     run([
         WarcReader(warcs, glob_pattern="*.warc.gz"),
-        Trafilatura(favour_precision=True, timeout=cfg.get("timeout", 10), deduplicate=False),
+        Trafilatura(favour_precision=True, timeout=timeout, deduplicate=False),
         lid,
         GopherRepetitionFilter(exclusion_writer=ex["gopher_repetition"]),
         GopherQualityFilter(exclusion_writer=ex["gopher_quality"]),
@@ -77,6 +78,9 @@ def main(cfg: dict) -> None:
         FineWebQualityFilter(exclusion_writer=ex["fineweb_quality"]),
         _writer(out / "kept"),
     ], tasks, out / "logs")
+
+
+def decisions(out: Path) -> dict[str, dict]:
     decided: dict[str, dict] = {}
     for d in _read(out / "kept"):
         decided[d["id"]] = {"decision": "kept", "step": None, "reason": None}
@@ -84,8 +88,39 @@ def main(cfg: dict) -> None:
         for d in _read(out / "excluded" / name):
             reason = d["metadata"].get("filter_reason") or d["metadata"].get("language")
             decided[d["id"]] = {"decision": "rejected", "step": step, "reason": reason}
+    return decided
+
+
+def retry(cfg: dict, out: Path, decided: dict[str, dict], read: list[dict]) -> None:
+    """Run the pages the first pass dropped at extraction again, alone, with a 600 s timeout."""
+    from warcio.archiveiterator import ArchiveIterator
+    from warcio.warcwriter import WARCWriter
+
+    dropped = {d["id"] for d in read} - set(decided)
+    folder = out / "retry-warc"
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "retry.warc.gz", "wb") as fh:
+        writer = WARCWriter(fh, gzip=True)
+        for part in sorted(Path(cfg["warc_dir"]).glob("*.warc.gz")):
+            with open(part, "rb") as src:
+                for rec in ArchiveIterator(src):
+                    if rec.rec_headers.get_header("WARC-Record-ID") in dropped:
+                        writer.write_record(rec)
+    fineweb_pass(cfg, str(folder), out / "retry", 600)
+    decided.update(decisions(out / "retry"))
+
+
+def main(cfg: dict) -> None:
+    out, warcs = Path(cfg["out_dir"]), cfg["warc_dir"]
+    if not (out / "kept").exists():
+        tasks = len(list(Path(warcs).glob("*.warc.gz")))
+        run([WarcReader(warcs, glob_pattern="*.warc.gz"), _writer(out / "read")], tasks, out / "logs-read")
+        fineweb_pass(cfg, warcs, out, cfg.get("timeout", 10))
+    read = _read(out / "read")
+    decided = decisions(out)
+    retry(cfg, out, decided, read)
     with open(out / "decisions.jsonl", "w", encoding="utf-8") as fh:
-        for d in _read(out / "read"):
+        for d in read:
             row = decided.get(d["id"], {"decision": "rejected", "step": "extract", "reason": "no-text"})
             fh.write(json.dumps({"id": d["id"], "url": d["metadata"].get("url"), **row}) + "\n")
 

@@ -9,7 +9,7 @@ WARC-Identified-Payload-Type carries the HTTP Content-Type: see DESIGN.md), matc
 With --write-reference it also writes tests/data/fineweb_datatrove_decisions.jsonl, datatrove's decision
 per page, which tests/test_recipes.py compares assay against (CI has no datatrove). Regenerate it with:
 
-    /work/main/.venv/bin/python benchmarks/recipe_vs_datatrove.py --write-reference
+    PYTHONPATH=$PWD .venv/bin/python benchmarks/recipe_vs_datatrove.py --write-reference [--versus assay]
 """
 
 from __future__ import annotations
@@ -30,12 +30,14 @@ WARCS = ("python-3.11-docs.warc.gz", "postgresql-15-docs.warc.gz", "debian-multi
 REFERENCE = REPO / "tests" / "data" / "fineweb_datatrove_decisions.jsonl"
 
 
-def datatrove_decisions(warc_dir: Path, out: Path, timeout: float) -> list[dict]:
-    """datatrove's decision per page it read, from benchmarks/recipe_datatrove.py."""
+def datatrove_decisions(warc_dir: Path, out: Path, timeout: float, reuse: bool = False) -> list[dict]:
+    """datatrove's decision per page it read, from benchmarks/recipe_datatrove.py (with `reuse`, a
+    finished first pass in `out` is kept and only the extraction retry runs)."""
     from curate.filters.lid import packaged_model_path
 
-    shutil.rmtree(out, ignore_errors=True)
-    out.mkdir(parents=True)
+    if not reuse:
+        shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True, exist_ok=True)
     cfg = {"warc_dir": str(warc_dir), "out_dir": str(out), "lid_model": str(packaged_model_path()),
            "timeout": 10}
     (out / "config.json").write_text(json.dumps(cfg))
@@ -94,14 +96,16 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--write-reference", action="store_true", help=f"write {REFERENCE.relative_to(REPO)}")
     ap.add_argument("--timeout", type=float, default=3600)
+    ap.add_argument("--reuse-datatrove", action="store_true", help="keep datatrove's finished first pass")
     ap.add_argument("--versus", default="", help="also run these recipes (comma-separated) and print "
                     "their flips against fineweb, e.g. assay")
     args = ap.parse_args()
     src = shared_warc_dir()
     if args.write_reference or not REFERENCE.exists():
         warc_dir = OUT / "warc"
-        prepare(src, warc_dir, 0, 1 << 30, patch=True, warcs=WARCS)
-        reference = datatrove_decisions(warc_dir, OUT / "datatrove", args.timeout)
+        if not args.reuse_datatrove:
+            prepare(src, warc_dir, 0, 1 << 30, patch=True, warcs=WARCS)
+        reference = datatrove_decisions(warc_dir, OUT / "datatrove", args.timeout, args.reuse_datatrove)
         if args.write_reference:
             REFERENCE.parent.mkdir(parents=True, exist_ok=True)
             REFERENCE.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in reference))
