@@ -22,10 +22,10 @@ OUT = HERE / "out" / "recipe_languages"  # git-ignored
 def run(recipe: str, warc: str, overrides: dict) -> pl.DataFrame:
     from curate import curate, load_config
 
-    out = OUT / recipe
+    out = OUT / (recipe + ("-all-languages" if overrides else ""))
     cfg = load_config(overrides={"workers": 2, "near_dedup.enabled": False, "exact_dedup.enabled": False,
                                  **overrides}, recipe=recipe)
-    curate([str(shared_warc_dir() / warc)], out, cfg, overwrite=True)
+    curate([str(shared_warc_dir() / warc)], out, cfg)  # a finished run of the same config is reused
     return pl.read_parquet(out / "provenance" / "*.parquet").filter(pl.col("lang").is_not_null())
 
 

@@ -130,7 +130,7 @@ def test_fineweb_agrees_with_datatrove_on_99_percent_of_pages(tmp_path):
     from provenance.disclosure import build_disclosure
 
     reference = [json.loads(line) for line in REFERENCE.read_text().splitlines()]
-    assert len(reference) > 2000
+    assert len(reference) > 1900  # the HTML pages of the four WARCs that datatrove reads
     out = tmp_path / "fineweb"
     cfg = load_config(overrides={"workers": 2, "near_dedup.enabled": False}, recipe="fineweb")
     manifest = curate([str(warc(n)) for n in AGREEMENT_WARCS], out, cfg)
