@@ -62,7 +62,7 @@ def assay_decisions(warcs: list[Path], out: Path, recipe: str = "fineweb", worke
 
 def recipe_flips(ref: pl.DataFrame, other: pl.DataFrame, name: str) -> None:
     """Pages `fineweb` and recipe `name` decide differently, by (fineweb's step, the other's step)."""
-    both = ref.join(other, on="id", suffix=f"_{name}")
+    both = ref.join(other, on="id", suffix=f"_{name}")  # both are assay's provenance (ids without <>)
     flips = both.filter((pl.col("decision") == "kept") != (pl.col(f"decision_{name}") == "kept"))
     rule = pl.col("reason").str.extract(r"^([a-z_0-9]+)")
     groups = (flips.with_columns(rule.alias("rule"), pl.col(f"reason_{name}").str.extract(r"^([a-z_0-9]+)")
@@ -83,7 +83,7 @@ def compare(reference: list[dict], ours: pl.DataFrame) -> tuple[int, list[dict]]
     mine = {r["id"]: r for r in ours.iter_rows(named=True)}
     agree, flips = 0, []
     for ref in reference:
-        got = mine.get(ref["id"], {"decision": "missing", "step": None, "reason": None})
+        got = mine.get(ref["id"].strip("<>"), {"decision": "missing", "step": None, "reason": None})
         if (got["decision"] == "kept") == (ref["decision"] == "kept"):
             agree += 1
         else:
