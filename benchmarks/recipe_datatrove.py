@@ -7,7 +7,8 @@ WarcReader read, {id, url, decision: kept|rejected, step, reason}; a page that n
 by the extractor (empty text or timeout): step "extract".
 
 Steps are datatrove 0.10.1's examples/fineweb.py without the dedup stages: WarcReader -> Trafilatura(
-favour_precision) -> LanguageFilter (English, 0.65) -> GopherRepetitionFilter -> GopherQualityFilter ->
+favour_precision) -> LanguageFilter (English, 0.65: languages=["en"] is given, as 0.10.1's default
+keeps every language) -> GopherRepetitionFilter -> GopherQualityFilter ->
 C4QualityFilter(filter_no_terminal_punct=False) -> FineWebQualityFilter. Deviations, each to compare like
 with like: no URLFilter (its UT1 list is not shipped by assay, and tldextract would reach the network);
 Trafilatura's deduplicate is off (order-dependent, so off in assay too); lid.176 is the local .ftz copy.
@@ -65,7 +66,10 @@ def fineweb_pass(cfg: dict, warcs: str, out: Path, timeout: float) -> None:
         MODEL_URL = cfg["lid_model"]
 
     tasks = len(list(Path(warcs).glob("*.warc.gz")))
-    lid = LanguageFilter(language_threshold=0.65, exclusion_writer=_writer(out / "excluded" / "lid"))
+    # languages=["en"]: FineWeb's LanguageFilter kept English (examples/fineweb.py writes the rest to
+    # "2_non_english"); datatrove 0.10.1's default became every language.
+    lid = LanguageFilter(languages=["en"], language_threshold=0.65,
+                         exclusion_writer=_writer(out / "excluded" / "lid"))
     lid.model = LocalFT176(["en"])
     ex = {name: _writer(out / "excluded" / name) for name in STEPS if name != "lid"}
     run([
