@@ -118,6 +118,11 @@ def test_every_recipe_runs_end_to_end_with_the_invariants(tmp_path):
     again = tmp_path / "fineweb-2-again"
     curate(inputs, again, _recipe_config("fineweb-2"))
     assert _tree(again) == _tree(tmp_path / "fineweb-2")
+    # AB 2013 item 9 (processing) names the recipe and its version.
+    from provenance.disclosure import build_disclosure
+
+    item9 = next(i for i in build_disclosure([tmp_path / "gopher"])["items"] if i["number"] == 9)
+    assert f"Curation recipe: gopher v{get_recipe('gopher').version}" in item9["answer"]
 
 
 # --- fineweb against datatrove, page by page --------------------------------------------------------------
