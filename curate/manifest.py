@@ -7,6 +7,7 @@ from typing import Any
 from curate.context import RunContext
 from curate.dedup.stage import DedupResult
 from curate.file_stage import STAGE, marker_key
+from curate.recipes import get_recipe
 from provenance.manifest import now_iso
 from provenance.outdir import read_marker
 
@@ -38,6 +39,7 @@ def curate_manifest(ctx: RunContext, totals: dict[str, Any], dedup: DedupResult,
     manifest = {
         "kind": "curate",
         "run_id": ctx.run_id,
+        "recipe": {"name": ctx.cfg.recipe, "version": get_recipe(ctx.cfg.recipe).version},
         "config": ctx.cfg.model_dump(mode="json"),
         "inputs": [{"path": f.path, "bytes": f.size, "sha256": f.sha256, "kind": "warc"} for f in ctx.files],
         "counts": {**counts, "by_step": _by_step(totals["by_step"])},

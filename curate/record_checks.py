@@ -29,6 +29,7 @@ from curate.filters import (
     first_rejection,
     run_filters,
 )
+from curate.filters.fineweb2 import language_score_threshold
 from curate.filters.lid import LanguageIdentifier
 from curate.quality.step import QualityFilter
 from curate.read.decode import decode_html, looks_like_html
@@ -74,7 +75,7 @@ class Chain:
         self.url_filters = [f for f in filters if isinstance(f, UrlFilter)]
         self.text_filters = [f for f in filters if not isinstance(f, UrlFilter)]
         self.text_filters += learned_filters(cfg, index_folder)
-        self.lid = LanguageIdentifier(cfg.lid.model_path)
+        self.lid = LanguageIdentifier(cfg.lid.model_path, cfg.lid.max_chars)
 
     def process(self, file: InputFile, rec: WarcRecord, run_id: str) -> dict[str, Any]:
         """The record's provenance row (plus text, signals and text_hash); never raises: the row
@@ -242,6 +243,8 @@ def filter_signals(r: Record, c: Chain) -> Stop | None:
 
 def language_score(r: Record, c: Chain) -> Stop | None:
     lang, score, threshold = r.row["lang"], r.row["lang_score"], c.cfg.lid.threshold
+    if c.cfg.lid.per_language == "fineweb-2":
+        threshold = language_score_threshold(lang, threshold)
     if score >= threshold:
         return None
     return REJECTED, "lid", f"lang_score={score:.2f}<{threshold} (lang={lang})"

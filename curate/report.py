@@ -164,11 +164,14 @@ def render(out_dir: str | Path) -> str:
     n_kept = s["decisions"][KEPT]
     langs = _table(["lang", "documents", ""], _count_rows(s["languages"], "lang", n_kept))
     domains = _table(["domain", "documents", ""], _count_rows(s["domains"], "domain", n_kept))
-    run_id = json.loads(out.manifest.read_text()).get("run_id", "") if out.manifest.exists() else ""
+    manifest = json.loads(out.manifest.read_text()) if out.manifest.exists() else {}
+    run_id, recipe = manifest.get("run_id", ""), manifest.get("recipe") or {}
+    recipe_note = f" · recipe <code>{esc(recipe['name'])} v{esc(recipe['version'])}</code>" if recipe else ""
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>assay curation report</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"><style>{CSS}</style></head>
-<body><h1>Curation report</h1><p class="muted">run <code>{esc(run_id)}</code> · {esc(out.root)}</p>
+<body><h1>Curation report</h1><p class="muted">run <code>{esc(run_id)}</code>{recipe_note}
+· {esc(out.root)}</p>
 <div class="cards">{_cards(s)}</div>
 <h2>Funnel: what happened to every record</h2>{_table(["decision", "step", "records", ""], _funnel_rows(s))}
 <h2>Languages of kept documents</h2>{langs}

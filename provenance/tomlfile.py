@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -39,3 +39,11 @@ def load_toml(path: str | os.PathLike[str], model: type[M], *, what: str = "conf
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
         msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
         raise error(f"{p}: {key}: {msg}{more}") from None
+
+
+def merge_tables(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """`over` laid on `base`, table by table (nested dicts merge; any other value replaces)."""
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = merge_tables(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out

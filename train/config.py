@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from provenance.errors import ConfigError
+from provenance.tomlfile import merge_tables
 
 
 class ModelConfig(BaseModel):
@@ -152,13 +153,6 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for k, v in over.items():
-        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
-
-
 def _one_line(err: ValidationError) -> str:
     parts = []
     for e in err.errors():
@@ -208,13 +202,13 @@ def make_config(
     if preset is not None:
         if preset not in PRESETS:
             raise ConfigError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
-        base = _merge(PRESETS[preset], {"preset": preset})
-    merged = _merge(base, raw)
+        base = merge_tables(PRESETS[preset], {"preset": preset})
+    merged = merge_tables(base, raw)
     if preset is not None:
         merged["preset"] = preset
     if data:
         merged["data"] = [parse_data_spec(s) for s in data]
-    merged = _merge(merged, {k: v for k, v in (overrides or {}).items() if v is not None})
+    merged = merge_tables(merged, {k: v for k, v in (overrides or {}).items() if v is not None})
     try:
         return TrainConfig.model_validate(merged)
     except ValidationError as e:

@@ -12,7 +12,7 @@ gopher_repetition -> gopher_quality -> c4 -> fineweb_quality; the per-record cha
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -71,6 +71,12 @@ class FiltersConfig(BaseModel):
     gopher_quality: GopherQualityConfig = Field(default_factory=GopherQualityConfig)
     c4: C4Config = Field(default_factory=C4Config)
     fineweb_quality: FineWebQualityConfig = Field(default_factory=FineWebQualityConfig)
+    # How the filters split words: assay's regex (filters/text.py), or datatrove's spaCy tokens with its
+    # Gopher-quality semantics (filters/spacy_words.py; the `fineweb` recipe, to agree with datatrove).
+    words: Literal["assay", "spacy"] = "assay"
+    # "fineweb-2": Gopher repetition, FineWeb quality and Gopher quality with FineWeb-2's settings and word
+    # splitter for each page's language (filters/fineweb2.py), replacing those three sections and C4.
+    per_language: Literal["off", "fineweb-2"] = "off"
 
 
 def build_filters(cfg: FiltersConfig | None = None) -> list[Filter]:
@@ -80,15 +86,36 @@ def build_filters(cfg: FiltersConfig | None = None) -> list[Filter]:
     built: list[Filter] = []
     if cfg.url.enabled:
         built.append(UrlFilter(cfg.url))
+    if cfg.per_language == "fineweb-2":
+        from curate.filters.fineweb2 import fineweb2_filters
+
+        return built + fineweb2_filters()
     if cfg.gopher_repetition.enabled:
         built.append(GopherRepetitionFilter(cfg.gopher_repetition))
     if cfg.gopher_quality.enabled:
         built.append(GopherQualityFilter(cfg.gopher_quality))
+        if cfg.words == "spacy":
+            from curate.filters.spacy_words import DatatroveGopherQuality
+
+            built[-1] = DatatroveGopherQuality(cfg.gopher_quality)
     if cfg.c4.enabled:
         built.append(C4Filter(cfg.c4))
     if cfg.fineweb_quality.enabled:
         built.append(FineWebQualityFilter(cfg.fineweb_quality))
+    if cfg.words == "spacy":
+        _use_spacy_words(built)
     return built
+
+
+def _use_spacy_words(filters: list[Filter]) -> None:
+    """datatrove's splitting in every filter that splits words or sentences (filters/spacy_words.py)."""
+    from curate.filters.spacy_words import spacy_sentence_count, spacy_words
+
+    for f in filters:
+        if isinstance(f, GopherRepetitionFilter | FineWebQualityFilter):
+            f.split = spacy_words
+        elif isinstance(f, C4Filter):
+            f.count_sentences = spacy_sentence_count
 
 
 Signals = dict[str, dict[str, float | int | bool]]  # per filter name, that filter's signals

@@ -73,6 +73,7 @@ class C4Filter:
     def __init__(self, config: C4Config | None = None) -> None:
         self.config = config or C4Config()
         self._policy = tuple(p.lower() for p in self.config.policy_substrings)
+        self.count_sentences = count_sentences  # a recipe may swap in datatrove's (filters/spacy_words.py)
 
     def clean(self, text: str) -> tuple[str | None, dict[str, float | int | bool]]:
         """(the cleaned text, or None when a page rule fired; the signals)."""
@@ -111,7 +112,7 @@ class C4Filter:
             if c.filter_policy and any(p in low for p in self._policy):
                 drops["policy"] += 1
                 continue
-            sentences += count_sentences(line)
+            sentences += self.count_sentences(line)
             kept.append(line)
         signals: dict[str, float | int | bool] = {
             "c4_lines": len(lines),

@@ -33,6 +33,7 @@ class FineWebQualityFilter:
 
     def __init__(self, config: FineWebQualityConfig | None = None) -> None:
         self.config = config or FineWebQualityConfig()
+        self.split = words  # the word splitter (a recipe may swap in datatrove's: filters/spacy_words.py)
 
     def annotate(self, doc: Doc) -> dict[str, float | int | bool]:
         text = doc.text
@@ -45,7 +46,7 @@ class FineWebQualityFilter:
             "line_punct_ratio": ratio(sum(1 for ln in lines if ln.endswith(TERMINAL_PUNCTUATION)), n_lines),
             "short_line_ratio": ratio(sum(1 for line in lines if len(line) <= short), n_lines),
             "char_dup_ratio": ratio(duplicates(lines)[1], len(text) - text.count("\n")),
-            "list_ratio": ratio(text.count("\n"), len(words(text))),
+            "list_ratio": ratio(text.count("\n"), len(self.split(text))),
         }
 
     def decide(self, signals: dict) -> str | None:

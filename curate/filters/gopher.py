@@ -56,6 +56,7 @@ class GopherRepetitionFilter:
 
     def __init__(self, config: GopherRepetitionConfig | None = None) -> None:
         self.config = config or GopherRepetitionConfig()
+        self.split = words  # the word splitter (a recipe may swap in datatrove's: filters/spacy_words.py)
 
     def annotate(self, doc: Doc) -> dict[str, float | int | bool]:
         text = doc.text
@@ -71,7 +72,7 @@ class GopherRepetitionFilter:
             "dup_line_frac": ratio(line_dups, len(lines)),
             "dup_line_char_frac": ratio(line_dup_chars, n_chars),
         }
-        grams = NGrams(words(text))
+        grams = NGrams(self.split(text))
         for n, _ in self.config.top_n_grams:
             signals[f"top_{n}_gram_char_frac"] = ratio(grams.top_chars(n), n_chars)
         repeats = True

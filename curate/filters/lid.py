@@ -51,7 +51,7 @@ class LanguageIdentifier:
         self._model = _load(self.model_path)
 
     def predict(self, text: str) -> tuple[str | None, float]:
-        sample = " ".join(text[: self.max_chars].split())
+        sample = " ".join((text[: self.max_chars] if self.max_chars else text).split())
         if not sample:
             return None, 0.0
         labels, scores = self._model.predict(sample, k=1)

@@ -153,6 +153,7 @@ def takedown(src_dir: str | os.PathLike[str], dst_dir: str | os.PathLike[str], *
     manifest: dict[str, Any] = {
         "kind": "takedown", "run_id": req_id,
         "parent": {"path": str(src.root), "run_id": parent.get("run_id"), "manifest_sha256": parent_sha},
+        "recipe": parent.get("recipe"),  # the corpus version keeps the recipe it was curated by
         "config": parent.get("config"),
         "inputs": parent.get("inputs"),  # the WARC files the corpus still comes from
         "counts": _counts(dst), "takedown": section, "takedowns_before": history, "started_at": started,

@@ -171,7 +171,7 @@ def corpus_facts(d: Path, man: dict[str, Any]) -> dict[str, Any]:
     warcinfo = warcinfo_of(prov)
     takedowns = _takedowns(man)
     return {
-        "path": str(d), "kind": man.get("kind"), "run_id": man.get("run_id"),
+        "path": str(d), "kind": man.get("kind"), "run_id": man.get("run_id"), "recipe": man.get("recipe"),
         "parent_run_id": (man.get("parent") or {}).get("run_id"), "manifest": _manifest_ref(d, man),
         "warc_inputs": [{"path": i.get("path"), "bytes": i.get("bytes"), "sha256": i.get("sha256")}
                         for i in man.get("inputs") or []],

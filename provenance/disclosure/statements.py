@@ -105,6 +105,9 @@ def processing_statement(f: Facts) -> tuple[str, dict[str, Any]]:
              for c in f.corpora for r in c["removed_by_step"] if r["decision"] != TAKEN_DOWN]
     text = ("Every WARC record was read, decoded, main text extracted, language identified, filtered by "
             "quality rules and deduplicated; records removed per step: " + ("; ".join(steps) or "none") + ".")
+    recipes = sorted({f"{r['name']} v{r['version']}" for c in f.corpora if (r := c.get("recipe"))})
+    if recipes:
+        text += " Curation recipe: " + ", ".join(recipes) + " (docs/recipes.md)."
     redacted = sum(c["pii_redacted_documents"] for c in f.corpora)
     if redacted:
         text += f" PII redaction replaced detected items in {redacted:,} document(s)."
@@ -114,6 +117,7 @@ def processing_statement(f: Facts) -> tuple[str, dict[str, Any]]:
     if any(c["tokens"] is not None for c in f.corpora):
         text += " Kept documents were tokenized into token shards."
     return text, {"by_corpus": {c["path"]: c["removed_by_step"] for c in f.corpora}, "taken_down": taken,
+                  "recipes": {c["path"]: c.get("recipe") for c in f.corpora},
                   "takedowns": f.takedowns}
 
 

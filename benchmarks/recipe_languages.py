@@ -1,0 +1,61 @@
+"""Kept rate per language, recipe against recipe, on one WARC (default: debian-multilingual-docs).
+
+For docs/recipes.md's FineWeb-2 section: each recipe runs without dedup (so only the language and
+quality rules decide), and the table shows, per lid.176 language, the pages, the share each recipe
+keeps, and the step that removed most of the others.
+
+    PYTHONPATH=$PWD .venv/bin/python benchmarks/recipe_languages.py [--warc NAME] [--recipes assay,fineweb-2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import polars as pl
+
+from benchmarks.curate_vs_datatrove import HERE, shared_warc_dir
+
+OUT = HERE / "out" / "recipe_languages"  # git-ignored
+
+
+def run(recipe: str, warc: str, overrides: dict) -> pl.DataFrame:
+    from curate import curate, load_config
+
+    out = OUT / (recipe + ("-all-languages" if overrides else ""))
+    cfg = load_config(overrides={"workers": 2, "near_dedup.enabled": False, "exact_dedup.enabled": False,
+                                 **overrides}, recipe=recipe)
+    curate([str(shared_warc_dir() / warc)], out, cfg)  # a finished run of the same config is reused
+    return pl.read_parquet(out / "provenance" / "*.parquet").filter(pl.col("lang").is_not_null())
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--warc", default="debian-multilingual-docs.warc.gz")
+    ap.add_argument("--recipes", default="assay,fineweb-2")
+    args = ap.parse_args()
+    # `fineweb*`: FineWeb's English rules on every language (lid.languages emptied) as the "before".
+    runs = {}
+    for name in args.recipes.split(","):
+        recipe, _, variant = name.partition("*")
+        runs[name] = run(recipe, args.warc, {"lid.languages": []} if name.endswith("*") else {})
+    names = list(runs)
+    table = None
+    for name, prov in runs.items():
+        per = prov.group_by("lang").agg(pl.len().alias("pages"),
+                                        (pl.col("decision") == "kept").mean().alias(name),
+                                        pl.col("step").drop_nulls().mode().first().alias(f"{name} top step"))
+        table = per if table is None else table.join(per.drop("pages"), on="lang", how="full", coalesce=True)
+    table = table.sort("pages", descending=True)
+    print(f"| lang | pages | {' | '.join(f'kept: {n} | removed mostly by' for n in names)} |")
+    print("|---|---:|" + "---:|---|" * len(names))
+    for r in table.iter_rows(named=True):
+        cells = " | ".join(f"{100 * (r[n] or 0):.0f}% | {r[f'{n} top step'] or ''}" for n in names)
+        print(f"| {r['lang']} | {r['pages']} | {cells} |")
+    totals = " ".join(f"{n}: {runs[n].filter(pl.col('decision') == 'kept').height}" for n in names)
+    print(f"\nkept pages (with a language label): {totals}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
