@@ -266,7 +266,7 @@ def train_stage(corpus: Path, out: Path, s: DemoSettings) -> Path:
 
 
 def ablation_stage(warcs: list[str], corpus: Path, out: Path, s: DemoSettings) -> Path:
-    """`raw` (the same crawl, extraction only: train/ablate/raw.toml) against the demo's curated corpus;
+    """`raw` (the same crawl, extraction only: the `raw` recipe) against the demo's curated corpus;
     raw is the baseline, so the verdict says whether curation helped, or that no difference was detected."""
     from train.ablate import AblateConfig, ablate, parse_variant
 

@@ -23,6 +23,7 @@ from typing import Any
 
 _WHERE = {
     "curate": "curate.runner", "tokenize_corpus": "curate.runner",
+    "recipe_names": "curate.recipes",
     "CurateConfig": "curate.config", "load_config": "curate.config", "config_to_toml": "curate.config",
     "TokenizeConfig": "curate.tokens.config",
     "kept_documents": "curate.tokens.stage", "encode_texts": "curate.tokens.encode",

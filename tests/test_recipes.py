@@ -17,8 +17,10 @@ from curate.recipes import get_recipe, recipe_names
 from provenance.errors import ConfigError
 
 REFERENCE = REPO / "tests" / "data" / "fineweb_datatrove_decisions.jsonl"
-AGREEMENT_WARCS = ("python-3.11-docs.warc.gz", "postgresql-15-docs.warc.gz",
-                   "debian-multilingual-docs.warc.gz", "cc-2020-34-slice.warc.gz")
+# The reference covers the 1,977 HTML pages of four WARCs (benchmarks/recipe_vs_datatrove.py measured
+# 100% agreement on all of them: docs/recipes.md). CI checks the two that hold the multilingual and
+# Common Crawl pages (278 pages, English and not): the two docs sites would add ~10 minutes of CI.
+AGREEMENT_WARCS = ("debian-multilingual-docs.warc.gz", "cc-2020-34-slice.warc.gz")
 
 
 def assay(*args: str) -> subprocess.CompletedProcess:
@@ -128,23 +130,26 @@ def test_every_recipe_runs_end_to_end_with_the_invariants(tmp_path):
 # --- fineweb against datatrove, page by page --------------------------------------------------------------
 
 
-@pytest.mark.timeout(1500)
+@pytest.mark.slow
+@pytest.mark.timeout(1200)
 def test_fineweb_agrees_with_datatrove_on_99_percent_of_pages(tmp_path):
     """The reference holds datatrove 0.10.1's decision per page (benchmarks/recipe_vs_datatrove.py
     --write-reference made it); assay's `--recipe fineweb` without dedup must agree on >= 99%."""
     from provenance.disclosure import build_disclosure
 
-    reference = [json.loads(line) for line in REFERENCE.read_text().splitlines()]
-    assert len(reference) > 1900  # the HTML pages of the four WARCs that datatrove reads
+    every_page = [json.loads(line) for line in REFERENCE.read_text().splitlines()]
+    assert len(every_page) > 1900  # the HTML pages of the four WARCs that datatrove reads
     out = tmp_path / "fineweb"
     cfg = load_config(overrides={"workers": 2, "near_dedup.enabled": False}, recipe="fineweb")
     manifest = curate([str(warc(n)) for n in AGREEMENT_WARCS], out, cfg)
     prov = pl.read_parquet(out / "provenance" / "*.parquet", columns=["warc_record_id", "decision"])
     kept = dict(zip(prov["warc_record_id"], prov["decision"] == "kept", strict=True))
     # datatrove keeps the WARC-Record-ID's angle brackets; assay's provenance does not
-    agree = sum(kept.get(r["id"].strip("<>")) == (r["decision"] == "kept") for r in reference)
+    reference = [r for r in every_page if r["id"].strip("<>") in kept]
+    assert len(reference) >= 270  # the HTML pages of these two WARCs
+    agree = sum(kept[r["id"].strip("<>")] == (r["decision"] == "kept") for r in reference)
     assert agree / len(reference) >= 0.99, f"{agree}/{len(reference)}"
-    assert sum(kept.values()) > 300  # not an agreement on rejecting everything
+    assert 20 < sum(kept.values()) < len(reference) / 2  # neither keeping nor rejecting everything
     # The recipe is named where a reader of the corpus looks: run.json and AB 2013 item 9.
     assert manifest["recipe"] == {"name": "fineweb", "version": get_recipe("fineweb").version}
     item9 = next(i for i in build_disclosure([out])["items"] if i["number"] == 9)

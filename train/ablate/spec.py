@@ -23,7 +23,6 @@ from train.ablate.sources import read_texts
 from train.config import PRESETS, make_config
 
 CURATE_PREFIX = "curate:"
-RAW_CONFIG = Path(__file__).with_name("raw.toml")  # `curate:raw`; `curate:default` is curate's defaults
 VARIANT_KINDS = (*CORPUS_KINDS, "synth")  # directories a variant may name (a synthetic set is a corpus too)
 
 
@@ -34,7 +33,7 @@ class Variant(BaseModel):
 
     name: str = Field(min_length=1)
     path: Path | None = None
-    curate_config: str | None = None  # "raw", "default" or a TOML file
+    curate_config: str | None = None  # a recipe name ("raw", ...), "default" or a TOML file
 
 
 class EvalSource(BaseModel):
@@ -156,14 +155,21 @@ def _check_curate_variants(cfg: AblateConfig) -> None:
     if cfg.inputs and not curated:
         raise ConfigError("--inputs is only for NAME=curate:CONFIG variants")
     for v in curated:
-        load_config(curate_config_path(v.curate_config))  # a bad file or key: curate's one-line error
+        path, recipe = curate_settings(v.curate_config)
+        load_config(path, recipe=recipe)  # a bad file or key: curate's one-line error
     if curated:
         expand_inputs(cfg.inputs)
 
 
-def curate_config_path(name: str | None) -> Path | None:
-    """`raw` -> the bundled raw.toml, `default` -> None (curate's defaults), else the file given."""
-    return {"raw": RAW_CONFIG, "default": None}.get(name or "default", Path(name or ""))
+def curate_settings(name: str | None) -> tuple[Path | None, str | None]:
+    """`curate:NAME`: a recipe (`raw`, `fineweb`, ...; `default`: assay's own choices) or a TOML file;
+    returns (config file, recipe) for curate's `load_config`."""
+    from curate import recipe_names
+
+    name = name or "default"
+    if name == "default":
+        return None, None
+    return (None, name) if name in recipe_names() else (Path(name), None)
 
 
 def _corpus_tokenizer(v: Variant) -> str:

@@ -26,7 +26,7 @@ from provenance.outdir import (
     write_bytes,
     write_marker,
 )
-from train.ablate.spec import Plan, Variant, curate_config_path
+from train.ablate.spec import Plan, Variant, curate_settings
 
 VARIANTS, CORPORA, STAGE = "variants", "corpora", "ablate"
 RETOKENIZE = "retokenize"  # the run kind of a re-tokenized copy
@@ -46,7 +46,8 @@ def _source(v: Variant, plan: Plan, out: OutDir, say: Callable[[str], None]) -> 
     from curate import curate, load_config
 
     dest = out.folder(VARIANTS) / v.name
-    cfg = load_config(curate_config_path(v.curate_config), {"tokenize.enabled": False})
+    path, recipe = curate_settings(v.curate_config)
+    cfg = load_config(path, {"tokenize.enabled": False}, recipe)
     say(f"curating variant {v.name} ({v.curate_config}) -> {dest}")
     curate(plan.cfg.inputs, dest, cfg, progress=plan.cfg.progress)
     return dest
