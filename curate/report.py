@@ -46,7 +46,7 @@ def _bar(value: int, total: int, cls: str = "") -> str:
 
 def funnel(prov: pl.DataFrame) -> list[dict[str, Any]]:
     """Rows of (decision, step, count) in pipeline order, kept last."""
-    order = ["read", "url_filter", "extract", "lid", "gopher_repetition", "gopher_quality", "c4",
+    order = ["read", "url", "extract", "lid", "gopher_repetition", "gopher_quality", "c4",
              "fineweb_quality", "quality", "decontaminate", "opt_out", "url_dedup", "exact_dedup",
              "near_dedup", "pipeline"]
     rows = prov.group_by(["decision", "step"]).len().to_dicts()
