@@ -118,8 +118,8 @@ def _run_stages(ctx: RunContext, assets: StepAssets, started: str) -> dict[str, 
     dedup_result = dedup(ctx, quality)
     totals = finalize(ctx, dedup_result.decisions)
     manifest = {**curate_manifest(ctx, totals, dedup_result, started, resumed), **assets.manifest(selection)}
+    write_manifest(ctx.out.root, manifest)  # the tokenizer and the report read it
     if cfg.tokenize.enabled:
-        write_manifest(ctx.out.root, manifest)
         tokenize_documents(ctx.out.root, cfg.tokenize, ctx.run_executor(), progress=ctx.progress)
         manifest = read_manifest(ctx.out.root)
     write_report(ctx.out.root)
