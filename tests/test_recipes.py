@@ -81,7 +81,9 @@ def test_dclm_without_a_classifier_is_one_line_and_writes_nothing(tmp_path):
 
 # --- every recipe end to end, with the invariants -------------------------------------------------------
 
-SMALL = ("cc-2020-34-slice.warc.gz",)  # real Common Crawl pages, English and not
+# Real Common Crawl pages, English and not (fineweb keeps none of these: all non-English or rejected), and a
+# small English crawl that every recipe keeps some of.
+SMALL = ("cc-2020-34-slice.warc.gz", "wget-crawl-2024-a.warc.gz")
 
 
 def _recipe_config(name: str, **overrides):
