@@ -50,7 +50,10 @@ def test_quickstart_runs_as_written(quickstart_dir: Path) -> None:
     fit = synth["fit"]  # the tiny model's 128-token context: max_tokens 256 clamped, long prompts cut
     assert fit["max_model_len"] == 128 and fit["max_tokens_requested"] == 256 and fit["max_tokens"] == 64
     assert fit["max_prompt_tokens"] == 63 and fit["prompts_cut"] >= 1
-    assert synth["counts"]["kept"] == synth["counts"]["seeds"] == manifest["counts"]["kept"], printed
+    counts = synth["counts"]  # one request per kept document; a tiny model may answer a few with EOS at once
+    assert counts["seeds"] == manifest["counts"]["kept"] == counts["kept"] + counts["error"], printed
+    assert counts["kept"] >= 0.95 * counts["seeds"], printed
+    assert set(counts["error_reasons"]) <= {"empty generation"}, printed
 
     r = run_shell(validate, work)  # gates may pass or fail on a tiny model; either way one line says so
     assert r.returncode in (0, 1), r.stderr[-3000:]
