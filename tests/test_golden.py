@@ -1,4 +1,4 @@
-"""The full curate run on every real WARC gives the recorded golden digest, locally and on Ray.
+"""The full curate run on every real WARC gives the recorded golden digest (1 worker and Ray on demand).
 
 `assay curate ../shared/data/warc/*.warc.gz -o OUT --tokenize`, run through the CLI as a user
 runs it (the glob expanded here, as a shell would), must decide and write exactly what
@@ -8,6 +8,7 @@ refresh it when an output change is intended).
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -18,13 +19,16 @@ from golden import PATTERN, digest, golden
 from conftest import REPO
 
 ASSAY = [sys.executable, "-m", "assay"]
-# The executors whose outputs must equal the golden digest. One worker against two is
-# test_curate.py::test_rerun_is_byte_identical_and_worker_count_does_not_matter (three real WARCs):
-# the full run at one worker would add ~5 minutes to CI for the same property.
-RUNS = {
-    "workers2": None,  # README's Quickstart step 1 (`--workers 2 --tokenize`): conftest's quickstart_dir
-    "ray": ["--executor", "ray", "--workers", "2"],
-}
+# The runs whose outputs must equal the golden digest: README's Quickstart step 1 (`--workers 2
+# --tokenize`, conftest's quickstart_dir) in CI. The full run at one worker (~5 min) and on Ray (~3 min)
+# gave the same digest when the digests were recorded (issue 13); CI checks
+# those properties on smaller real inputs instead (one vs two workers:
+# test_curate.py::test_rerun_is_byte_identical_and_worker_count_does_not_matter; Ray vs local:
+# test_ray.py::test_ray_and_local_outputs_are_byte_identical, test_learned_steps.py). `ASSAY_GOLDEN_ALL=1`
+# adds the two full runs.
+RUNS = {"workers2": None}
+if os.environ.get("ASSAY_GOLDEN_ALL") == "1":
+    RUNS |= {"workers1": ["--workers", "1"], "ray": ["--executor", "ray", "--workers", "2"]}
 
 
 @pytest.mark.slow
