@@ -1,4 +1,4 @@
-"""The tiny preset learns real text (Python docs WARC, curated and tokenized with a 512 BPE): its held-out
+"""The tiny preset learns real text (Python docs WARC, curated, tokenized with a 512 BPE): its held-out
 loss ends at most 0.7x the unigram entropy of the training tokens, and below an interpolated Kneser-Ney
 bigram model fitted to the same training tokens and scored on the same held-out documents (issue 17)."""
 
@@ -6,28 +6,29 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
+import polars as pl
 import pytest
 
-from conftest import warc
 from train.config import make_config
 from train.data import open_corpora
-from train.testing import bigram_heldout_loss, unigram_entropy
+from train.testing import bigram_heldout_loss, build_corpus, unigram_entropy
 from train.trainer import train
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="session")
-def docs_corpus(tmp_path_factory):
-    """The real pipeline: curate the Python 3.11 docs WARC, then tokenize (byte-level BPE, vocab 512)."""
-    from curate import TokenizeConfig, curate, make_executor, tokenize_corpus
-
-    out = tmp_path_factory.mktemp("docs") / "python-docs"
-    curate([str(warc("python-3.11-docs.warc.gz"))], out)
-    tokenize_corpus(out, TokenizeConfig(vocab_size=512), executor=make_executor("local", 1), progress=False)
-    return out
+def docs_corpus(quickstart_dir: Path, tmp_path_factory) -> Path:
+    """The real pipeline's Python 3.11 docs: the documents the Quickstart's curate run (every real WARC,
+    run once in CI for the golden and Quickstart tests) kept from that WARC, in their order, tokenized
+    with a byte-level BPE of vocab 512."""
+    kept = pl.read_parquet(quickstart_dir / "out" / "corpus" / "documents" / "*.parquet")
+    docs = kept.filter(pl.col("source_file").str.ends_with("/python-3.11-docs.warc.gz"))
+    pairs = list(zip(docs["doc_id"].to_list(), docs["text"].to_list(), strict=True))
+    return build_corpus(tmp_path_factory.mktemp("docs") / "python-docs", pairs, vocab_size=512)
 
 
 @pytest.mark.timeout(1200)
