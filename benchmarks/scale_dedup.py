@@ -12,6 +12,11 @@ documents a file (Common Crawl: ~40,000 a WARC), with planted clusters spread ov
   14 bands but with probability 1 - 0.28^14, so a cluster is missed about once in 10^8);
 - every other document a random signature (never a candidate of anything).
 
+Generation is vectorised: a planted document's signature and text hash are counter hashes
+(splitmix64) of (seed, cluster, member, position), so a cluster's members agree in whichever file
+they fall, and `--workers` processes write files at a time (16 M documents, 400 files: ~9 min on
+2 shared cores, where a generator per planted document took over 30).
+
 Then it runs the global dedup stages (`curate.dedup.stage.run_dedup`: repeated ids, exact, near;
 map and reduce tasks sized to `--task-memory-mb`) with each executor (local: a pool of
 `--workers` processes; Ray: a local cluster of as many CPUs) and prints one JSON line per run:
