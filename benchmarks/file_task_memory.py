@@ -34,6 +34,7 @@ import resource  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
+from queue import Empty  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("ASSAY_SHARED_DATA", REPO.parent / "shared" / "data")) / "warc"
@@ -86,7 +87,7 @@ def _run_task(warc: str, out: str, extractor: str, queue: mp.Queue) -> None:
     from curate.runner import start_run
 
     cfg = load_config(overrides={"workers": 1, "extract.extractor": extractor})
-    ctx = start_run([warc], out, cfg, overwrite=True, progress=False)
+    ctx, _ = start_run([warc], out, cfg, overwrite=True, progress=False)
     queue.put(process_file(FileTask(ctx.for_tasks(), ctx.files[0]), no_report))
 
 
@@ -95,7 +96,12 @@ def measure(warc: Path, out: Path, extractor: str) -> dict:
     child = mp.get_context("spawn").Process(target=_run_task, args=(str(warc), str(out), extractor, queue))
     start = time.monotonic()
     child.start()
-    counts = queue.get()
+    counts = None
+    while counts is None and (child.is_alive() or not queue.empty()):
+        try:
+            counts = queue.get(timeout=5)
+        except Empty:  # the child died without an answer: its traceback is on stderr
+            pass
     child.join()
     if child.exitcode != 0:
         raise SystemExit(f"the task failed (exit {child.exitcode})")

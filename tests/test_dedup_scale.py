@@ -355,7 +355,7 @@ def test_per_file_rows_are_streamed_in_row_groups(partitioned_run, uninterrupted
 def test_scale_simulation_finds_every_planted_cluster(tmp_path: Path) -> None:
     """benchmarks/scale_dedup.py on 10,000 documents in 5 files, in 3 partitions: every planted cluster
     found, no false merge, the driver and the tasks small. (Ray gives the same partitioned decisions:
-    tests/test_ray.py; the JSON lines at 1 M and 4 M documents: docs/scale.md.)"""
+    tests/test_ray.py; the JSON lines at 1 M, 4 M and 16 M documents: docs/scale.md.)"""
     r = subprocess.run([sys.executable, "benchmarks/scale_dedup.py", "--docs", "10000", "--docs-per-file",
                         "2000", "--task-memory-mb", "512", "--partitions", "3", "--executors", "local",
                         "--workers", "1", "--dir", str(tmp_path)], cwd=REPO, capture_output=True, text=True)
