@@ -31,8 +31,12 @@ def test_an_unspaced_script_is_split_by_its_own_segmenter(lang: str) -> None:
     assert words(text) != want  # assay's own splitting (the fallback before) gives other tokens
 
 
-def test_burmese_and_tibetan_fall_back_to_assay_splitting_and_whitespace_languages_to_spacy() -> None:
-    assert splitter("my") is words and splitter("bo") is words  # no installable segmenter (segmenters.py)
+def test_burmese_and_tibetan_are_split_into_syllables_and_whitespace_languages_by_spacy() -> None:
+    # "Burmese script is beautiful." / "Hello (tashi delek). I and you.": no installable segmenter
+    # (segmenters.py), syllables instead, the units their FineWeb-2 stop words (သည်, དང་) are made of
+    assert splitter("my")("မြန်မာစာသည်လှပသည်။") == ("မြန်", "မာ", "စာ", "သည်", "လှ", "ပ", "သည်", "။")
+    assert splitter("bo")("བཀྲ་ཤིས་བདེ་ལེགས། ང་དང་ཁྱེད།") == (
+        "བཀྲ་", "ཤིས་", "བདེ་", "ལེགས", "།", "ང་", "དང་", "ཁྱེད", "།")
     # datatrove's WhitespaceTokenizer (Georgian) splits with spaCy's "xx" rules: punctuation apart
     assert splitter("ka")("გამარჯობა, მსოფლიო!") == ("გამარჯობა", ",", "მსოფლიო", "!")
 

@@ -14,9 +14,9 @@ benchmarks/build_fineweb2_table.py). Its fineweb-2-pipeline.py runs, per languag
 
 Words are split per language, as datatrove's tokenizer assignment says: spaCy's rules for the
 language (spacy_words.py: Chinese with jieba, Japanese with SudachiPy), the real segmenters for Thai,
-Korean, Khmer and Lao (segmenters.py), spaCy's multi-language rules for the Indic and Stanza languages
-(their packages are not installed here). Burmese and Tibetan, whose segmenters cannot be installed
-(segmenters.py says why), fall back to assay's own splitting (text.py). docs/recipes.md measures the
+Korean, Khmer and Lao, syllables for Burmese and Tibetan, whose segmenters cannot be installed
+(segmenters.py), and spaCy's multi-language rules for the Indic and Stanza languages (their packages
+are not installed here). docs/recipes.md measures the
 kept rate per language. English (FineWeb's own language, no FineWeb-2 config) and labels without a
 configuration get FineWeb's English settings.
 
@@ -34,9 +34,9 @@ from typing import Any
 
 from curate.filters.fineweb import FineWebQualityConfig, FineWebQualityFilter
 from curate.filters.gopher import GopherQualityConfig, GopherRepetitionConfig, GopherRepetitionFilter
-from curate.filters.segmenters import NOT_INSTALLED, SEGMENTERS
+from curate.filters.segmenters import SEGMENTERS
 from curate.filters.spacy_words import DatatroveGopherQuality, spacy_words
-from curate.filters.text import Doc, words
+from curate.filters.text import Doc
 
 TABLE_FILE = "fineweb2_languages.json"
 
@@ -56,8 +56,6 @@ def splitter(lang: str | None) -> Callable[[str], tuple[str, ...]]:
     kind, code = entry["tokenizer"], entry["tokenizer_language"]
     if kind in SEGMENTERS:
         return SEGMENTERS[kind]
-    if kind in NOT_INSTALLED:
-        return words  # spaCy's multi-language rules would make a whole sentence one "word"
     # datatrove's WhitespaceTokenizer splits words with spaCy's "xx" rules too (not str.split)
     return partial(spacy_words, lang=code if kind == "SpaCyTokenizer" and code else "xx")
 
