@@ -27,7 +27,7 @@ PUNCTUATION_SET = frozenset(_PUNCTUATION).union(TERMINAL_PUNCTUATION)
 
 
 # spaCy languages whose blank tokenizer needs a setting: Chinese segments with jieba (as datatrove;
-# Japanese needs none: SudachiPy with sudachidict_core, split mode C, is spaCy's default);
+# Japanese needs none: SudachiPy with sudachidict_core, split mode A, is spaCy's default);
 # Vietnamese without pyvi (syllables; datatrove joins them into words with pyvi, not installed here).
 _SPACY_CONFIG = {"zh": {"nlp": {"tokenizer": {"segmenter": "jieba"}}},
                  "vi": {"nlp": {"tokenizer": {"use_pyvi": False}}}}
