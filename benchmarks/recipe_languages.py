@@ -5,6 +5,10 @@ quality rules decide), and the table shows, per lid.176 language, the pages, the
 keeps, and the step that removed most of the others.
 
     PYTHONPATH=$PWD .venv/bin/python benchmarks/recipe_languages.py [--warc NAME] [--recipes assay,fineweb-2]
+
+`--from NAME=DIR,...` reads finished runs instead (e.g. benchmarks/recipes_all_warcs.py's, over every
+WARC with dedup): only the WARC's rows, and a page counts as kept when it passed every filter (decision
+kept or duplicate), which is what a run without dedup keeps.
 """
 
 from __future__ import annotations
@@ -29,16 +33,28 @@ def run(recipe: str, warc: str, overrides: dict) -> pl.DataFrame:
     return pl.read_parquet(out / "provenance" / "*.parquet").filter(pl.col("lang").is_not_null())
 
 
+def finished(out: str, warc: str) -> pl.DataFrame:
+    """A finished run's rows for one WARC, with the pages dedup removed counted as kept (module doc)."""
+    prov = pl.read_parquet(f"{out}/provenance/*.parquet")
+    prov = prov.filter(pl.col("source_file").str.ends_with("/" + warc) & pl.col("lang").is_not_null())
+    return prov.with_columns(decision=pl.when(pl.col("decision") == "duplicate").then(pl.lit("kept"))
+                             .otherwise(pl.col("decision")))
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--warc", default="debian-multilingual-docs.warc.gz")
     ap.add_argument("--recipes", default="assay,fineweb-2")
+    ap.add_argument("--from", dest="runs", default="", help="NAME=DIR,...: finished runs, not run here")
     args = ap.parse_args()
     # `fineweb*`: FineWeb's English rules on every language (lid.languages emptied) as the "before".
     runs = {}
-    for name in args.recipes.split(","):
+    for name in args.recipes.split(",") if not args.runs else ():
         recipe, _, variant = name.partition("*")
         runs[name] = run(recipe, args.warc, {"lid.languages": []} if name.endswith("*") else {})
+    for item in filter(None, args.runs.split(",")):
+        name, _, out = item.partition("=")
+        runs[name] = finished(out, args.warc)
     names = list(runs)
     table = None
     for name, prov in runs.items():

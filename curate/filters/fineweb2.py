@@ -12,13 +12,13 @@ benchmarks/build_fineweb2_table.py). Its fineweb-2-pipeline.py runs, per languag
 * GopherQualityFilter with min/max_avg_word_length, max_non_alpha_words_ratio and the stop words
   from the table, min_stop_words 2; no C4 filter.
 
-Words are split per language, as datatrove's tokenizer assignment says (spacy_words.py): spaCy's
-rules for the language (Chinese with jieba); languages whose tokenizer is not installed here
-(Japanese: SudachiPy, Thai, Khmer, Lao, Burmese, Korean: Kiwi, Indic and Stanza languages) use
-spaCy's multi-language rules, except that scripts written without spaces (CJK, Thai, Lao, Khmer,
-Burmese) fall back to assay's own splitting (one token per CJK character; text.py). docs/recipes.md
-measures the kept rate per language. English (FineWeb's own language, no FineWeb-2 config) and
-labels without a configuration get FineWeb's English settings.
+Words are split per language, as datatrove's tokenizer assignment says: spaCy's rules for the
+language (spacy_words.py: Chinese with jieba, Japanese with SudachiPy), the real segmenters for Thai,
+Korean, Khmer and Lao, syllables for Burmese and Tibetan, whose segmenters cannot be installed
+(segmenters.py), and spaCy's multi-language rules for the Indic and Stanza languages (their packages
+are not installed here). docs/recipes.md measures the
+kept rate per language. English (FineWeb's own language, no FineWeb-2 config) and labels without a
+configuration get FineWeb's English settings.
 
 Each per-language filter is a `PerLanguage` wrapper: the same step name, the language's filter chosen
 from the page's lid.176 label (recorded in the signals as `fw2_lang`).
@@ -34,14 +34,11 @@ from typing import Any
 
 from curate.filters.fineweb import FineWebQualityConfig, FineWebQualityFilter
 from curate.filters.gopher import GopherQualityConfig, GopherRepetitionConfig, GopherRepetitionFilter
+from curate.filters.segmenters import SEGMENTERS
 from curate.filters.spacy_words import DatatroveGopherQuality, spacy_words
-from curate.filters.text import Doc, words
+from curate.filters.text import Doc
 
 TABLE_FILE = "fineweb2_languages.json"
-# datatrove tokenizers for scripts without spaces that are not installed here: assay's splitting instead
-# (spaCy's multi-language rules would make a whole Thai or Japanese sentence one "word").
-_NO_SPACES = {"ThaiTokenizer", "KhmerTokenizer", "LaoTokenizer", "BurmeseTokenizer"}
-_NEEDS_MISSING_PACKAGE = {"ja"}  # spaCy's Japanese needs SudachiPy
 
 
 @cache
@@ -57,10 +54,9 @@ def splitter(lang: str | None) -> Callable[[str], tuple[str, ...]]:
     if entry is None:
         return spacy_words  # English (FineWeb) and unconfigured labels
     kind, code = entry["tokenizer"], entry["tokenizer_language"]
-    if kind in _NO_SPACES or code in _NEEDS_MISSING_PACKAGE:
-        return words
-    if kind == "WhitespaceTokenizer":
-        return lambda text: tuple(text.split())
+    if kind in SEGMENTERS:
+        return SEGMENTERS[kind]
+    # datatrove's WhitespaceTokenizer splits words with spaCy's "xx" rules too (not str.split)
     return partial(spacy_words, lang=code if kind == "SpaCyTokenizer" and code else "xx")
 
 

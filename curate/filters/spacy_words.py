@@ -26,7 +26,8 @@ _PUNCTUATION = ("!/—”:％１〈&(、━\\【#%「」，】；+^]~“《„';
 PUNCTUATION_SET = frozenset(_PUNCTUATION).union(TERMINAL_PUNCTUATION)
 
 
-# spaCy languages whose blank tokenizer needs a setting: Chinese segments with jieba (as datatrove);
+# spaCy languages whose blank tokenizer needs a setting: Chinese segments with jieba (as datatrove;
+# Japanese needs none: SudachiPy with sudachidict_core, split mode A, is spaCy's default);
 # Vietnamese without pyvi (syllables; datatrove joins them into words with pyvi, not installed here).
 _SPACY_CONFIG = {"zh": {"nlp": {"tokenizer": {"segmenter": "jieba"}}},
                  "vi": {"nlp": {"tokenizer": {"use_pyvi": False}}}}
@@ -50,13 +51,33 @@ def _doc(text: str, lang: str):  # noqa: ANN202
     return nlp(text)
 
 
+# SudachiPy refuses inputs over 49,149 UTF-8 bytes; datatrove feeds spaCy's Japanese 40,000-byte chunks.
+JA_CHUNK_BYTES = 40_000
+
+
+def byte_chunks(text: str, limit: int) -> list[str]:
+    """`text` cut into consecutive pieces of at most `limit` UTF-8 bytes (at character boundaries)."""
+    data = text.encode("utf-8")
+    if len(data) <= limit:
+        return [text]
+    chunks, start = [], 0
+    while start < len(data):
+        end = min(start + limit, len(data))
+        while end < len(data) and (data[end] & 0xC0) == 0x80:  # not inside a character
+            end -= 1
+        chunks.append(data[start:end].decode("utf-8"))
+        start = end
+    return chunks
+
+
 @lru_cache(maxsize=8)
 def spacy_words(text: str, lang: str = "en") -> tuple[str, ...]:
     """spaCy's tokens of `text`, stripped, empty ones dropped (datatrove's `split_into_words`).
 
     Cached: Gopher repetition, Gopher quality and FineWeb quality split the same text back to back."""
+    pieces = byte_chunks(text, JA_CHUNK_BYTES) if lang == "ja" else [text]
     with _nlp(lang).memory_zone():
-        return tuple(t for tok in _doc(text, lang) if (t := tok.text.strip()))
+        return tuple(t for piece in pieces for tok in _doc(piece, lang) if (t := tok.text.strip()))
 
 
 def spacy_sentence_count(line: str, lang: str = "en") -> int:

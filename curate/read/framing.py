@@ -20,6 +20,7 @@ from typing import IO
 
 from warcio.archiveiterator import ArchiveIterator
 from warcio.bufferedreaders import DecompressingBufferedReader
+from warcio.recordloader import ARC2WARCHeadersParser
 
 # Caps on what a record's headers may hold. Servers refuse far smaller request headers (Apache's
 # LimitRequestFieldSize: 8 KiB a line, nginx: 8 KiB buffers); archived responses carry long CSP and
@@ -58,6 +59,16 @@ class _CappedReader(DecompressingBufferedReader):
         return line
 
 
+class _ArcHeaders(ARC2WARCHeadersParser):
+    """warcio's ARC -> WARC conversion without the WARC-Record-ID it invents (a random uuid4 per record):
+    an ARC record has no id, so its doc_id is the stable hash of (file sha256, offset)
+    (read/warc.fallback_doc_id) and reruns over ARC files are byte-identical."""
+
+    def _get_protocol_and_headers(self, headerline, parts):  # noqa: ANN001, ANN202 (warcio's types)
+        protocol, headers = super()._get_protocol_and_headers(headerline, parts)
+        return protocol, [(k, v) for k, v in headers if k != "WARC-Record-ID"]
+
+
 class CappedIterator(ArchiveIterator):
     """ArchiveIterator with capped headers; `length_mismatch` is set when the record just finished was
     not followed by its blank lines (its Content-Length does not match the bytes that follow)."""
@@ -66,6 +77,7 @@ class CappedIterator(ArchiveIterator):
 
     def __init__(self, fileobj: IO[bytes], **kwargs: object) -> None:
         super().__init__(fileobj, arc2warc=True, **kwargs)
+        self.loader.arc_parser = _ArcHeaders()
         self.reader = _CappedReader(self.fh, block_size=self.reader.block_size)
         self.length_mismatch = False
 
