@@ -127,8 +127,9 @@ if __name__ == "__main__":
     for d in ("_work", "tokens"):
         shutil.rmtree(out / d, ignore_errors=True)
     t0, c0 = time.perf_counter(), cpu()
-    s = tokenize_corpus(out, TokenizeConfig(tokenizer=tok_path), executor=LocalExecutor(workers), \
-progress=False)
+    ex = LocalExecutor(workers)
+    s = tokenize_corpus(out, TokenizeConfig(tokenizer=tok_path), executor=ex, progress=False)
+    ex.close()  # its workers exit and are reaped: their CPU time counts in RUSAGE_CHILDREN
     dt, dc = time.perf_counter() - t0, cpu() - c0
     print(json.dumps({"seconds": dt, "cpu": dc, "tokens": s["n_tokens"], "docs": s["n_docs"], \
 "shards": len(s["shards"])}))
