@@ -131,20 +131,6 @@ def run_hf(hf, prompts: list[str], new: int, batch: int) -> tuple[float, int]:
     return time.perf_counter() - t, n_tok
 
 
-def children_cpu_s() -> float:
-    """CPU seconds used so far by this process's child processes (vLLM's engine core and workers)."""
-    import psutil
-
-    total = 0.0
-    for c in psutil.Process().children(recursive=True):
-        try:
-            t = c.cpu_times()
-            total += t.user + t.system
-        except psutil.NoSuchProcess:
-            pass
-    return total
-
-
 def run_rounds(llm, hf, model: Path, seeds: Path, root: Path, prompts: list[str], a) -> dict[str, list]:
     """--repeats rounds of the three sides in alternating order; seconds (and tokens) per run."""
     runs: dict[str, list] = {"assay": [], "inside": [], "bare": [], "hf": [], "idle_engine_cpu_s": []}
@@ -163,10 +149,12 @@ def run_rounds(llm, hf, model: Path, seeds: Path, root: Path, prompts: list[str]
                 print(f"run {r}: bare LLM.generate {runs['b_tok'] / dt:.1f} tokens/s ({dt:.1f} s)",
                       flush=True)
             else:
-                c0 = children_cpu_s()
+                from benchmarks.procs import descendants_cpu_s
+
+                c0 = descendants_cpu_s()
                 dt, runs["h_tok"] = run_hf(hf, prompts, a.new_tokens, a.hf_batch)
                 runs["hf"].append(dt)
-                runs["idle_engine_cpu_s"].append(children_cpu_s() - c0)
+                runs["idle_engine_cpu_s"].append(descendants_cpu_s() - c0)
                 print(f"run {r}: transformers generate {runs['h_tok'] / dt:.1f} tokens/s ({dt:.1f} s; vLLM's "
                       f"idle processes meanwhile {runs['idle_engine_cpu_s'][-1]:.1f} s cpu)", flush=True)
     return runs

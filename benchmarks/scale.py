@@ -39,6 +39,7 @@ import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # benchmarks.procs
 DATA = Path(os.environ.get("ASSAY_SHARED_DATA", REPO.parent / "shared" / "data")) / "warc"
 # Real pages of real sizes: the Python 3.11 docs (530 pages) and the multilingual Debian docs (262).
 DEFAULT_FILES = ("python-3.11-docs.warc.gz", "debian-multilingual-docs.warc.gz")
@@ -73,17 +74,10 @@ def reshard(files: list[Path], shards: int, dest: Path, max_records: int | None 
 def cpu_s() -> float:
     """CPU seconds of this process, its reaped children (the local pool's workers) and its live
     descendants (Ray's raylet, GCS and workers)."""
-    import psutil
+    from benchmarks.procs import descendants_cpu_s
 
-    own = sum(r.ru_utime + r.ru_stime for r in map(resource.getrusage,
-                                                   (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)))
-    for c in psutil.Process().children(recursive=True):
-        try:
-            t = c.cpu_times()
-            own += t.user + t.system
-        except psutil.NoSuchProcess:
-            pass
-    return own
+    return descendants_cpu_s() + sum(r.ru_utime + r.ru_stime for r in map(
+        resource.getrusage, (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)))
 
 
 def child(executor: str, workers: int, inputs: list[str], out: str) -> dict:
