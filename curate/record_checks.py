@@ -30,7 +30,7 @@ from curate.filters import (
     run_filters,
 )
 from curate.filters.fineweb2 import language_score_threshold
-from curate.filters.lid import LanguageIdentifier
+from curate.filters.lid import make_identifier
 from curate.quality.step import QualityFilter
 from curate.read.decode import decode_html, looks_like_html
 from curate.read.extract import extract_text
@@ -75,7 +75,7 @@ class Chain:
         self.url_filters = [f for f in filters if isinstance(f, UrlFilter)]
         self.text_filters = [f for f in filters if not isinstance(f, UrlFilter)]
         self.text_filters += learned_filters(cfg, index_folder)
-        self.lid = LanguageIdentifier(cfg.lid.model_path, cfg.lid.max_chars)
+        self.lid = make_identifier(cfg.lid.backend, cfg.lid.model_path, cfg.lid.max_chars)
 
     def process(self, file: InputFile, rec: WarcRecord, run_id: str) -> dict[str, Any]:
         """The record's provenance row (plus text, signals and text_hash); never raises: the row

@@ -120,6 +120,7 @@ def test_every_recipe_runs_end_to_end_with_the_invariants(tmp_path):
         kept[name] = counts["kept"]
     assert kept["raw"] == max(kept.values())  # the baseline removes nothing but what does not extract
     assert kept["raw"] > kept["fineweb"] > 0 and kept["dclm"] < kept["gopher"]
+    assert kept["c4"] > 0  # C4's 0.99 is langdetect's probability (lid.176 at 0.99 kept no shared page)
     # A byte-identical rerun of the recipe with the most code of its own (FineWeb-2's table and splitters).
     again = tmp_path / "fineweb-2-again"
     curate(inputs, again, _recipe_config("fineweb-2"))
@@ -129,6 +130,23 @@ def test_every_recipe_runs_end_to_end_with_the_invariants(tmp_path):
 
     item9 = next(i for i in build_disclosure([tmp_path / "gopher"])["items"] if i["number"] == 9)
     assert f"Curation recipe: gopher v{get_recipe('gopher').version}" in item9["answer"]
+
+
+def test_c4_identifies_language_with_langdetect_reproducibly() -> None:
+    """C4's language ID is langdetect's (seeded: the same answer every call), not lid.176's."""
+    from curate.filters.lid import LangdetectIdentifier, make_identifier
+
+    cfg = _recipe_config("c4")
+    assert cfg.lid.backend == "langdetect" and cfg.lid.threshold == 0.99
+    lid = make_identifier(cfg.lid.backend, cfg.lid.model_path, cfg.lid.max_chars)
+    assert isinstance(lid, LangdetectIdentifier)
+    text = ("The council met on Tuesday evening to discuss the new budget for the city's parks. Several "
+            "residents spoke in favour of extending the opening hours of the public library.")
+    lang, score = lid.predict(text)
+    assert lang == "en" and score >= 0.99
+    assert [lid.predict(text) for _ in range(3)] == [(lang, score)] * 3
+    assert lid.predict("  \n ") == (None, 0.0) and lid.predict("12345 678 !!!") == (None, 0.0)
+    assert lid.predict("Le conseil municipal s'est réuni mardi soir pour discuter du budget.")[0] == "fr"
 
 
 # --- fineweb against datatrove, page by page --------------------------------------------------------------

