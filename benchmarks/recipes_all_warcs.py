@@ -27,6 +27,7 @@ from pathlib import Path
 import polars as pl
 
 from benchmarks.curate_vs_datatrove import HERE, shared_warc_dir
+from benchmarks.procs import descendants_cpu_s
 
 OUT = HERE / "out" / "recipes_all_warcs"  # git-ignored
 DECISIONS = ("kept", "rejected", "duplicate", "error")
@@ -78,9 +79,10 @@ def run_one(name: str, inputs: list[str], out: Path, workers: int) -> dict:
 
 
 def _cpu_seconds() -> float:
-    """CPU seconds of this process and its finished children (the workers)."""
+    """CPU seconds of this process, its reaped children and its live ones (the worker pool outlives a
+    stage: without the live ones a run's figure could miss most of its work)."""
     own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime + descendants_cpu_s()
 
 
 def main() -> int:

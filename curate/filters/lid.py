@@ -66,20 +66,20 @@ class LangdetectIdentifier:
     lid.176's, so C4's "probability of at least 0.99" only means what it meant there with this backend."""
 
     def __init__(self, max_chars: int = 10_000) -> None:
-        from langdetect import DetectorFactory
+        from langdetect import DetectorFactory, detect_langs
 
         DetectorFactory.seed = 0  # it samples n-grams at random: a fixed seed gives the same answer each run
         self.max_chars = max_chars
+        self._detect_langs = detect_langs
 
     def predict(self, text: str) -> tuple[str | None, float]:
-        from langdetect import detect_langs
         from langdetect.lang_detect_exception import LangDetectException
 
         sample = text[: self.max_chars] if self.max_chars else text
         if not sample.strip():
             return None, 0.0
         try:
-            best = detect_langs(sample)[0]
+            best = self._detect_langs(sample)[0]
         except LangDetectException:  # no letters it knows (digits, symbols)
             return None, 0.0
         return best.lang, round(float(min(best.prob, 1.0)), 4)
