@@ -40,9 +40,9 @@ def _train(corpus, tmp_path_factory, shape: dict):
                              overrides={**SMALL, "model": model, "out_dir": out}))
 
 
-@pytest.fixture(scope="module", params=[{}, GQA_UNTIED], ids=["tied-mha", "gqa-untied"])
-def run(request, corpus, tmp_path_factory):
-    return _train(corpus, tmp_path_factory, request.param)
+@pytest.fixture(scope="module")
+def tied_mha_run(corpus, tmp_path_factory):
+    return _train(corpus, tmp_path_factory, {})
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +50,12 @@ def gqa_untied_run(corpus, tmp_path_factory):
     """vLLM is checked on this shape only: the tied-MHA shape is the tiny preset's, which vLLM loads in
     the README Quickstart test (tests/test_quickstart.py) and the synth tests (one vLLM start-up each)."""
     return _train(corpus, tmp_path_factory, GQA_UNTIED)
+
+
+@pytest.fixture(params=["tied_mha_run", "gqa_untied_run"], ids=["tied-mha", "gqa-untied"])
+def run(request):
+    """Each shape trained once per module, shared with the vLLM test."""
+    return request.getfixturevalue(request.param)
 
 
 @pytest.mark.slow
