@@ -8,6 +8,7 @@ comparison names what changed.
 
     .venv/bin/python benchmarks/profile_chain.py [--extractor resiliparse] [--limit N] [--top 25]
     .venv/bin/python benchmarks/profile_chain.py --limit 100 --bare-ratio 3   # bare loop / chain
+    .venv/bin/python benchmarks/profile_chain.py --limit 100 --steps 3        # seconds per check
 """
 
 from __future__ import annotations
@@ -70,6 +71,45 @@ def bare_ratio(chain: Chain, records: list, extractor: str, rounds: int) -> None
           f"{med['bare']:.1f} s, chain {med['chain']:.1f} s, bare/chain {med['bare'] / med['chain']:.2f}")
 
 
+def by_step(chain: Chain, records: list, rounds: int) -> None:
+    """Wall seconds of each check and of each filter's `annotate`, no profiler (median of rounds)."""
+    import curate.record_checks as rc
+
+    spent: dict[str, list[float]] = {}
+
+    def timed(name: str, fn):
+        def run(*args):
+            t0 = time.perf_counter()
+            try:
+                return fn(*args)
+            finally:
+                spent[name][-1] += time.perf_counter() - t0
+        spent[name] = []
+        return run
+
+    checks = rc.CHECKS
+    rc.CHECKS = tuple(timed(c.__name__, c) for c in checks)
+    for f in chain.text_filters:
+        f.annotate = timed(f"  filter {f.name}", f.annotate)
+    totals = []
+    try:
+        for _ in range(rounds):
+            for v in spent.values():
+                v.append(0.0)
+            t0 = time.perf_counter()
+            for file, rec in records:
+                chain.process(file, rec, "bench")
+            totals.append(time.perf_counter() - t0)
+    finally:
+        rc.CHECKS = checks
+    total = statistics.median(totals)
+    print(f"{len(records)} records, median of {rounds} rounds: {total:.2f} s")
+    for name, v in spent.items():
+        med = statistics.median(v)
+        if med >= 0.005:
+            print(f"  {name:28s} {med:7.2f} s  {100 * med / total:5.1f}%")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--extractor", default="resiliparse", choices=("resiliparse", "trafilatura"))
@@ -78,10 +118,15 @@ def main() -> None:
     ap.add_argument("--out", default=None, help="also write the raw profile here (pstats format)")
     ap.add_argument("--bare-ratio", type=int, default=0, metavar="ROUNDS",
                     help="instead of profiling: time the bare loop and the chain side by side")
+    ap.add_argument("--steps", type=int, default=0, metavar="ROUNDS",
+                    help="instead of profiling: wall time per check and per filter, no profiler")
     args = ap.parse_args()
     records = load(args.limit)
     chain = Chain(load_config(overrides={"extract.extractor": args.extractor, "lid.threshold": 0.65}))
     chain.process(*records[0], "warm-up")
+    if args.steps:
+        by_step(chain, records, args.steps)
+        return
     if args.bare_ratio:
         bare_ratio(chain, records, args.extractor, args.bare_ratio)
         return

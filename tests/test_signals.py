@@ -203,3 +203,20 @@ def test_pii_candidates_match_the_reference_patterns(name: str) -> None:
     for text in texts:
         assert [m.span() for m in ours.finditer(text)] == [m.span() for m in ref.finditer(text)]
     assert any(ref.finditer(edge)) or name == "_IBAN" and ref.search(edge.replace("x", " "))
+
+
+def test_pii_windows_find_what_a_full_scan_finds() -> None:
+    """The patterns scanned only around their cores (pii._CORES) give exactly the full scan's matches,
+    on seeded strings made of the characters and pieces the patterns care about."""
+    import random
+
+    from curate.signals import pii
+
+    rng = random.Random(0)
+    pieces = ["+1 ", "1-", "(555) ", "555-", "123.", "4567", "2001:db8::", "fe80:", ":", "::1", " ", "-", ".",
+              "12", "8", "x", "212 ", "555.", "1234", "078-05-1120", "8.8.8.8", "1.2.3.", "v", "@", "ab@", "cd.com", "_", "%", "\n"]
+    texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 60))) for _ in range(4000)]
+    for pattern in pii._CORES:
+        full = [[m.span() for m in pattern.finditer(t)] for t in texts]
+        assert sum(map(len, full)) > 20, pattern.pattern  # the strings do exercise the pattern
+        assert [[m.span() for m in pii._matches(pattern, t)] for t in texts] == full, pattern.pattern
