@@ -88,6 +88,26 @@ def test_word_tokens_are_the_word_regex_spans_on_real_and_mixed_text():
         assert word_tokens(text) == tuple(WORD_RE.findall(text)), text[:80]
 
 
+def test_words_cut_at_whitespace_are_the_whole_text_regex_tokens():
+    """words() tokenizes the ASCII pieces of a text with `re` and the rest with TOKEN_RE: the tokens
+    equal TOKEN_RE over the whole text, on real pages and on seeded mostly-ASCII and mixed strings
+    (both sides of the fall-back to one TOKEN_RE pass)."""
+    from curate.filters.text import TOKEN_RE
+    from curate.read.extract import extract_text
+
+    with gzip.open(warc("python-3.11-docs.warc.gz"), "rb") as f:
+        raw = f.read(3_000_000).decode("utf-8", "replace")
+    texts = [extract_text(page, "resiliparse") for page in raw.split("WARC/1.0")[1:30]]
+    rng = random.Random(0)
+    ascii_parts = list("ab Z09_.'-\n\t\r\x0b\x0c\x1c") + ["...", "can't", "3.14", " word ", "x.y"]
+    other = list("’…\x85\xa0é中ก्ा\u3000\u2028") + ["\U00020001"]
+    for share in (0.01, 0.3):
+        texts += ["".join(rng.choice(other) if rng.random() < share else rng.choice(ascii_parts)
+                          for _ in range(rng.randint(0, 300))) for _ in range(3000)]
+    for text in texts:
+        assert words(text) == tuple(TOKEN_RE.findall(text)), repr(text[:80])
+
+
 def test_chinese_page_is_not_rejected_for_lacking_spaces():
     zh = ("我们的目标是把网页变成干净的训练数据。" * 1) + "这个过程包括抽取正文、识别语言和过滤低质量页面。"
     text = "\n".join(f"{zh}第{i}段说明了不同的步骤和它们的理由以及常见的问题。" for i in range(8))

@@ -63,13 +63,38 @@ _NEWLINES = re.compile(r"\n+")
 _PARAGRAPH_BREAK = re.compile(r"\n{2,}")
 
 
+# TOKEN_RE restricted to ASCII text, for `re`, which is 3x faster there than `regex`: the same
+# classes (`regex`'s \w and \s on ASCII are [A-Za-z0-9_] and [\t\n\v\f\r ]; \x1c-\x1f are symbols).
+_ASCII_SPACES = "\t\n\x0b\x0c\r "
+_ASCII_TOKEN = re.compile(r"[A-Za-z0-9_]+(?:['.][A-Za-z0-9_]+)*|\.\.\.|[^A-Za-z0-9_\t\n\x0b\x0c\r ]")
+_ASCII_SPACE = re.compile(f"[{_ASCII_SPACES}]")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
 @lru_cache(maxsize=8)
 def words(text: str) -> tuple[str, ...]:
     """Word and punctuation tokens of `text` (see the module docstring).
 
-    Cached: Gopher repetition and Gopher quality split the same text back to back.
+    No token holds whitespace, so the text can be cut at whitespace and each piece tokenized
+    alone: the pieces without a non-ASCII character go to `_ASCII_TOKEN`, the others to TOKEN_RE
+    (identical tokens, checked on every real page; 2.4x faster on mostly-ASCII pages). A text with
+    many non-ASCII characters is tokenized whole. Cached: Gopher repetition and Gopher quality
+    split the same text back to back.
     """
-    return tuple(TOKEN_RE.findall(text))
+    if len(text.encode("utf-8", "surrogatepass")) - len(text) > len(text) // 50:
+        return tuple(TOKEN_RE.findall(text))
+    spaces = [c for c in _ASCII_SPACES if c in text]
+    out: list[str] = []
+    pos = 0
+    while m := _NON_ASCII.search(text, pos):  # the whitespace-delimited piece around it: TOKEN_RE
+        left = max(pos, max([text.rfind(c, pos, m.start()) for c in spaces], default=-1) + 1)
+        space = _ASCII_SPACE.search(text, m.end())
+        right = space.start() if space else len(text)
+        out += _ASCII_TOKEN.findall(text, pos, left)
+        out += TOKEN_RE.findall(text, left, right)
+        pos = right
+    out += _ASCII_TOKEN.findall(text, pos)
+    return tuple(out)
 
 
 @lru_cache(maxsize=8)
