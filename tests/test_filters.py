@@ -316,6 +316,24 @@ def test_c4_too_few_sentences():
     assert f.decide(f.annotate(Doc(text=PROSE))) is None
 
 
+def test_c4_sentence_count_is_the_full_terminal_class_split():
+    """count_sentences splits most lines with the BMP terminals only: it counts as a split on every
+    Sentence_Terminal character would, astral ones (Brahmi, Sidetic...) included."""
+    import re
+
+    from curate.filters.text import TERMINAL_PUNCTUATION
+
+    full = re.compile("[" + re.escape("".join(TERMINAL_PUNCTUATION)) + "]+[\"'”’)\\]]*(?:\\s+|$)")
+    astral = [c for c in TERMINAL_PUNCTUATION if ord(c) > 0xFFFF]
+    assert astral
+    rng = random.Random(0)
+    chars = [*TERMINAL_PUNCTUATION[:8], *astral[:8], *"ab \t\"'”’)]x.", "\U0001F600"]
+    lines = ["".join(rng.choice(chars) for _ in range(rng.randint(0, 40))) for _ in range(5000)]
+    for line in lines:
+        assert count_sentences(line) == sum(1 for p in full.split(line) if p.strip()), repr(line)
+    assert count_sentences(f"One{astral[0]} Two{astral[0]} three") == 3
+
+
 # ------------------------------------------------------------------ FineWeb quality
 
 

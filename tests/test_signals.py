@@ -214,7 +214,8 @@ def test_pii_windows_find_what_a_full_scan_finds() -> None:
 
     rng = random.Random(0)
     pieces = ["+1 ", "1-", "(555) ", "555-", "123.", "4567", "2001:db8::", "fe80:", ":", "::1", " ", "-", ".",
-              "12", "8", "x", "212 ", "555.", "1234", "078-05-1120", "8.8.8.8", "1.2.3.", "v", "@", "ab@", "cd.com", "_", "%", "\n"]
+              "12", "8", "x", "212 ", "555.", "1234", "078-05-1120", "8.8.8.8", "1.2.3.", "v", "@", "ab@",
+              "cd.com", "_", "%", "\n"]
     texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 60))) for _ in range(4000)]
     for pattern in pii._CORES:
         full = [[m.span() for m in pattern.finditer(t)] for t in texts]

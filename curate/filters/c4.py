@@ -36,14 +36,20 @@ POLICY_SUBSTRINGS = (  # c4_utils / datatrove
 )
 # A sentence ends at terminal punctuation (any script), optional closing quotes/brackets, then
 # whitespace or the line end. Stands in for datatrove's spaCy sentence splitter.
-_SENTENCE_END = re.compile(
-    "[" + re.escape("".join(TERMINAL_PUNCTUATION)) + "]+[\"'”’)\\]]*(?:\\s+|$)"
-)
+# `re` keeps a class of BMP characters as a bitmap but checks a class holding characters past
+# U+FFFF against each member in turn (172 here): a line without such characters (nearly all) is
+# split with the BMP terminals alone, 3x faster; the full set only where it can matter.
+_BMP_TERMINALS = re.escape("".join(c for c in TERMINAL_PUNCTUATION if ord(c) <= 0xFFFF))
+_QUOTES_THEN_SPACE = "[\"'”’)\\]]*(?:\\s+|$)"
+_SENTENCE_END = re.compile("[" + re.escape("".join(TERMINAL_PUNCTUATION)) + "]+" + _QUOTES_THEN_SPACE)
+_BMP_SENTENCE_END = re.compile(f"[{_BMP_TERMINALS}]+{_QUOTES_THEN_SPACE}")
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 
 
 def count_sentences(line: str) -> int:
     """Sentences in one line: the pieces between sentence ends (a last unterminated piece counts)."""
-    return sum(1 for piece in _SENTENCE_END.split(line) if piece.strip())
+    pattern = _SENTENCE_END if _ASTRAL.search(line) else _BMP_SENTENCE_END
+    return sum(1 for piece in pattern.split(line) if piece.strip())
 
 
 class C4Config(BaseModel):

@@ -13,6 +13,8 @@ from pydantic import BaseModel, ConfigDict
 
 from curate.filters.text import TERMINAL_PUNCTUATION, Doc, duplicates, over, ratio, under, words
 
+_TERMINALS = frozenset(TERMINAL_PUNCTUATION)  # single characters: `ln[-1] in` is `ln.endswith(tuple)`
+
 
 class FineWebQualityConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # nan would reject every page
@@ -43,7 +45,7 @@ class FineWebQualityFilter:
         return {
             "fw_lines": n_lines,
             # Sentence_Terminal of every script (datatrove's TERMINAL_PUNCTUATION), on the raw line.
-            "line_punct_ratio": ratio(sum(1 for ln in lines if ln.endswith(TERMINAL_PUNCTUATION)), n_lines),
+            "line_punct_ratio": ratio(sum(1 for ln in lines if ln[-1] in _TERMINALS), n_lines),
             "short_line_ratio": ratio(sum(1 for line in lines if len(line) <= short), n_lines),
             "char_dup_ratio": ratio(duplicates(lines)[1], len(text) - text.count("\n")),
             "list_ratio": ratio(text.count("\n"), len(self.split(text))),
