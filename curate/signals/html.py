@@ -32,19 +32,31 @@ def parse_html(html: str) -> lxml.html.HtmlElement | None:
         return None
 
 
-def may_hold(markup: str, words: tuple[str, ...]) -> bool:
+@lru_cache(maxsize=1)  # licence and opt-out ask about the same page back to back
+def _lowered(markup: str) -> str:
+    return markup.lower().replace("\x00", "")
+
+
+def may_hold(markup: str, words: tuple[str, ...], dropped: str = "") -> bool:
     """False only when no attribute of the parsed page can contain any of `words` (lower-case ASCII).
 
     An attribute value is the markup's characters, so a word in it (compared lower-cased, as the
     detectors do) is in the lower-cased markup, unless a NUL byte (which libxml2 drops) splits it
     or a numeric character reference spells one of its characters: a reference to any character
-    of the words (or to an out-of-range code point) sends the page to the parser.
+    of the words (or to an out-of-range code point) sends the page to the parser. `dropped`: the
+    characters a detector removes before comparing (urlsplit drops tab, CR and LF), which may
+    split a word too. The lower-cased markup is shared by the detectors of one page.
     """
-    low = markup.lower().replace("\x00", "")
+    low = _lowered(markup)  # lower() maps no character to "&", "#" or a digit: the same references
     if any(w in low for w in words):
         return True
+    if any(c in low for c in dropped):
+        for c in dropped:
+            low = low.replace(c, "")
+        if any(w in low for w in words):
+            return True
     chars = set("".join(words))
-    for m in _CHARREF.finditer(markup):
+    for m in _CHARREF.finditer(low):
         code = int(m.group(1), 16) if m.group(1) is not None else int(m.group(2))
         if code >= 0x110000 or chr(code).lower() in chars:
             return True

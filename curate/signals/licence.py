@@ -77,7 +77,8 @@ def detect_license(html: str, base_url: str | None = None) -> tuple[str | None, 
     licence deed, of which the LAST counts (the page-wide notice sits in the footer; earlier links
     are usually image credits). A mention of "Creative Commons" or the cc: XML namespace is not one.
     """
-    if not may_hold(_without_url_removed(html), _LICENCE_WORDS) and not (base_url and _mentions_cc(base_url)):
+    cc_site = base_url and _mentions_cc(base_url)
+    if not may_hold(html, _LICENCE_WORDS, "".join(_URL_REMOVED)) and not cc_site:
         return None, None  # no rule can fire: skip the parse (see curate/signals/html.py)
     root = parse_html(html)
     if root is None:
