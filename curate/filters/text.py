@@ -18,7 +18,6 @@ Whitespace is never a token (datatrove strips whitespace tokens too).
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -182,10 +181,11 @@ class NGrams:
         """Characters of the n-gram at `start`, without separators."""
         return int(self.cum[start + n] - self.cum[start])
 
-    def _repeated(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(hashes, positions of n-grams that occur more than once, ascending, and the position of
-        each one's first occurrence). An n-gram that repeats has a repeated k-prefix (k <= n), so
-        only the positions found for the largest such k in an earlier call are sorted, not all."""
+    def _repeated(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(hashes, positions of n-grams that occur more than once, ascending, the position of each
+        one's first occurrence, and per distinct n-gram among the candidates: its first position and
+        count). An n-gram that repeats has a repeated k-prefix (k <= n), so only the positions found
+        for the largest such k in an earlier call are sorted, not all."""
         h = self.hashes(n)
         known = [k for k in self._repeats if k <= n]
         pos = self._repeats[max(known)] if known else np.arange(h.size)
@@ -194,28 +194,27 @@ class NGrams:
                                               return_counts=True)
         multi = counts[inverse] > 1
         first_at = pos[first[inverse]][multi]
-        self._repeats[n] = pos = pos[multi]
-        return h, pos, first_at
+        self._repeats[n] = repeated = pos[multi]
+        return h, repeated, first_at, pos[first], counts
 
     def top_chars(self, n: int) -> int:
         """Characters covered by the most frequent n-gram: count x len(" ".join(ngram)).
         Ties go to the n-gram seen first (as Counter.most_common in datatrove)."""
-        h, _, first_at = self._repeated(n)
+        h, _, _, firsts, counts = self._repeated(n)
         if not h.size:
             return 0
-        if not first_at.size:  # every n-gram once: the first one wins
+        best = int(counts.max()) if counts.size else 1
+        if best == 1:  # every n-gram once: the first one wins
             return self.chars(0, n) + n - 1
-        firsts, counts = np.unique(first_at, return_counts=True)
-        best = counts.max()
         start = int(firsts[counts == best].min())
-        return int(best) * (self.chars(start, n) + n - 1)
+        return best * (self.chars(start, n) + n - 1)
 
     def dup_chars(self, n: int) -> int:
         """Characters in n-grams that repeat an earlier n-gram, scanning left to right and
         jumping n words past each repeat so overlapping repeats count once (Gopher; datatrove's
         find_all_duplicate). Only positions whose n-gram occurred before are visited in Python.
         """
-        h, pos, first_at = self._repeated(n)
+        h, pos, first_at, _, _ = self._repeated(n)
         later = first_at < pos
         repeats, first_at = pos[later], first_at[later]
         if not repeats.size:
@@ -224,16 +223,17 @@ class NGrams:
         # is a repeat iff an earlier occurrence of its n-gram was visited: its first occurrence
         # (unless inside a skipped window) or an earlier visited repeat position.
         seen: set[int] = set()
-        skip_starts: list[int] = []  # skipped windows [s, s + n - 1), in order
+        skipped = bytearray(len(self.mixed) + n)  # 1 where the scan jumped over a position
+        jump = b"\x01" * (n - 1)
+        lengths = (self.cum[repeats + n] - self.cum[repeats]).tolist()
         chars, next_free = 0, 0
-        for i, j, g in zip(repeats.tolist(), first_at.tolist(), h[repeats].tolist(), strict=True):
+        for i, j, g, length in zip(repeats.tolist(), first_at.tolist(), h[repeats].tolist(), lengths,
+                                   strict=True):
             if i < next_free:
                 continue
-            w = bisect_right(skip_starts, j) - 1
-            first_visited = w < 0 or j >= skip_starts[w] + n - 1
-            if first_visited or g in seen:
-                chars += self.chars(i, n)
-                skip_starts.append(i + 1)
+            if not skipped[j] or g in seen:
+                chars += length
+                skipped[i + 1 : i + n] = jump
                 next_free = i + n
             else:
                 seen.add(g)
