@@ -21,6 +21,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import filterfalse
 
 import numpy as np
 import regex
@@ -105,7 +106,7 @@ def word_tokens(text: str) -> tuple[str, ...]:
     """
     tokens = words(text)
     punct = {t for t in set(tokens) if t == "..." or (len(t) == 1 and not WORD_RE.fullmatch(t))}
-    return tuple(t for t in tokens if t not in punct) if punct else tokens
+    return tuple(filterfalse(punct.__contains__, tokens)) if punct else tokens
 
 
 def count_cjk(text: str) -> int:
