@@ -30,9 +30,6 @@ def test_tail_head_covers_90_percent_of_the_reference():
     assert metrics.tail_mass([["a", "b", "a", "c"]], head) == 0.0  # a set that lost the tail
 
 
-WORDS = 256  # the human corpus: the first WORDS words of 48 pages
-
-
 @pytest.fixture(scope="module")
 def experiment(tmp_path_factory):
     from synth.collapse import collapse
@@ -41,11 +38,9 @@ def experiment(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("collapse")
     docs = warc_texts(warc("python-3.11-docs.warc.gz"), limit=48)
-    # first 256 words of each page: 17.6 k model tokens, 272 prompts a generation (400 words: 25.4 k and
-    # 373, a wider tail margin here for less generation and validation). collapse()'s defaults: 200 steps
-    # per model (a G0 that fits the data; 150 steps on this corpus reversed replace's tail trend:
-    # 0.107 -> 0.116 -> 0.131) and truncated sampling (T=0.6, top_p=0.9), reasons in synth/collapse.py
-    human = build_corpus(root / "human", [(d["doc_id"], " ".join(d["text"].split()[:WORDS])) for d in docs],
+    # first 400 words of each page (~25 k model tokens); collapse()'s defaults: 200 steps per model
+    # (a G0 that fits the data) and truncated sampling (T=0.6, top_p=0.9), reasons in synth/collapse.py
+    human = build_corpus(root / "human", [(d["doc_id"], " ".join(d["text"].split()[:400])) for d in docs],
                          vocab_size=1024)
     summary = collapse(human, root / "exp", generations=2, seed=0)
     for mode, rows in summary["results"].items():
@@ -65,10 +60,8 @@ def test_replace_collapses_more_than_accumulate(experiment):
     ppl_rise_rep = rep[2]["heldout_ppl"] - rep[0]["heldout_ppl"]
     ppl_rise_acc = acc[2]["heldout_ppl"] - acc[0]["heldout_ppl"]
     # The tail is compared where it is thinnest: by G2, replace's samples degenerate into repetitive
-    # strings whose odd tokens can move tail mass back up (measured at 400 words: replace tail 0.102 ->
-    # 0.070 -> 0.087 while its distinct-2 fell 0.221 -> 0.048 -> 0.022; accumulate 0.102 -> 0.097 -> 0.081;
-    # at 256 words: replace 0.078 -> 0.047 -> 0.022, distinct-2 0.178 -> 0.041 -> 0.014; accumulate 0.078
-    # -> 0.068 -> 0.050, distinct-2 0.062 at G2).
+    # strings whose odd tokens move tail mass back up (measured: replace tail 0.102 -> 0.070 -> 0.087 while
+    # its distinct-2 fell 0.221 -> 0.048 -> 0.022; accumulate 0.102 -> 0.097 -> 0.081).
     tail_drop_rep = rep[0]["tail_mass"] - min(r["tail_mass"] for r in rep[1:])
     tail_drop_acc = acc[0]["tail_mass"] - min(r["tail_mass"] for r in acc[1:])
     assert ppl_rise_rep > 0 and tail_drop_rep > 0
