@@ -42,10 +42,10 @@ from curate.read.fsio import local_dir
 from curate.read.inputs import expand_inputs, input_files
 from curate.report import write_report
 from curate.step_assets import StepAssets, check_assets, save_assets
-from curate.tokens.stage import tokenize_documents
+from curate.tokens.stage import document_parts, tokenize_documents
 from provenance.errors import InputError
 from provenance.manifest import now_iso, read_manifest, write_manifest
-from provenance.outdir import claim, list_outputs, read_marker
+from provenance.outdir import OutDir, claim, list_outputs, read_marker
 
 QUALITY_WORK = "quality"  # work folder of the keep_top_fraction decisions (kept for inspection)
 TOKENIZE_WORKERS = 2  # tokenize_corpus's default: local processes, each using tokenizers' Rust threads
@@ -133,11 +133,13 @@ def tokenize_corpus(out_dir: str | os.PathLike[str], config: TokenizeConfig | No
     """Tokenize OUT/documents into OUT/tokens/shard-*.arrow; update run.json; return its `tokenize` section.
 
     `config` is a `TokenizeConfig` (tokenizer file, or vocab_size to train one, shard_tokens,
-    shuffle_seed); `executor` runs the per-part encode tasks (default: 2 local processes).
+    shuffle_seed); `executor` runs the per-part encode tasks (default: up to 2 local processes, one
+    per documents part; a single part is encoded in this process, sparing two process start-ups).
     """
     if executor is not None:
         return tokenize_documents(out_dir, config or TokenizeConfig(), executor, progress=progress)
-    own = make_executor("local", TOKENIZE_WORKERS)
+    n_parts = len(document_parts(OutDir(out_dir)))
+    own = make_executor("local", min(TOKENIZE_WORKERS, n_parts))
     try:
         return tokenize_documents(out_dir, config or TokenizeConfig(), own, progress=progress)
     finally:
