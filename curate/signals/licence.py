@@ -49,7 +49,7 @@ def cc_license_id(href: str, base_url: str | None = None) -> str | None:
 
 _CC_HOST = "creativecommons"
 # urlsplit removes these from anywhere in a URL (WHATWG), so they may split the host name.
-_URL_REMOVED = ("\t", "\r", "\n")
+_URL_REMOVED = "\t\r\n"
 # What a page must hold somewhere for any rule below to fire: a creativecommons.org host, or the
 # start of an SPDX id in a licence <meta> (`_SPDX_CC`: "CC-BY-...", "CC-PDM-...", "CC0-1.0").
 _LICENCE_WORDS = (_CC_HOST, "cc-by", "cc-pdm", "cc0-1.0")
@@ -78,7 +78,7 @@ def detect_license(html: str, base_url: str | None = None) -> tuple[str | None, 
     are usually image credits). A mention of "Creative Commons" or the cc: XML namespace is not one.
     """
     cc_site = base_url and _mentions_cc(base_url)
-    if not may_hold(html, _LICENCE_WORDS, "".join(_URL_REMOVED)) and not cc_site:
+    if not may_hold(html, _LICENCE_WORDS, _URL_REMOVED) and not cc_site:
         return None, None  # no rule can fire: skip the parse (see curate/signals/html.py)
     root = parse_html(html)
     if root is None:
