@@ -19,6 +19,7 @@ outside extraction (1 - bare/full; <= 30% with trafilatura), 2 workers / 1 worke
 assay/datatrove. The load average is printed: figures taken on a busy machine say so.
 
     .venv/bin/python benchmarks/fast_path.py [--pages-per-file N] [--repeats 3] [--no-datatrove]
+    .venv/bin/python benchmarks/fast_path.py --warcs cc-2020-34-slice.warc.gz   # another crawl
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from curate_vs_datatrove import DT_PY, OUT, datatrove, prepare, run_json, shared_warc_dir  # noqa: E402
+from curate_vs_datatrove import DT_PY, OUT, WARCS, datatrove, prepare, run_json, shared_warc_dir  # noqa: E402
 
 BARE = """
 import json, sys, time
@@ -124,17 +125,21 @@ def main() -> int:
     ap.add_argument("--only", nargs="*", default=None, help="labels to run (default: all)")
     ap.add_argument("--no-datatrove", action="store_true", help="skip datatrove (its venv is not built)")
     ap.add_argument("--timeout", type=float, default=3600, help="seconds per run")
+    ap.add_argument("--warcs", nargs="+", default=list(WARCS), metavar="NAME",
+                    help="WARC files of ../shared/data/warc (default: the three documentation crawls)")
     args = ap.parse_args()
 
     warc_dir = OUT / "warc"
-    pages = prepare(shared_warc_dir(), warc_dir, args.pages_per_file, args.part_pages, patch=True)
+    pages = prepare(shared_warc_dir(), warc_dir, args.pages_per_file, args.part_pages, patch=True,
+                    warcs=tuple(args.warcs))
     with_dt = not args.no_datatrove and DT_PY.exists()
     if not with_dt:
         why = "" if args.no_datatrove else f" ({DT_PY} missing: setup_datatrove_venv.sh)"
         print(f"datatrove: not run{why}")
     table = runs(warc_dir, args.timeout, with_dt)
     labels = [k for k in table if args.only is None or k in args.only]
-    print(f"{pages} HTML pages, {len(list(warc_dir.glob('*.warc.gz')))} parts, {args.repeats} repeats "
+    n_parts = len(list(warc_dir.glob("*.warc.gz")))
+    print(f"{pages} HTML pages of {', '.join(args.warcs)}, {n_parts} parts, {args.repeats} repeats "
           f"in alternating order, medians; {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} "
           "at the start", flush=True)
     seconds: dict[str, list[float]] = {k: [] for k in labels}

@@ -9,6 +9,7 @@ comparison names what changed.
     .venv/bin/python benchmarks/profile_chain.py [--extractor resiliparse] [--limit N] [--top 25]
     .venv/bin/python benchmarks/profile_chain.py --limit 100 --bare-ratio 3   # bare loop / chain
     .venv/bin/python benchmarks/profile_chain.py --limit 100 --steps 3        # seconds per check
+    .venv/bin/python benchmarks/profile_chain.py --bare-ratio 9 --warcs cc-2020-34-slice.warc.gz
 """
 
 from __future__ import annotations
@@ -35,10 +36,10 @@ WARC_DIR = REPO.parent / "shared" / "data" / "warc"
 WARCS = ("python-3.11-docs.warc.gz", "postgresql-15-docs.warc.gz", "debian-multilingual-docs.warc.gz")
 
 
-def load(limit: int | None) -> list[tuple[InputFile, object]]:
-    """(file, record) of the response records of the three WARCs, the first `limit` of each."""
+def load(limit: int | None, warcs: tuple[str, ...] = WARCS) -> list[tuple[InputFile, object]]:
+    """(file, record) of the response records of the WARCs, the first `limit` of each."""
     out = []
-    for i, name in enumerate(WARCS):
+    for i, name in enumerate(warcs):
         path = WARC_DIR / name
         file = InputFile(i, str(path), f"{i:064d}", path.stat().st_size)
         recs = [r for r in read_warc(path, file.sha256) if r.warc_type == "response"][:limit]
@@ -120,8 +121,10 @@ def main() -> None:
                     help="instead of profiling: time the bare loop and the chain side by side")
     ap.add_argument("--steps", type=int, default=0, metavar="ROUNDS",
                     help="instead of profiling: wall time per check and per filter, no profiler")
+    ap.add_argument("--warcs", nargs="+", default=list(WARCS), metavar="NAME",
+                    help="WARC files of ../shared/data/warc (default: the three documentation crawls)")
     args = ap.parse_args()
-    records = load(args.limit)
+    records = load(args.limit, tuple(args.warcs))
     chain = Chain(load_config(overrides={"extract.extractor": args.extractor, "lid.threshold": 0.65}))
     chain.process(*records[0], "warm-up")
     if args.steps:
