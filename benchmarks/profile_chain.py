@@ -24,6 +24,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from curate_vs_datatrove import WARCS, shared_warc_dir  # noqa: E402  (the same pages and data folder)
 
 from curate import load_config  # noqa: E402
 from curate.read.decode import decode_html, looks_like_html  # noqa: E402
@@ -32,15 +35,12 @@ from curate.read.inputs import InputFile  # noqa: E402
 from curate.read.warc import read_warc  # noqa: E402
 from curate.record_checks import Chain  # noqa: E402
 
-WARC_DIR = REPO.parent / "shared" / "data" / "warc"
-WARCS = ("python-3.11-docs.warc.gz", "postgresql-15-docs.warc.gz", "debian-multilingual-docs.warc.gz")
-
 
 def load(limit: int | None, warcs: tuple[str, ...] = WARCS) -> list[tuple[InputFile, object]]:
     """(file, record) of the response records of the WARCs, the first `limit` of each."""
     out = []
     for i, name in enumerate(warcs):
-        path = WARC_DIR / name
+        path = shared_warc_dir() / name
         file = InputFile(i, str(path), f"{i:064d}", path.stat().st_size)
         recs = [r for r in read_warc(path, file.sha256) if r.warc_type == "response"][:limit]
         out += [(file, r) for r in recs]
