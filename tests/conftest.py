@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-# A closed vLLM engine's workers do not exit on their own on CPU: vLLM waits this many seconds before
-# it terminates them (default 5). The tests close about eight engines (synth/generate.py close_engine);
-# inherited by the CLI subprocesses the tests start.
+# A closed vLLM engine's worker processes (vLLM's own layout: GPUs, CPU machines of more than 4 CPUs;
+# synth/generate.py runs the engine in-process on smaller ones) do not exit on their own: vLLM waits
+# this many seconds before it terminates them (default 5). Inherited by the CLI subprocesses.
 os.environ.setdefault("VLLM_WORKER_SHUTDOWN_TIMEOUT_SECONDS", "1")
 SHARED_DATA = Path(os.environ.get("ASSAY_SHARED_DATA", REPO.parent / "shared" / "data"))
 WARC_DIR = SHARED_DATA / "warc"

@@ -11,8 +11,12 @@ import json
 import os
 
 import pytest
+import torch
 
 from conftest import warc
+
+# this process's torch and CPU settings before any engine ran in it (see the last test)
+HOST = (torch.get_num_threads(), torch.set_num_threads, os.sched_getaffinity(0))
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("VLLM_NO_USAGE_STATS", "1")
@@ -79,3 +83,13 @@ def test_gates_flag_replace_mode_g2_and_outputs_exist(experiment):
     assert man["gates"]["overall"] == "fail" and man["kind"] == "synth"
     assert "data:image/png;base64," in (out / "collapse.html").read_text()
     assert (out / "replace" / "g2" / "run" / "run.json").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
+def test_the_engines_left_this_process_as_they_found_it(experiment):
+    """On a small CPU machine the five vLLM engines ran inside this process (synth/generate.py
+    `_one_process_every_cpu`); closing each gave back what its worker changed: `torch.set_num_threads`
+    (which it replaces with a no-op), the thread count and the CPU affinity."""
+    assert torch.set_num_threads is HOST[1]
+    assert (torch.get_num_threads(), os.sched_getaffinity(0)) == (HOST[0], HOST[2])
