@@ -483,3 +483,44 @@ def test_curate_pipeline_with_tokenize_stage(warc_dir: Path, tmp_path: Path) -> 
     got = trace(out, shard=0, row=0)
     assert got["provenance"]["source_file"].endswith("debian-multilingual-docs.warc.gz")
     assert got["steps_passed"][0] == "read" and got["steps_passed"][-1] == "tokenize"
+
+
+def test_arrays_round_trip_without_pandas() -> None:
+    """curate/tokens/arrays.py reads and builds arrays over their buffers, offsets of slices included."""
+    from curate.tokens.arrays import from_numpy, nonzero, strings, to_numpy
+
+    a = np.arange(10, dtype=np.uint16)
+    arr = from_numpy(a)
+    assert arr.type == pa.uint16() and arr.to_pylist() == a.tolist()
+    assert to_numpy(arr.slice(3, 4)).tolist() == [3, 4, 5, 6]
+    assert to_numpy(pa.chunked_array([arr.slice(0, 2), arr.slice(8)])).tolist() == [0, 1, 8, 9]
+    assert strings(["kept", "", "é"]).to_pylist() == ["kept", "", "é"]
+    mask = pa.chunked_array([pa.array([True, False]), pa.array([False, True, True])])
+    assert nonzero(mask).tolist() == [0, 3, 4]
+    with pytest.raises(ValueError, match="nulls"):
+        to_numpy(pa.array([1, None]))
+
+
+def test_tokenizing_does_not_import_pandas(small_corpus: Path, small_tokenizer: Path, tmp_path: Path) -> None:
+    """pyarrow imports pandas on a process's first numpy or Python conversion (0.4-0.5 s, in the stage's
+    process and in each encode worker): the stage converts over buffers instead (curate/tokens/arrays.py).
+    Run in one fresh process, with a taken-down row and a shuffle, so every conversion path runs."""
+    import subprocess
+    import sys
+
+    out = _copy(small_corpus, tmp_path / "out")
+    prov_path = out / "provenance" / "part-00001.parquet"
+    prov = pq.read_table(prov_path).to_pylist()
+    next(r for r in prov if r["decision"] == KEPT).update(decision="taken-down", step="takedown", reason="t")
+    pq.write_table(pa.Table.from_pylist(prov, PROVENANCE_SCHEMA), prov_path)
+    code = "\n".join([
+        "import sys",
+        "from curate import TokenizeConfig, tokenize_corpus",
+        "from curate.exec import LocalExecutor",
+        f"cfg = TokenizeConfig(tokenizer={str(small_tokenizer)!r}, shuffle_seed=1)",
+        f"s = tokenize_corpus({str(out)!r}, cfg, executor=LocalExecutor(1), progress=False)",
+        "print(s['n_skipped_not_kept'], s['n_docs'] > 0, 'pandas' in sys.modules)"])
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=Path(__file__).parents[1], timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert res.stdout.split() == ["1", "True", "False"]

@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 from tokenizers import Tokenizer
 
 from curate.exec.base import Report
+from curate.tokens.arrays import from_numpy, to_numpy
 from curate.tokens.shards import token_schema
 from curate.tokens.tokenizer import find_eos_id, ids_dtype, load_tokenizer, prepare
 from provenance.outdir import DOCUMENTS, OutDir, read_marker, sha256_file, write_arrow, write_marker
@@ -72,16 +73,17 @@ def encode_batch(tok: Tokenizer, texts: list[str], dtype: np.dtype) -> pa.ListAr
     offsets = np.zeros(len(ids) + 1, dtype=np.int32)
     np.cumsum(lengths, out=offsets[1:])
     flat = np.concatenate(ids) if ids else np.zeros(0, dtype=dtype)
-    return pa.ListArray.from_arrays(pa.array(offsets), pa.array(flat))
+    return pa.ListArray.from_arrays(from_numpy(offsets), from_numpy(flat))
 
 
 def encode_texts(tokenizer_path: str | Path, texts: list[str]) -> tuple[list[np.ndarray], int]:
     """Each text's ids exactly as this stage encodes a document (no EOS), and the tokenizer's EOS id:
     for text that is not in a corpus (an evaluation set)."""
     tok = prepare(load_tokenizer(tokenizer_path))
-    dtype = ids_dtype(tok.get_vocab_size(with_added_tokens=True))
-    ids = encode_batch(tok, texts, dtype) if texts else pa.array([], pa.list_(pa.uint32()))
-    offsets, values = ids.offsets.to_numpy(), ids.values.to_numpy(zero_copy_only=False)
+    if not texts:
+        return [], find_eos_id(tok)
+    ids = encode_batch(tok, texts, ids_dtype(tok.get_vocab_size(with_added_tokens=True)))
+    offsets, values = to_numpy(ids.offsets), to_numpy(ids.values)
     return [values[offsets[i]:offsets[i + 1]] for i in range(len(texts))], find_eos_id(tok)
 
 
@@ -91,18 +93,17 @@ def _encoded_batches(path: Path, tok: Tokenizer, dtype: np.dtype, drop: set[int]
     schema = token_schema(dtype)
     row = 0
     for batch in pq.ParquetFile(path).iter_batches(batch_size=ENCODE_BATCH_DOCS, columns=["doc_id", "text"]):
-        doc_ids, texts = batch.column(0).to_pylist(), batch.column(1).to_pylist()
-        keep = [i for i in range(len(texts)) if row + i not in drop]
-        row += len(texts)
-        if len(keep) < len(texts):
-            doc_ids, texts = [doc_ids[i] for i in keep], [texts[i] for i in keep]
-        if not texts:
+        keep = [i for i in range(batch.num_rows) if row + i not in drop]
+        row += batch.num_rows
+        if len(keep) < batch.num_rows:
+            batch = batch.take(from_numpy(np.asarray(keep, dtype=np.int64)))
+        if not batch.num_rows:
             continue
-        ids = encode_batch(tok, [t or "" for t in texts], dtype)
+        ids = encode_batch(tok, [t or "" for t in batch.column(1).to_pylist()], dtype)
         lengths = pc.list_value_length(ids).cast(pa.int64())
-        counts["n_docs"] += len(texts)
+        counts["n_docs"] += batch.num_rows
         counts["n_tokens"] += int(pc.sum(lengths).as_py() or 0)
-        yield pa.record_batch([pa.array(doc_ids, pa.string()), ids, lengths], schema=schema)
+        yield pa.record_batch([batch.column(0).cast(pa.string()), ids, lengths], schema=schema)
 
 
 def encode_task(task: EncodeTask, report: Report) -> dict[str, Any]:

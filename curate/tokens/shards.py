@@ -14,6 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from curate.tokens.arrays import from_numpy, to_numpy
 from provenance.errors import InputError
 from provenance.outdir import TOKENS, OutDir, sha256_file, shard_name, write_arrow
 
@@ -71,14 +72,14 @@ def ordered_documents(encoded: list[Path], dtype: np.dtype, shuffle_seed: int | 
         raise InputError(f"documents/ holds duplicate doc_ids, e.g. {dup!r}")
     if shuffle_seed is not None:
         # numpy PCG64 (default_rng): stable across platforms and numpy versions
-        table = table.take(pa.array(np.random.default_rng(shuffle_seed).permutation(len(table))))
+        table = table.take(from_numpy(np.random.default_rng(shuffle_seed).permutation(len(table))))
     return table
 
 
 def write_shards(out: OutDir, table: pa.Table, dtype: np.dtype, shard_tokens: int,
                  meta: dict[str, Any]) -> list[dict[str, Any]]:
     """Cut `table` into shards under tokens/ (removing shards of an earlier cut); their run.json entries."""
-    lengths = table["n_tokens"].to_numpy()
+    lengths = to_numpy(table["n_tokens"])
     shards = []
     for k, (a, b) in enumerate(plan_shards(lengths, shard_tokens)):
         n_tok = int(lengths[a:b].sum())

@@ -12,12 +12,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from curate.exec.base import Executor, Progress
+from curate.tokens.arrays import nonzero, strings
 from curate.tokens.config import TokenizeConfig
 from curate.tokens.encode import STAGE, EncodeTask, encode_task, finished, marker_key
 from curate.tokens.shards import FORMAT_VERSION, ordered_documents, write_shards
@@ -42,8 +42,8 @@ def kept_doc_ids(out: OutDir) -> pa.Array | None:
         return None
     ids = []
     for p in parts:
-        t = pq.read_table(p, columns=["doc_id", "decision"])
-        ids.append(t.filter(pc.equal(t["decision"], KEPT))["doc_id"].combine_chunks())
+        t = pq.ParquetFile(p).read(columns=["doc_id", "decision"])  # not read_table: see tokens/arrays.py
+        ids.append(t.filter(pc.is_in(t["decision"], value_set=strings([KEPT])))["doc_id"].combine_chunks())
     return pa.concat_arrays(ids)
 
 
@@ -53,9 +53,8 @@ def skip_rows(parts: list[Path], kept: pa.Array | None) -> dict[str, list[int]]:
         return {}
     skip = {}
     for p in parts:
-        ids = pq.read_table(p, columns=["doc_id"])["doc_id"]
-        mask = pc.invert(pc.is_in(ids, value_set=kept)).combine_chunks()
-        rows = np.flatnonzero(mask.to_numpy(zero_copy_only=False)).tolist()
+        ids = pq.ParquetFile(p).read(columns=["doc_id"])["doc_id"]
+        rows = nonzero(pc.invert(pc.is_in(ids, value_set=kept))).tolist()
         if rows:
             skip[p.name] = rows
     return skip
