@@ -8,14 +8,17 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow.parquet as pq
 from tokenizers import Tokenizer
 
-from curate.tokens.config import TokenizeConfig
 from provenance.errors import ConfigError, InputError
 from provenance.outdir import OutDir, write_bytes
+
+if TYPE_CHECKING:  # only a type here: the encode workers need not import pydantic (0.2 s)
+    from curate.tokens.config import TokenizeConfig
 
 EOS_TOKEN = "<|endoftext|>"  # GPT-2's document separator (Radford et al. 2019); also GPT-NeoX, Pythia
 # Names other tokenizers use for their end-of-document token (Llama 2: </s>, Llama 3: <|end_of_text|>).
