@@ -15,8 +15,10 @@ import torch
 
 from conftest import warc
 
-# this process's torch and CPU settings before any engine ran in it (see the last test)
-HOST = (torch.get_num_threads(), torch.set_num_threads, os.sched_getaffinity(0))
+
+def _host_state() -> tuple:
+    """What an in-process vLLM worker changes in this process (see the last test)."""
+    return torch.get_num_threads(), torch.set_num_threads, os.sched_getaffinity(0)
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("VLLM_NO_USAGE_STATS", "1")
@@ -46,19 +48,20 @@ def experiment(tmp_path_factory):
     # (a G0 that fits the data) and truncated sampling (T=0.6, top_p=0.9), reasons in synth/collapse.py
     human = build_corpus(root / "human", [(d["doc_id"], " ".join(d["text"].split()[:400])) for d in docs],
                          vocab_size=1024)
+    before = _host_state()  # as the tests before this one left it
     summary = collapse(human, root / "exp", generations=2, seed=0)
     for mode, rows in summary["results"].items():
         for r in rows:
             print(f"{mode:10s} G{r['generation']} ppl {r['heldout_ppl']:8.1f} tail {r['tail_mass']:.3f} "
                   f"(ref {r['reference_tail_mass']:.3f}) distinct-2 {r['distinct_2']:.3f} gates {r['gates']} "
                   f"{','.join(r['failed_gates'])}")
-    return summary, root / "exp"
+    return summary, root / "exp", before
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(1800)
 def test_replace_collapses_more_than_accumulate(experiment):
-    s, _ = experiment
+    s, _, _ = experiment
     rep, acc = s["results"]["replace"], s["results"]["accumulate"]
     assert [r["generation"] for r in rep] == [0, 1, 2]
     ppl_rise_rep = rep[2]["heldout_ppl"] - rep[0]["heldout_ppl"]
@@ -77,7 +80,7 @@ def test_replace_collapses_more_than_accumulate(experiment):
 @pytest.mark.slow
 @pytest.mark.timeout(1800)
 def test_gates_flag_replace_mode_g2_and_outputs_exist(experiment):
-    s, out = experiment
+    s, out, _ = experiment
     assert s["results"]["replace"][2]["gates"] == "fail"
     man = json.loads((out / "replace" / "g2" / "synth" / "run.json").read_text())
     assert man["gates"]["overall"] == "fail" and man["kind"] == "synth"
@@ -91,5 +94,5 @@ def test_the_engines_left_this_process_as_they_found_it(experiment):
     """On a small CPU machine the five vLLM engines ran inside this process (synth/generate.py
     `_one_process_every_cpu`); closing each gave back what its worker changed: `torch.set_num_threads`
     (which it replaces with a no-op), the thread count and the CPU affinity."""
-    assert torch.set_num_threads is HOST[1]
-    assert (torch.get_num_threads(), os.sched_getaffinity(0)) == (HOST[0], HOST[2])
+    *_, before = experiment
+    assert _host_state() == before
