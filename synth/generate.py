@@ -103,9 +103,14 @@ def synth_doc_id(run_seed: int, seed_doc_id: str, template_id: str) -> str:
 SMALL_MACHINE_CPUS = 4
 
 
+def _cpus() -> frozenset[int]:
+    """The CPUs this process may run on (empty where the OS does not say: macOS, Windows)."""
+    return frozenset(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else frozenset()
+
+
 def _small_cpu_machine() -> list[int]:
     """The CPUs of this process when there are 2..SMALL_MACHINE_CPUS of them, else []."""
-    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    cpus = sorted(_cpus())
     return cpus if 1 < len(cpus) <= SMALL_MACHINE_CPUS else []
 
 
@@ -137,8 +142,7 @@ class _HostState:
     def save(cls) -> _HostState:
         import torch
 
-        cpus = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else ()
-        return cls(torch.get_num_threads(), torch.set_num_threads, frozenset(cpus))
+        return cls(torch.get_num_threads(), torch.set_num_threads, _cpus())
 
     def restore(self) -> None:
         import torch

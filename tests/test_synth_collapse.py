@@ -15,13 +15,13 @@ import torch
 
 from conftest import warc
 
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("VLLM_NO_USAGE_STATS", "1")
+
 
 def _host_state() -> tuple:
     """What an in-process vLLM worker changes in this process (see the last test)."""
     return torch.get_num_threads(), torch.set_num_threads, os.sched_getaffinity(0)
-
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("VLLM_NO_USAGE_STATS", "1")
 
 
 def test_tail_head_covers_90_percent_of_the_reference():

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 
 def from_numpy(values: np.ndarray) -> pa.Array:
@@ -42,8 +43,6 @@ def strings(values: list[str]) -> pa.Array:
 
 def nonzero(mask: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """Positions where a boolean array is true, as int64."""
-    import pyarrow.compute as pc
-
     if isinstance(mask, pa.ChunkedArray):
         mask = mask.combine_chunks()
     return to_numpy(pc.indices_nonzero(mask)).astype(np.int64)
