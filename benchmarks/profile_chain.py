@@ -123,7 +123,14 @@ def main() -> None:
                     help="instead of profiling: wall time per check and per filter, no profiler")
     ap.add_argument("--warcs", nargs="+", default=list(WARCS), metavar="NAME",
                     help="WARC files of ../shared/data/warc (default: the three documentation crawls)")
+    ap.add_argument("--numpy-ngrams", action="store_true",
+                    help="Gopher repetition with the numpy n-gram counts (the fallback), for before/after")
     args = ap.parse_args()
+    if args.numpy_ngrams:
+        import curate.filters.gopher as gopher
+        from curate.filters.text import NumpyNGrams
+
+        gopher.NGrams = NumpyNGrams
     records = load(args.limit, tuple(args.warcs))
     chain = Chain(load_config(overrides={"extract.extractor": args.extractor, "lid.threshold": 0.65}))
     chain.process(*records[0], "warm-up")

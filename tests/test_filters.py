@@ -5,6 +5,8 @@ from __future__ import annotations
 import gzip
 import json
 import random
+import subprocess
+import sys
 import tomllib
 from collections import Counter
 
@@ -31,7 +33,7 @@ from curate.filters import (
     run_filters,
 )
 from curate.filters.c4 import count_sentences
-from curate.filters.text import NGrams, word_tokens, words
+from curate.filters.text import NGrams, NumpyNGrams, word_tokens, words
 
 # A real paragraph (Python 3.11 tutorial, "An Informal Introduction to Python"), as prose.
 PROSE = (
@@ -146,15 +148,47 @@ def _ref_top_chars(tokens, n):
     return len(gram) * count
 
 
+@pytest.mark.parametrize("impl", [NGrams, NumpyNGrams], ids=["compiled", "numpy"])
 @pytest.mark.parametrize("seed", range(6))
-def test_ngram_helpers_match_the_plain_definitions(seed):
+def test_ngram_helpers_match_the_plain_definitions(seed, impl):
     rng = random.Random(seed)
-    vocab = ["a", "bb", "ccc", "dddd", "the", "of", "x"][: rng.randint(2, 7)]
+    vocab = ["a", "bb", "ccc", "dddd", "the", "of", "x", "é中"][: rng.randint(2, 8)]
     tokens = [rng.choice(vocab) for _ in range(rng.randint(0, 400))]
-    grams = NGrams(tokens)
-    for n in range(2, 11):
+    grams = impl(tokens)
+    for n in range(1, 12):
         assert grams.dup_chars(n) == _ref_dup_chars(tokens, n), n
         assert grams.top_chars(n) == _ref_top_chars(tokens, n), n
+
+
+def test_ngram_counts_are_compiled():
+    """`make install` builds filters/_ngrams.pyx; without it Gopher repetition runs 2x slower."""
+    assert NGrams is not NumpyNGrams, "curate/filters/_ngrams.pyx is not built: run `make install`"
+
+
+def test_compiled_and_numpy_ngram_counts_agree_on_real_pages():
+    from curate.read.extract import extract_text
+
+    raw = gzip.open(warc("python-3.11-docs.warc.gz"), "rb").read().decode("utf-8", "replace")
+    texts = [extract_text(page, "resiliparse") for page in raw.split("WARC/1.0")[1:120]]
+    texts += ["", "one", "a a", "x y " * 500]
+    for text in texts:
+        fast, ref = NGrams(words(text)), NumpyNGrams(words(text))
+        for n in range(2, 11):
+            assert (fast.top_chars(n), fast.dup_chars(n)) == (ref.top_chars(n), ref.dup_chars(n)), n
+
+
+def test_gopher_repetition_falls_back_to_numpy_when_not_compiled():
+    """A source tree run without `make install`: the same signals, from text.NumpyNGrams."""
+    code = (
+        "import sys, json; sys.modules['curate.filters._ngrams'] = None\n"  # import fails
+        "from curate.filters import Doc, GopherRepetitionFilter\n"
+        "from curate.filters.text import NGrams, NumpyNGrams\n"
+        "assert NGrams is NumpyNGrams\n"
+        "print(json.dumps(GopherRepetitionFilter().annotate(Doc(text=sys.argv[1]))))\n"
+    )
+    text = "\n".join(["Buy cheap watches online today!"] * 6 + [PROSE])
+    out = subprocess.run([sys.executable, "-c", code, text], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout) == GopherRepetitionFilter().annotate(Doc(text=text))
 
 
 # ------------------------------------------------------------------ Gopher repetition

@@ -159,8 +159,9 @@ def _splitmix64(x: np.ndarray) -> np.ndarray:
 _POSITION_MULT = _splitmix64(np.arange(1, 65, dtype=np.uint64)) | np.uint64(1)
 
 
-class NGrams:
-    """Hashes and character lengths of the word n-grams of one token sequence."""
+class NumpyNGrams:
+    """Hashes and character lengths of the word n-grams of one token sequence (numpy; the
+    fallback where the compiled `_ngrams.NGrams` was not built, and its reference in the tests)."""
 
     def __init__(self, tokens: Sequence[str]) -> None:
         first_seen: dict[str, int] = {}  # token -> position of its first appearance: its id
@@ -239,6 +240,12 @@ class NGrams:
             else:
                 seen.add(g)
         return chars
+
+
+try:  # the compiled counts (filters/_ngrams.pyx), 10-20x faster; built by `make install`
+    from curate.filters._ngrams import NGrams
+except ImportError:  # a source tree run without building it
+    NGrams = NumpyNGrams  # type: ignore[misc,assignment]
 
 
 def ratio(num: float, den: float) -> float:

@@ -1,0 +1,136 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""Gopher's word n-gram counts in C: the same answers as `text.NumpyNGrams`, without its sorts.
+
+Each count is one pass over the n-grams with an open-addressing hash table of n-gram start
+positions. Two n-grams are equal only if their token ids are (compared exactly, so unlike the
+numpy version no hash collision can change a count). Built by `make install` (setuptools runs
+Cython); `text.NGrams` falls back to the numpy version where this module was not built.
+"""
+
+from cpython.mem cimport PyMem_Free, PyMem_Malloc
+from libc.stdint cimport int64_t, uint64_t
+from libc.string cimport memcmp
+
+
+cdef inline uint64_t _splitmix64(uint64_t x) noexcept nogil:
+    # Steele et al. 2014; the mixer text.NumpyNGrams uses.
+    x = x + <uint64_t>0x9E3779B97F4A7C15
+    x = (x ^ (x >> 30)) * <uint64_t>0xBF58476D1CE4E5B9
+    x = (x ^ (x >> 27)) * <uint64_t>0x94D049BB133111EB
+    return x ^ (x >> 31)
+
+
+cdef struct _Slot:
+    int64_t pos  # start of the n-gram's first occurrence; -1: empty
+    int64_t count
+    uint64_t hash
+
+
+cdef class _Table:
+    """Open addressing with linear probing; a slot is one n-gram (one cache line read a probe)."""
+
+    cdef _Slot* slots
+    cdef Py_ssize_t mask
+
+    def __cinit__(self, Py_ssize_t items):
+        cdef Py_ssize_t size = 16, i
+        while size < 2 * items:
+            size *= 2
+        self.mask = size - 1
+        self.slots = <_Slot*>PyMem_Malloc(size * sizeof(_Slot))
+        if not self.slots:
+            raise MemoryError()
+        for i in range(size):
+            self.slots[i].pos = -1
+
+    def __dealloc__(self):
+        PyMem_Free(self.slots)
+
+
+cdef class NGrams:
+    """Counts over the word n-grams of one token sequence (the interface of text.NumpyNGrams)."""
+
+    cdef int64_t* ids  # a token's id: the position of its first appearance
+    cdef uint64_t* mixed  # splitmix64 of the id
+    cdef int64_t* cum  # prefix sums of token lengths (characters)
+    cdef Py_ssize_t n_tokens
+
+    def __cinit__(self, tokens):
+        cdef tuple seq = tuple(tokens)
+        cdef Py_ssize_t n = len(seq), i
+        cdef dict first_seen = {}
+        self.n_tokens = n
+        self.ids = <int64_t*>PyMem_Malloc((n + 1) * sizeof(int64_t))
+        self.mixed = <uint64_t*>PyMem_Malloc((n + 1) * sizeof(uint64_t))
+        self.cum = <int64_t*>PyMem_Malloc((n + 1) * sizeof(int64_t))
+        if not self.ids or not self.mixed or not self.cum:
+            raise MemoryError()
+        self.cum[0] = 0
+        for i in range(n):
+            token = seq[i]
+            self.ids[i] = first_seen.setdefault(token, i)
+            self.mixed[i] = _splitmix64(<uint64_t>self.ids[i])
+            self.cum[i + 1] = self.cum[i] + len(token)
+
+    def __dealloc__(self):
+        PyMem_Free(self.ids)
+        PyMem_Free(self.mixed)
+        PyMem_Free(self.cum)
+
+    cdef inline uint64_t _hash(self, Py_ssize_t start, Py_ssize_t n) noexcept nogil:
+        cdef uint64_t h = 0
+        cdef Py_ssize_t k
+        for k in range(n):  # a polynomial in the mixed ids: order matters, equality is checked apart
+            h = h * <uint64_t>0x9E3779B97F4A7C15 + self.mixed[start + k]
+        return _splitmix64(h)
+
+    cdef _Slot* _find_or_add(self, _Table table, Py_ssize_t start, Py_ssize_t n) noexcept:
+        """The slot of the n-gram at `start`: the slot of an equal earlier one, else a new slot."""
+        cdef uint64_t h = self._hash(start, n)
+        cdef Py_ssize_t j = <Py_ssize_t>(h & <uint64_t>table.mask)
+        cdef _Slot* slot
+        while True:
+            slot = &table.slots[j]
+            if slot.pos < 0:
+                slot.pos, slot.count, slot.hash = start, 0, h
+                return slot
+            if slot.hash == h and memcmp(&self.ids[slot.pos], &self.ids[start], n * sizeof(int64_t)) == 0:
+                return slot
+            j = (j + 1) & table.mask
+
+    def chars(self, Py_ssize_t start, Py_ssize_t n) -> int:
+        """Characters of the n-gram at `start`, without separators."""
+        return self.cum[start + n] - self.cum[start]
+
+    def top_chars(self, Py_ssize_t n) -> int:
+        """Characters covered by the most frequent n-gram: count x len(" ".join(ngram)).
+        Ties go to the n-gram seen first (as Counter.most_common in datatrove)."""
+        cdef Py_ssize_t m = self.n_tokens - n + 1, i
+        cdef int64_t best = 0, best_first = 0
+        cdef _Slot* slot
+        if m <= 0 or n <= 0:
+            return 0
+        cdef _Table table = _Table(m)
+        for i in range(m):
+            slot = self._find_or_add(table, i, n)
+            slot.count += 1
+            if slot.count > best or (slot.count == best and slot.pos < best_first):
+                best, best_first = slot.count, slot.pos
+        return best * (self.cum[best_first + n] - self.cum[best_first] + n - 1)
+
+    def dup_chars(self, Py_ssize_t n) -> int:
+        """Characters in n-grams that repeat an earlier n-gram, scanning left to right and
+        jumping n words past each repeat so overlapping repeats count once (Gopher; datatrove's
+        find_all_duplicate)."""
+        cdef Py_ssize_t m = self.n_tokens - n + 1, i = 0
+        cdef int64_t chars = 0
+        if m <= 0 or n <= 0:
+            return 0
+        cdef _Table table = _Table(m)
+        while i < m:
+            if self._find_or_add(table, i, n).pos != i:  # seen at a visited position before
+                chars += self.cum[i + n] - self.cum[i]
+                i += n
+            else:
+                i += 1
+        return chars
