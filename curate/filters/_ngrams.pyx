@@ -53,7 +53,8 @@ cdef class NGrams:
     cdef int64_t* ids  # a token's id: the position of its first appearance
     cdef uint64_t* mixed  # splitmix64 of the id
     cdef int64_t* cum  # prefix sums of token lengths (characters)
-    cdef Py_ssize_t n_tokens
+    cdef uint64_t* rolling  # at each position, the hash of the `level`-gram starting there
+    cdef Py_ssize_t n_tokens, level
 
     def __cinit__(self, tokens):
         cdef tuple seq = tuple(tokens)
@@ -63,9 +64,11 @@ cdef class NGrams:
         self.ids = <int64_t*>PyMem_Malloc((n + 1) * sizeof(int64_t))
         self.mixed = <uint64_t*>PyMem_Malloc((n + 1) * sizeof(uint64_t))
         self.cum = <int64_t*>PyMem_Malloc((n + 1) * sizeof(int64_t))
-        if not self.ids or not self.mixed or not self.cum:
+        self.rolling = <uint64_t*>PyMem_Malloc((n + 1) * sizeof(uint64_t))
+        if not self.ids or not self.mixed or not self.cum or not self.rolling:
             raise MemoryError()
         self.cum[0] = 0
+        self.level = n + 1  # no hashes yet: the first _hashes call starts from scratch
         for i in range(n):
             token = seq[i]
             self.ids[i] = first_seen.setdefault(token, i)
@@ -76,17 +79,25 @@ cdef class NGrams:
         PyMem_Free(self.ids)
         PyMem_Free(self.mixed)
         PyMem_Free(self.cum)
+        PyMem_Free(self.rolling)
 
-    cdef inline uint64_t _hash(self, Py_ssize_t start, Py_ssize_t n) noexcept nogil:
-        cdef uint64_t h = 0
-        cdef Py_ssize_t k
-        for k in range(n):  # a polynomial in the mixed ids: order matters, equality is checked apart
-            h = h * <uint64_t>0x9E3779B97F4A7C15 + self.mixed[start + k]
-        return _splitmix64(h)
+    cdef void _hashes(self, Py_ssize_t n) noexcept nogil:
+        """Bring `rolling` to the n-grams: a polynomial in the mixed ids, one term added a level, so
+        Gopher's calls in increasing n (2, 3, 4, then 5..10) cost one step each. Order matters in
+        the hash; equality is checked on the ids apart."""
+        cdef Py_ssize_t i
+        if n < self.level:
+            self.level = 0
+            for i in range(self.n_tokens):
+                self.rolling[i] = 0
+        while self.level < n:
+            for i in range(self.n_tokens - self.level):
+                self.rolling[i] = self.rolling[i] * <uint64_t>0x9E3779B97F4A7C15 + self.mixed[i + self.level]
+            self.level += 1
 
     cdef _Slot* _find_or_add(self, _Table table, Py_ssize_t start, Py_ssize_t n) noexcept:
         """The slot of the n-gram at `start`: the slot of an equal earlier one, else a new slot."""
-        cdef uint64_t h = self._hash(start, n)
+        cdef uint64_t h = _splitmix64(self.rolling[start])
         cdef Py_ssize_t j = <Py_ssize_t>(h & <uint64_t>table.mask)
         cdef _Slot* slot
         while True:
@@ -111,6 +122,7 @@ cdef class NGrams:
         if m <= 0 or n <= 0:
             return 0
         cdef _Table table = _Table(m)
+        self._hashes(n)
         for i in range(m):
             slot = self._find_or_add(table, i, n)
             slot.count += 1
@@ -127,6 +139,7 @@ cdef class NGrams:
         if m <= 0 or n <= 0:
             return 0
         cdef _Table table = _Table(m)
+        self._hashes(n)
         while i < m:
             if self._find_or_add(table, i, n).pos != i:  # seen at a visited position before
                 chars += self.cum[i + n] - self.cum[i]

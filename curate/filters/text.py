@@ -243,7 +243,7 @@ class NumpyNGrams:
 
 
 # The compiled counts (filters/_ngrams.pyx, built by `make install`): the nine counts of Gopher
-# repetition over the 1,961 benchmark pages take 0.95 s instead of 3.9 s (identical values).
+# repetition over the 1,961 benchmark pages take 0.74-0.79 s instead of 3.3-3.6 s (identical values).
 try:
     from curate.filters._ngrams import NGrams
 except ImportError:  # a source tree run without building it
