@@ -66,14 +66,16 @@ def test_replace_collapses_more_than_accumulate(experiment):
     assert [r["generation"] for r in rep] == [0, 1, 2]
     ppl_rise_rep = rep[2]["heldout_ppl"] - rep[0]["heldout_ppl"]
     ppl_rise_acc = acc[2]["heldout_ppl"] - acc[0]["heldout_ppl"]
-    # The tail is compared where it is thinnest: by G2, replace's samples degenerate into repetitive
-    # strings whose odd tokens move tail mass back up (measured: replace tail 0.102 -> 0.070 -> 0.087 while
-    # its distinct-2 fell 0.221 -> 0.048 -> 0.022; accumulate 0.102 -> 0.097 -> 0.081).
+    # Replace thins the vocabulary tail (where it is thinnest: by G2 its samples degenerate into
+    # repetitive strings whose odd tokens move tail mass back up). Which mode thins it more is not
+    # asserted: at this scale the order follows the CPU's float rounding. Measured on two machines,
+    # replace 0.102 -> 0.070 -> 0.087 against accumulate 0.102 -> 0.097 -> 0.081, then replace
+    # 0.103 -> 0.084 -> 0.087 against accumulate 0.103 -> 0.088 -> 0.074. The perplexity and diversity
+    # orders held on both (the second: held-out perplexity 71 -> 3,648 against 71 -> 103, distinct-2 at
+    # G2 0.019 against 0.092).
     tail_drop_rep = rep[0]["tail_mass"] - min(r["tail_mass"] for r in rep[1:])
-    tail_drop_acc = acc[0]["tail_mass"] - min(r["tail_mass"] for r in acc[1:])
     assert ppl_rise_rep > 0 and tail_drop_rep > 0
     assert ppl_rise_rep > ppl_rise_acc
-    assert tail_drop_rep > tail_drop_acc
     assert rep[2]["distinct_2"] < acc[2]["distinct_2"]  # replace loses diversity faster
 
 
