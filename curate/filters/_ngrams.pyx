@@ -109,10 +109,6 @@ cdef class NGrams:
                 return slot
             j = (j + 1) & table.mask
 
-    def chars(self, Py_ssize_t start, Py_ssize_t n) -> int:
-        """Characters of the n-gram at `start`, without separators."""
-        return self.cum[start + n] - self.cum[start]
-
     def top_chars(self, Py_ssize_t n) -> int:
         """Characters covered by the most frequent n-gram: count x len(" ".join(ngram)).
         Ties go to the n-gram seen first (as Counter.most_common in datatrove)."""
