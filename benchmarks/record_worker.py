@@ -3,8 +3,9 @@
 Same records, same config, side by side in one run, with repeats (medians):
 
 (a) bare: `Chain.process(file, rec)` in this process (no time limit: nothing could stop C code);
-(b) supervised: `RecordWorker.process(file, rec)`: the record pickled to a child process, the check
-    and its start published in shared memory at every check, the row pickled back.
+(b) supervised: `RecordWorker.rows(file, records)`, as a file task calls it: the records pickled to a
+    child process (a few ahead, by a sender thread), the check and its start published in shared
+    memory at every check, the rows pickled back.
 
 Two record sets from the real python-3.11-docs.warc.gz (530 pages, 4-150 KB of HTML each):
 
@@ -42,11 +43,16 @@ from curate.supervisor import RecordWorker  # noqa: E402
 DOCS = REPO.parent / "shared" / "data" / "warc" / "python-3.11-docs.warc.gz"
 
 
-def _time(process, records, file) -> float:  # noqa: ANN001
+def _time(rows, records, file) -> float:  # noqa: ANN001
+    """Seconds to get the rows of `records` from `rows(file, records, run_id)`."""
     t0 = time.perf_counter()
-    for rec in records:
-        process(file, rec, "run-bench")
+    for _ in rows(file, records, "run-bench"):
+        pass
     return time.perf_counter() - t0
+
+
+def _in_process(chain: Chain):  # noqa: ANN202
+    return lambda file, records, run_id: (chain.process(file, rec, run_id) for rec in records)
 
 
 def measure(overrides: dict, records: list, file: InputFile, repeats: int) -> tuple[float, float]:
@@ -57,8 +63,8 @@ def measure(overrides: dict, records: list, file: InputFile, repeats: int) -> tu
     bare, supervised = [], []
     try:
         for _ in range(repeats):  # interleaved, so load changes hit both alike
-            bare.append(_time(chain.process, records, file) / len(records))
-            supervised.append(_time(worker.process, records, file) / len(records))
+            bare.append(_time(_in_process(chain), records, file) / len(records))
+            supervised.append(_time(worker.rows, records, file) / len(records))
     finally:
         worker.close()
     return statistics.median(bare), statistics.median(supervised)
@@ -70,7 +76,7 @@ def start_up(records: list, file: InputFile, repeats: int) -> float:
     for _ in range(repeats):
         worker = RecordWorker(cfg)
         try:
-            times.append(_time(worker.process, records[:1], file))
+            times.append(_time(worker.rows, records[:1], file))
         finally:
             worker.close()
     return statistics.median(times)

@@ -75,8 +75,8 @@ def process_file(task: FileTask, report: Report) -> dict[str, Any]:
     pending = {"records": 0, "kept": 0}
     sigs = signatures_path(ctx, file) if ctx.cfg.near_dedup.enabled else None
     with PeakRss(worker.pid) as peak, PartWriter(records_path(ctx, file), sigs, ctx.cfg.near_dedup) as part:
-        for n, rec in enumerate(read_warc(file.path, file.sha256, ctx.cfg.extract.max_html_bytes), 1):
-            row = worker.process(file, rec, ctx.run_id)
+        records = read_warc(file.path, file.sha256, ctx.cfg.extract.max_html_bytes)
+        for n, row in enumerate(worker.rows(file, records, ctx.run_id), 1):
             part.add(row)
             faults.records_read(file.part, n)
             pending["records"] += 1

@@ -2,13 +2,16 @@
 
 A limit inside the process cannot hold: lxml's parser is C code that a signal cannot interrupt, and
 trafilatura catches the exception a SIGALRM handler raises, parses again and returns. So a file task
-hands its records, one at a time, to a `RecordWorker`: a child process (spawned once per task process
-and kept across records and tasks) that runs the decision chain (`curate.record_checks`) and publishes,
-in shared memory, which check of which record it is in and when that check started. The task process
-waits for each row; when one check has used `extract.timeout_s` seconds of the worker's CPU time, or
-the worker has sat `WALL_FACTOR` times that long using almost no CPU (sleeping or blocked), it kills the
-worker, writes the record's row as `error` with reason `timeout:<check>`, and starts a new worker for
-the next record. A worker that dies on a record gives `crashed:<check>`.
+hands its records to a `RecordWorker`: a child process (spawned once per task process and kept across
+records and tasks) that runs the decision chain (`curate.record_checks`) and publishes, in shared
+memory, which check of which record it is in and when that check started. Records go a few ahead
+(`AHEAD`, through a sender thread, so a full pipe never blocks the supervision): while the worker runs
+the chain on one, the task process reads the next ones from the WARC and writes the rows before it.
+The task process waits for each row in order; when one check has used `extract.timeout_s` seconds of
+the worker's CPU time, or the worker has sat `WALL_FACTOR` times that long using almost no CPU
+(sleeping or blocked), it kills the worker, writes the record's row as `error` with reason
+`timeout:<check>`, starts a new worker and sends it the records queued behind that one. A worker that
+dies on a record gives `crashed:<check>`.
 
 CPU time, not wall time, is the limit's clock so that the same input and config give the same output on
 a busy machine (a page that needs 8.5 s of CPU may take 30 s of wall time when four processes share two
@@ -17,10 +20,15 @@ cores). It is read from /proc/<pid>/stat (utime + stime, Linux); where there is 
 
 from __future__ import annotations
 
+import itertools
 import json
 import multiprocessing as mp
 import os
+import queue
+import threading
 import time
+from collections import deque
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +42,7 @@ WALL_FACTOR = 6  # wall-clock backstop = 6 x the CPU limit (6 min by default) of
 # A worker counts as idle (sleeping, blocked) while it gets under 1% of a core: a starved one on a busy
 # machine gets far more (two cores at load 12: ~16%), so the backstop does not fire on load alone.
 IDLE_SHARE = 0.01
+AHEAD = 3  # records in flight to a worker: the one it runs and two queued (its next input never waits)
 MIN_WAIT_S = 0.01  # shortest wait between two looks at a busy worker's CPU time
 # Slots of the shared status array a worker publishes: the record sequence number it is on, the check
 # (index in CHECKS) it is in, and that check's start in process CPU seconds.
@@ -64,8 +73,8 @@ _WARM_UP = (InputFile(-1, "<warm-up>", "0" * 64, 0),
             "warm-up")
 
 
-def _serve(conn: Any, status: Any, cfg_json: str, index_folder: Path | None) -> None:
-    """The worker: rows for the records it is sent, until its pipe closes."""
+def _serve(records: Any, rows: Any, status: Any, cfg_json: str, index_folder: Path | None) -> None:
+    """The worker: a row on `rows` for each record read from `records`, until that pipe closes."""
     seq = 0
 
     def on_step(check: int, record_index: int) -> None:
@@ -76,18 +85,34 @@ def _serve(conn: Any, status: Any, cfg_json: str, index_folder: Path | None) -> 
     chain = Chain(CurateConfig.model_validate_json(cfg_json), index_folder=index_folder)
     chain.process(*_WARM_UP)  # lazy imports (trafilatura, phonenumbers' tables) before any clock runs
     chain.on_step = on_step
-    conn.send("ready")
+    rows.send("ready")
     while True:
         try:
-            file, rec, run_id = conn.recv()
+            file, rec, run_id = records.recv()
         except EOFError:
             return
         seq += 1
-        conn.send(chain.process(file, rec, run_id))
+        rows.send(chain.process(file, rec, run_id))
+
+
+def _send_all(outbox: queue.SimpleQueue, conn: Any) -> None:
+    """A worker's sender thread: the records of `outbox` down the worker's pipe, until None. A send
+    blocks while the pipe is full (the worker busy on an earlier record); in this thread, that never
+    holds up the supervision. A pipe the worker's death broke ends the thread: its records are resent
+    to the next worker."""
+    try:
+        while (msg := outbox.get()) is not None:
+            conn.send(msg)
+    except OSError:  # BrokenPipeError: the worker died or was killed
+        pass
+    finally:
+        conn.close()  # a live worker reads EOF and ends
 
 
 class RecordWorker:
-    """A task process's handle on its record worker: `process(file, rec, run_id) -> row`, within the limit."""
+    """A task process's handle on its record worker: `rows(file, records, run_id)` gives each record's row,
+    in order, within the limit; `AHEAD` records are sent ahead, so that while the worker runs the chain
+    on one record this process reads the next ones and writes the rows before them."""
 
     def __init__(self, cfg: CurateConfig, index_folder: Path | None = None) -> None:
         self.cfg = cfg
@@ -96,86 +121,131 @@ class RecordWorker:
         self.backstop = WALL_FACTOR * self.limit
         self._ctx = mp.get_context("spawn")  # fork beside polars' / tokenizers' threads can deadlock
         self._proc: Any = None
-        self._seq = 0
+        self._seq = 0  # records sent to the running worker
         self.restarts = 0  # workers killed or lost (tests and benchmarks read it)
 
     def _start(self) -> None:
         self._status = self._ctx.Array("d", 3, lock=False)
-        self._conn, child = self._ctx.Pipe()
-        args = (child, self._status, self.cfg.model_dump_json(), self.index_folder)
+        records_in, records_out = self._ctx.Pipe(duplex=False)
+        self._rows, rows_out = self._ctx.Pipe(duplex=False)
+        args = (records_in, rows_out, self._status, self.cfg.model_dump_json(), self.index_folder)
         self._proc = self._ctx.Process(target=_serve, args=args, daemon=True, name="assay-record-worker")
         self._proc.start()
-        child.close()
+        records_in.close()
+        rows_out.close()
+        self._outbox: queue.SimpleQueue = queue.SimpleQueue()
+        self._sender = threading.Thread(target=_send_all, args=(self._outbox, records_out), daemon=True,
+                                        name="assay-record-sender")
+        self._sender.start()
         self._seq = 0
-        if self._conn.recv() != "ready":  # EOFError here: the worker could not even start (a bug)
+        try:
+            ready = self._rows.recv()
+        except EOFError:
+            ready = None
+        if ready != "ready":  # the worker could not even start (a bug)
             raise RuntimeError("record worker did not start")
 
     @property
     def pid(self) -> int:
         """The worker process's id (started here when it is not running), for memory accounting."""
-        if self._proc is None or not self._proc.is_alive():
-            if self._proc is not None:
-                self._kill()
-            self._start()
+        self._ensure_running()
         return self._proc.pid
 
-    def process(self, file: InputFile, rec: WarcRecord, run_id: str) -> dict[str, Any]:
+    def _ensure_running(self) -> None:
         if self._proc is not None and not self._proc.is_alive():  # died between records (OOM killer...)
             self._kill()
         if self._proc is None:
             self._start()
-        self._seq += 1
-        try:
-            self._conn.send((file, rec, run_id))
-            stop = self._wait()
-        except (BrokenPipeError, ConnectionResetError):  # it died as the record went out
-            stop = "crashed"
-        if stop is None:
-            try:
-                return self._conn.recv()
-            except EOFError:
-                stop = "crashed"
-        check = self._check()
-        self._kill()
-        return error_row(file, rec, run_id, check, f"{stop}:{check}")
 
-    def _wait(self) -> str | None:
-        """None when a row (or EOF) is ready; "timeout" when the running check has used `limit` seconds
-        of the worker's CPU time, or the worker has sat `backstop` seconds of wall time using (almost)
-        no CPU: sleeping or blocked, not merely starved on a busy machine."""
+    def _send(self, item: tuple[InputFile, WarcRecord, str]) -> int:
+        """Queue a record for the running worker; its sequence number there."""
+        self._seq += 1
+        self._outbox.put(item)
+        return self._seq
+
+    def rows(self, file: InputFile, records: Iterable[WarcRecord], run_id: str) -> Iterator[dict[str, Any]]:
+        """One row per record, in order. A record that the worker does not finish within the limit (or
+        dies on) gets an error row; the worker is replaced and the records sent after it are sent again."""
+        pending: deque[tuple[int, WarcRecord]] = deque()  # (sequence number, record): sent, row not read
+        records = iter(records)
+        try:
+            while True:
+                for rec in itertools.islice(records, AHEAD - len(pending)):
+                    if not pending:  # a worker that died with records in flight fails the first of them
+                        self._ensure_running()
+                    pending.append((self._send((file, rec, run_id)), rec))
+                if not pending:
+                    return
+                seq, rec = pending.popleft()
+                stop = self._wait(seq)
+                row = self._recv() if stop is None else None
+                if row is None:  # the worker was stopped or died on this record: an error row, a new worker
+                    check = self._check(seq)
+                    row = error_row(file, rec, run_id, check, f"{stop or 'crashed'}:{check}")
+                    self._kill()
+                    if pending:
+                        self._start()
+                        pending = deque((self._send((file, r, run_id)), r) for _, r in pending)
+                yield row
+        finally:
+            if pending:  # the caller stopped early: rows still on their way must not reach its next task
+                self._kill()
+
+    def process(self, file: InputFile, rec: WarcRecord, run_id: str) -> dict[str, Any]:
+        """The row of one record."""
+        (row,) = self.rows(file, [rec], run_id)
+        return row
+
+    def _recv(self) -> dict[str, Any] | None:
+        try:
+            return self._rows.recv()
+        except EOFError:  # it died as it was about to send the row
+            return None
+
+    def _wait(self, seq: int) -> str | None:
+        """None when a row (or EOF) is ready; "timeout" when the running check of record `seq` has used
+        `limit` seconds of the worker's CPU time, or the worker has sat `backstop` seconds of wall time
+        using (almost) no CPU: sleeping or blocked, not merely starved on a busy machine."""
         wait, idle, last = self.limit, 0.0, None
-        while not self._conn.poll(wait):
+        while not self._rows.poll(wait):
             if not self._proc.is_alive():
                 return "crashed"
             now, total = time.monotonic(), cpu_seconds(self._proc.pid)
             if last is not None and total - last[1] < IDLE_SHARE * (now - last[0]):
                 idle += now - last[0]
             last = (now, total)
-            cpu = total - self._status[CPU_START] if self._status[SEQ] == self._seq else 0.0
+            cpu = total - self._status[CPU_START] if self._status[SEQ] == seq else 0.0
             if cpu >= self.limit or idle >= self.backstop:
                 return "timeout"
             wait = max(self.limit - cpu, MIN_WAIT_S)
         return None
 
-    def _check(self) -> str:
-        started = self._status[SEQ] == self._seq
+    def _check(self, seq: int) -> str:
+        started = self._status[SEQ] == seq
         return CHECK_NAMES[int(self._status[CHECK])] if started else "start"
 
     def _kill(self) -> None:
         self.restarts += 1
         self._proc.kill()
         self._proc.join()
-        self._conn.close()
+        self._stop_sender()
+        self._rows.close()
         self._proc = None
 
+    def _stop_sender(self) -> None:
+        """End the sender thread (its pipe is broken when the worker is dead: a blocked send returns)."""
+        self._outbox.put(None)
+        self._sender.join()
+
     def close(self) -> None:
-        """Stop the worker (closing its pipe ends its loop)."""
+        """Stop the worker (closing its record pipe ends its loop)."""
         if self._proc is not None:
-            self._conn.close()
+            self._stop_sender()  # the thread's end of the pipe closes with it
             self._proc.join(timeout=5)
             if self._proc.is_alive():
                 self._proc.kill()
                 self._proc.join()
+            self._rows.close()
             self._proc = None
 
 

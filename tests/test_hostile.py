@@ -21,7 +21,7 @@ from curate.read.inputs import InputFile
 from curate.read.warc import WarcRecord, is_warc_path, parse_warc_date, read_warc
 from curate.record_checks import Chain
 from curate.signals import find_pii
-from curate.supervisor import close_workers
+from curate.supervisor import AHEAD, RecordWorker, close_workers
 
 
 @pytest.fixture(scope="module")
@@ -254,3 +254,45 @@ def test_a_stuck_or_dead_record_worker_costs_one_record(tmp_path: Path, monkeypa
     same = [c for c in ref.columns if c not in ("run_id",)]
     assert got.filter(pl.col("record_index") != 4).select(same).equals(
         ref.filter(pl.col("record_index") != 4).select(same))
+
+
+def _page(index: int, words: int) -> WarcRecord:
+    body = b"<html><body><p>" + b"A sentence of plain prose for the reader. " * words + b"</p></body></html>"
+    return WarcRecord(index=index, offset=index, warc_type="response", url=f"https://x.example/{index}",
+                      content_type="text/html; charset=utf-8", http_status=200, payload=body)
+
+
+QUEUE_CFG = {"extract.extractor": "resiliparse", "extract.timeout_s": 1.0}
+
+
+@pytest.mark.timeout(120)  # a send that blocks the supervision hangs here (checked: the sends made in line)
+def test_records_queued_behind_a_stuck_one_each_get_their_row(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Records go ahead to the worker (`AHEAD`). One too big for the pipe, queued behind a record that
+    spins, must not block the supervision (a sender thread writes it); after the kill, every record
+    queued behind the stuck one is sent to the new worker and gets its own row, in order."""
+    monkeypatch.setenv("ASSAY_FAULT", "spin-in-step:extract:0")
+    records = [_page(0, 50), _page(1, 40_000), _page(2, 50), _page(3, 60)]  # record 1: 1.7 MB of HTML
+    assert AHEAD >= 2 and len(records[1].payload) > 1 << 20  # more than any pipe buffer holds
+    worker, file = RecordWorker(load_config(overrides=QUEUE_CFG)), InputFile(0, "q.warc", "0" * 64, 0)
+    try:
+        got = list(worker.rows(file, records, "run-test"))
+    finally:
+        worker.close()
+    assert [r["record_index"] for r in got] == [0, 1, 2, 3]
+    assert got[0]["decision"] == "error" and got[0]["reason"] == "timeout:extract"
+    assert "error" not in [r["decision"] for r in got[1:]] and worker.restarts == 1
+    in_process = Chain(load_config(overrides=QUEUE_CFG))
+    assert got[1:] == [in_process.process(file, r, "run-test") for r in records[1:]]
+
+
+def test_a_caller_that_stops_early_gets_no_stale_row_later() -> None:
+    """Rows still on their way when the caller stops reading must not answer its next records."""
+    worker, file = RecordWorker(load_config(overrides=QUEUE_CFG)), InputFile(0, "q.warc", "0" * 64, 0)
+    try:
+        rows = worker.rows(file, [_page(i, 50 + i) for i in range(AHEAD)], "run-test")
+        assert next(rows)["record_index"] == 0
+        rows.close()  # records 1.. were sent: the worker is replaced
+        assert worker.restarts == 1
+        assert worker.process(file, _page(7, 70), "run-test")["record_index"] == 7
+    finally:
+        worker.close()
