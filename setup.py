@@ -1,10 +1,13 @@
-"""The compiled part of the build (Gopher's n-gram counts); everything else is in pyproject.toml.
+"""The compiled part of the build (Gopher's n-gram counts, the word splitter); the rest is in pyproject.toml.
 
 setuptools runs Cython on the .pyx (pyproject's build requirements); `make install` builds it in
-place. Optional: on a machine without a C compiler the install goes on without it, and
-curate/filters/text.py falls back to numpy: identical answers, Gopher repetition 1.9x slower.
+place. Optional: on a machine without a C compiler the install goes on without them, and
+curate/filters/text.py falls back to numpy and `re`: identical answers, the Gopher filters slower.
 """
 
 from setuptools import Extension, setup
 
-setup(ext_modules=[Extension("curate.filters._ngrams", ["curate/filters/_ngrams.pyx"], optional=True)])
+setup(ext_modules=[
+    Extension("curate.filters._ngrams", ["curate/filters/_ngrams.pyx"], optional=True),
+    Extension("curate.filters._words", ["curate/filters/_words.pyx"], optional=True),
+])

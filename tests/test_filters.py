@@ -33,7 +33,15 @@ from curate.filters import (
     run_filters,
 )
 from curate.filters.c4 import count_sentences
-from curate.filters.text import NGrams, NumpyNGrams, word_tokens, words
+from curate.filters.text import (
+    TOKEN_RE,
+    NGrams,
+    NumpyNGrams,
+    py_split_words,
+    split_words,
+    word_tokens,
+    words,
+)
 
 # A real paragraph (Python 3.11 tutorial, "An Informal Introduction to Python"), as prose.
 PROSE = (
@@ -189,6 +197,68 @@ def test_gopher_repetition_falls_back_to_numpy_when_not_compiled():
     text = "\n".join(["Buy cheap watches online today!"] * 6 + [PROSE])
     out = subprocess.run([sys.executable, "-c", code, text], capture_output=True, text=True, check=True)
     assert json.loads(out.stdout) == GopherRepetitionFilter().annotate(Doc(text=text))
+
+
+
+# ------------------------------------------------------------------ the compiled word splitter
+
+# Each piece stresses one edge of _ASCII_TOKEN: word characters, the joiners ' and ., "...", the six
+# ASCII spaces, symbols, control characters (tokens for `regex`, not spaces), and two non-ASCII.
+_SPLIT_PIECES = ["a", "Z", "0", "_", "'", ".", "...", " ", "\t", "\n", "\x0b", "\x0c", "\r", "#", "-",
+                 "\x00", "\x1c", "\x1f", "\x7f"]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_compiled_ascii_tokens_are_the_regex_tokens(seed):
+    from curate.filters.text import _ASCII_TOKEN
+
+    _words = pytest.importorskip("curate.filters._words")
+    rng = random.Random(seed)
+    pieces = _SPLIT_PIECES + (["é", "中", "\U00020001"] if seed % 2 else [])  # any str, too
+    for _ in range(2000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 40)))
+        start, end = rng.randint(-2, len(text) + 2), rng.randint(-2, len(text) + 2)
+        assert _words.ascii_tokens(text) == _ASCII_TOKEN.findall(text), repr(text)
+        assert _words.ascii_tokens(text, start, end) == _ASCII_TOKEN.findall(text, start, end), (
+            repr(text), start, end)
+        assert split_words(text, TOKEN_RE.findall) == py_split_words(text), repr(text)
+
+
+def test_word_splitter_is_compiled():
+    """`make install` builds filters/_words.pyx; without it words() runs 2x slower."""
+    assert split_words is not py_split_words, "curate/filters/_words.pyx is not built: run `make install`"
+
+
+def test_compiled_and_python_word_splits_agree_on_real_pages():
+    from curate.read.extract import extract_text
+
+    texts = ["", " ", " \t\n\r\x0b\x0c ", "...", "a", "é", "naïve café 東京 don't 3.14 docs.python.org...",
+             "x\u00a0y\u3000z é.é 'é' é... ...é é\x1f\x7fé", "中文。日本語、한국어！ ok"]
+    for name in ("python-3.11-docs.warc.gz", "debian-multilingual-docs.warc.gz"):
+        raw = gzip.open(warc(name), "rb").read().decode("utf-8", "replace")
+        texts += [extract_text(page, "resiliparse") for page in raw.split("WARC/1.0")[1:120]]
+    for text in texts:
+        tokens = py_split_words(text)
+        assert split_words(text, TOKEN_RE.findall) == tokens, repr(text[:80])
+        assert words(text) == tuple(tokens), repr(text[:80])
+
+
+def test_gopher_filters_fall_back_to_the_python_word_splitter_when_not_compiled():
+    """A source tree run without `make install`: the same signals, from text.py_split_words."""
+    code = (
+        "import sys, json; sys.modules['curate.filters._words'] = None\n"  # import fails
+        "from curate.filters import Doc, GopherQualityFilter, GopherRepetitionFilter\n"
+        "from curate.filters.text import py_split_words, split_words\n"
+        "assert split_words is py_split_words\n"
+        "doc = Doc(text=sys.argv[1], lang='en')\n"
+        "print(json.dumps([GopherQualityFilter().annotate(doc), GopherRepetitionFilter().annotate(doc)]))\n"
+    )
+    text = "\n".join(["Buy cheap watches online today!", "Naïve café, 東京: don't pay 3.14 $..."] * 3
+                     + [PROSE])
+    out = subprocess.run([sys.executable, "-c", code, text], capture_output=True, text=True, check=True)
+    doc = Doc(text=text, lang="en")
+    expected = [GopherQualityFilter().annotate(doc), GopherRepetitionFilter().annotate(doc)]
+    assert json.loads(out.stdout) == expected
 
 
 # ------------------------------------------------------------------ Gopher repetition

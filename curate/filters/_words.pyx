@@ -1,0 +1,85 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""`text.words` of mostly-ASCII text in C: the same tokens as `text.py_split_words`, without `re`.
+
+The ASCII stretches are tokenized here, one pass over the str's PEP 393 buffer (the tokens of
+`text._ASCII_TOKEN.findall`); only the whitespace-delimited pieces that hold a non-ASCII character
+go to the `regex` findall the caller passes (TOKEN_RE). Built by `make install` (setuptools runs
+Cython); `text.split_words` falls back to the Python version where this module was not built.
+"""
+
+from cpython.pyport cimport PY_SSIZE_T_MAX
+from cpython.unicode cimport PyUnicode_DATA, PyUnicode_KIND, PyUnicode_READ
+
+
+cdef inline bint _is_space(Py_UCS4 c) noexcept nogil:
+    # [\t\n\v\f\r ]: `regex`'s \s on ASCII (\x1c-\x1f, spaces for str.split, are symbols there)
+    return c == 32 or 9 <= c <= 13
+
+
+cdef inline bint _is_word(Py_UCS4 c) noexcept nogil:
+    # [A-Za-z0-9_]: `regex`'s \w on ASCII; nothing beyond ASCII (as _ASCII_TOKEN)
+    return 97 <= c <= 122 or 65 <= c <= 90 or 48 <= c <= 57 or c == 95
+
+
+cdef int _ascii_tokens(str text, int kind, void* data, Py_ssize_t i, Py_ssize_t end,
+                       list out) except -1:
+    """Append the tokens of text[i:end] to `out`: _ASCII_TOKEN's alternatives, tried in its order
+    (leftmost-first, so a word run takes its `'`/`.` joins before "..." is considered)."""
+    cdef Py_ssize_t start
+    cdef Py_UCS4 c
+    while i < end:
+        c = PyUnicode_READ(kind, data, i)
+        start = i
+        i += 1
+        if _is_space(c):
+            continue
+        if _is_word(c):
+            # [A-Za-z0-9_]+(?:['.][A-Za-z0-9_]+)*: a joiner counts only if a word character follows
+            while True:
+                while i < end and _is_word(PyUnicode_READ(kind, data, i)):
+                    i += 1
+                c = PyUnicode_READ(kind, data, i) if i + 1 < end else 0
+                if (c == 39 or c == 46) and _is_word(PyUnicode_READ(kind, data, i + 1)):  # ' or .
+                    i += 2
+                else:
+                    break
+        elif (c == 46 and i + 1 < end and PyUnicode_READ(kind, data, i) == 46
+              and PyUnicode_READ(kind, data, i + 1) == 46):  # "..."
+            i += 2
+        # else: any other character (punctuation, symbols, control characters) is a token alone
+        out.append(text[start:i])
+    return 0
+
+
+def ascii_tokens(str text not None, Py_ssize_t start=0, Py_ssize_t end=PY_SSIZE_T_MAX) -> list:
+    """`text._ASCII_TOKEN.findall(text, start, end)`, on any str (`split_words` gives it ASCII
+    stretches); start and end are clamped to the text as `re` does."""
+    cdef list out = []
+    end = min(max(end, 0), len(text))
+    _ascii_tokens(text, PyUnicode_KIND(text), PyUnicode_DATA(text), max(start, 0), end, out)
+    return out
+
+
+def split_words(str text not None, findall) -> list:
+    """The tokens of `text`: each whitespace-delimited piece around a non-ASCII character goes to
+    `findall(text, left, right)` (TOKEN_RE's), the ASCII text in between is tokenized here."""
+    cdef Py_ssize_t n = len(text), i = 0, pos = 0, left = 0, right
+    cdef int kind = PyUnicode_KIND(text)
+    cdef void* data = PyUnicode_DATA(text)
+    cdef list out = []
+    cdef Py_UCS4 c
+    while i < n:
+        c = PyUnicode_READ(kind, data, i)
+        i += 1
+        if c < 128:
+            if _is_space(c):
+                left = i  # a piece with a non-ASCII character would start after this space
+            continue
+        right = i  # the piece ends at the next ASCII whitespace (not at \xa0, \u3000, ...)
+        while right < n and not _is_space(PyUnicode_READ(kind, data, right)):
+            right += 1
+        _ascii_tokens(text, kind, data, pos, left, out)
+        out.extend(findall(text, left, right))
+        pos = left = i = right
+    _ascii_tokens(text, kind, data, pos, n, out)
+    return out
