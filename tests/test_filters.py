@@ -210,9 +210,8 @@ _SPLIT_PIECES = ["a", "Z", "0", "_", "'", ".", "...", " ", "\t", "\n", "\x0b", "
 
 @pytest.mark.parametrize("seed", range(5))
 def test_compiled_ascii_tokens_are_the_regex_tokens(seed):
+    from curate.filters import _words
     from curate.filters.text import _ASCII_TOKEN
-
-    _words = pytest.importorskip("curate.filters._words")
     rng = random.Random(seed)
     pieces = _SPLIT_PIECES + (["é", "中", "\U00020001"] if seed % 2 else [])  # any str, too
     for _ in range(2000):
@@ -243,13 +242,48 @@ def test_compiled_and_python_word_splits_agree_on_real_pages():
         assert words(text) == tuple(tokens), repr(text[:80])
 
 
+# Tokens that stress Gopher quality's compiled per-token counts: ASCII words, numbers and joiners,
+# "...", letters and digits past ASCII (é, Arabic-Indic ٣, fullwidth Ａ), CJK (one code point and one
+# past U+FFFF), symbols, an empty token and tokens holding whitespace (count_no_letter takes any).
+_TOKEN_PIECES = ["the", "Web", "2024", "3.14", "_", "don't", "...", ".", "#", "-", "é", "٣", "٣٣", "Ａ", "中",
+                 "\U00020001", "…", "’", "a٣", "\x1c", "", "a b", "1\t2", "\u3000", "ø1"]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_compiled_gopher_quality_counts_are_the_python_ones(seed):
+    from curate.filters import text
+
+    rng = random.Random(seed)
+    for _ in range(1500):
+        tokens = tuple(rng.choice(_TOKEN_PIECES) for _ in range(rng.randint(0, 30)))
+        assert text._word_tokens(tokens) == text.py_word_tokens(tokens), tokens
+        assert text.count_no_letter(tokens) == text.py_count_no_letter(tokens), tokens
+        joined = "".join(tokens)
+        assert text.count_cjk(joined) == text.py_count_cjk(joined), joined
+    assert text._word_tokens is not text.py_word_tokens  # compiled (`make install`)
+
+
+def test_compiled_gopher_quality_counts_agree_on_real_pages():
+    from curate.filters import text
+    from curate.read.extract import extract_text
+
+    raw = gzip.open(warc("debian-multilingual-docs.warc.gz"), "rb").read().decode("utf-8", "replace")
+    texts = [extract_text(page, "resiliparse") for page in raw.split("WARC/1.0")[1:150]]
+    assert sum(map(text.py_count_cjk, texts)) > 0  # the pages do hold CJK text
+    for t in texts:
+        tokens = words(t)
+        assert text._word_tokens(tokens) == text.py_word_tokens(tokens)
+        assert text.count_no_letter(word_tokens(t)) == text.py_count_no_letter(word_tokens(t))
+        assert text.count_cjk(t) == text.py_count_cjk(t)
+
+
 def test_gopher_filters_fall_back_to_the_python_word_splitter_when_not_compiled():
     """A source tree run without `make install`: the same signals, from text.py_split_words."""
     code = (
         "import sys, json; sys.modules['curate.filters._words'] = None\n"  # import fails
         "from curate.filters import Doc, GopherQualityFilter, GopherRepetitionFilter\n"
-        "from curate.filters.text import py_split_words, split_words\n"
-        "assert split_words is py_split_words\n"
+        "from curate.filters import text\n"
+        "assert text.split_words is text.py_split_words and text.count_cjk is text.py_count_cjk\n"
         "doc = Doc(text=sys.argv[1], lang='en')\n"
         "print(json.dumps([GopherQualityFilter().annotate(doc), GopherRepetitionFilter().annotate(doc)]))\n"
     )

@@ -83,3 +83,81 @@ def split_words(str text not None, findall) -> list:
         pos = left = i = right
     _ascii_tokens(text, kind, data, pos, n, out)
     return out
+
+
+def word_tokens(tuple tokens not None, is_word) -> tuple:
+    """The tokens that are words: all but "..." and the one-character tokens that are not a word
+    (`is_word(t)`: WORD_RE.fullmatch, asked only of characters past ASCII, once each)."""
+    cdef list out = []
+    cdef dict verdicts = {}
+    cdef Py_ssize_t n
+    cdef Py_UCS4 c
+    for t in tokens:
+        n = len(<str>t)
+        if n == 1:
+            c = PyUnicode_READ(PyUnicode_KIND(t), PyUnicode_DATA(t), 0)
+            if c < 128:
+                if not _is_word(c):
+                    continue
+            else:
+                verdict = verdicts.get(t)
+                if verdict is None:
+                    verdict = verdicts[t] = bool(is_word(t))
+                if not verdict:
+                    continue
+        elif n == 3 and t == "...":
+            continue
+        out.append(t)
+    return tuple(out)
+
+
+def count_no_letter(tokens not None, count) -> int:
+    """How many tokens have no letter, as `_NO_LETTER_TOKEN.findall(" ".join(tokens))` counts them: an
+    ASCII token without whitespace is one such run when it holds no [A-Za-z]; any other token is
+    counted by `count(token)` (the regex on it alone: the runs of the joined text are those of
+    its tokens, which the joining spaces separate)."""
+    cdef Py_ssize_t total = 0, i, n
+    cdef int kind
+    cdef void* data
+    cdef Py_UCS4 c
+    cdef bint letter, plain
+    for t in tokens:
+        kind, data, n = PyUnicode_KIND(t), PyUnicode_DATA(t), len(<str>t)
+        letter, plain = False, kind == 1
+        for i in range(n):
+            c = PyUnicode_READ(kind, data, i)
+            if c >= 128 or _is_space(c):
+                plain = False
+                break
+            if 97 <= c <= 122 or 65 <= c <= 90:
+                letter = True
+        if not plain:
+            total += count(t)
+        elif n and not letter:
+            total += 1
+    return total
+
+
+def count_in_spans(str text not None, tuple spans not None) -> int:
+    """How many characters of `text` fall in one of `spans` ((first, last) code points, inclusive)."""
+    cdef Py_ssize_t total = 0, i, j, k = len(spans)
+    cdef int kind = PyUnicode_KIND(text)
+    cdef void* data = PyUnicode_DATA(text)
+    cdef Py_UCS4 c, lowest = min(lo for lo, _ in spans) if k else 0
+    cdef Py_UCS4 los[64]
+    cdef Py_UCS4 his[64]
+    if k > 64:
+        raise ValueError("at most 64 spans")
+    if k == 0 or (kind == 1 and lowest > 255):  # a 1-byte str holds no character past U+00FF
+        return 0
+    for j in range(k):
+        los[j], his[j] = spans[j]
+    for i in range(len(text)):
+        c = PyUnicode_READ(kind, data, i)
+        if c < lowest:
+            continue
+        for j in range(k):
+            if los[j] <= c <= his[j]:
+                total += 1
+                break
+    return total

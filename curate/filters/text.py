@@ -18,7 +18,7 @@ Whitespace is never a token (datatrove strips whitespace tokens too).
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import filterfalse
@@ -89,19 +89,6 @@ def py_split_words(text: str, findall=TOKEN_RE.findall) -> list[str]:
     return out
 
 
-# The compiled splitter (filters/_words.pyx, built by `make install`): `words` over the 1,961
-# benchmark pages takes 0.78 s instead of 1.66 s (identical tokens). `words` gives a text with
-# more than len(text) // _WHOLE_ABOVE extra UTF-8 bytes to TOKEN_RE whole: past that, its many
-# non-ASCII pieces cost the split more than it saves (per piece, C costs less than Python).
-try:
-    from curate.filters._words import split_words
-
-    _WHOLE_ABOVE = 5
-except ImportError:  # a source tree run without building it
-    split_words = py_split_words
-    _WHOLE_ABOVE = 50
-
-
 @lru_cache(maxsize=8)
 def words(text: str) -> tuple[str, ...]:
     """Word and punctuation tokens of `text` (see the module docstring).
@@ -118,6 +105,60 @@ def words(text: str) -> tuple[str, ...]:
     return tuple(split_words(text, TOKEN_RE.findall))
 
 
+def py_word_tokens(tokens: tuple[str, ...]) -> tuple[str, ...]:
+    """The word tokens among `tokens` (Python: the fallback of `_words.word_tokens`, and its reference)."""
+    punct = {t for t in set(tokens) if t == "..." or (len(t) == 1 and not WORD_RE.fullmatch(t))}
+    return tuple(filterfalse(punct.__contains__, tokens)) if punct else tokens
+
+
+def py_count_no_letter(tokens: Sequence[str]) -> int:
+    """`count_no_letter` in Python: the fallback of `_words.count_no_letter`, and its reference."""
+    return len(_NO_LETTER_TOKEN.findall(" ".join(tokens)))
+
+
+def py_count_cjk(text: str) -> int:
+    """`count_cjk` in Python: the fallback of `_words.count_in_spans`, and its reference."""
+    return len(_CJK_CHAR.findall(text))
+
+
+# CJK_RANGES as (first, last) code points, for the compiled count.
+CJK_SPANS = tuple((ord(CJK_RANGES[i]), ord(CJK_RANGES[i + 2])) for i in range(0, len(CJK_RANGES), 3))
+
+
+def _count_one(token: str) -> int:
+    return len(_NO_LETTER_TOKEN.findall(token))
+
+
+# The compiled word splitter and Gopher quality's per-token loops (filters/_words.pyx, built by
+# `make install`), with the Python above as the fallback; the same values. On the 1,961 benchmark
+# pages `words` takes 0.78 s instead of 1.66 s, and word_tokens + count_no_letter + count_cjk
+# 0.34 s instead of 0.93 s. `words` gives a text with more than len(text) // _WHOLE_ABOVE extra
+# UTF-8 bytes to TOKEN_RE whole: past that, its many non-ASCII pieces cost the split more than it
+# saves (per piece, C costs less than Python, so the compiled split goes further).
+try:
+    from curate.filters import _words
+
+    _WHOLE_ABOVE = 5
+
+    def split_words(text: str, findall: Callable[..., list[str]]) -> list[str]:
+        return _words.split_words(text, findall)
+
+    def _word_tokens(tokens: tuple[str, ...]) -> tuple[str, ...]:
+        return _words.word_tokens(tokens, WORD_RE.fullmatch)
+
+    def count_no_letter(tokens: Sequence[str]) -> int:
+        """How many of these word tokens have no letter at all (numbers like 2024, 3.14, _)."""
+        return _words.count_no_letter(tokens, _count_one)
+
+    def count_cjk(text: str) -> int:
+        """Number of CJK characters, i.e. of one-character CJK tokens."""
+        return _words.count_in_spans(text, CJK_SPANS)
+except ImportError:  # a source tree run without building it
+    _WHOLE_ABOVE = 50
+    split_words, _word_tokens = py_split_words, py_word_tokens
+    count_no_letter, count_cjk = py_count_no_letter, py_count_cjk
+
+
 @lru_cache(maxsize=8)
 def word_tokens(text: str) -> tuple[str, ...]:
     """The tokens of `words(text)` that are words (letters/digits), not punctuation or symbols.
@@ -125,19 +166,7 @@ def word_tokens(text: str) -> tuple[str, ...]:
     The same spans as `WORD_RE.findall(text)` (the punctuation alternatives of TOKEN_RE never start
     where a word could), taken from the cached `words(text)` instead of a second regex pass.
     """
-    tokens = words(text)
-    punct = {t for t in set(tokens) if t == "..." or (len(t) == 1 and not WORD_RE.fullmatch(t))}
-    return tuple(filterfalse(punct.__contains__, tokens)) if punct else tokens
-
-
-def count_cjk(text: str) -> int:
-    """Number of CJK characters, i.e. of one-character CJK tokens."""
-    return len(_CJK_CHAR.findall(text))
-
-
-def count_no_letter(tokens: Sequence[str]) -> int:
-    """How many of these word tokens have no letter at all (numbers like 2024, 3.14, _)."""
-    return len(_NO_LETTER_TOKEN.findall(" ".join(tokens)))
+    return _word_tokens(words(text))
 
 
 def split_lines(text: str) -> list[str]:
