@@ -188,8 +188,8 @@ class RecordWorker:
                         pending = deque((self._send((file, r, run_id)), r) for _, r in pending)
                 yield row
         finally:
-            if pending:  # the caller stopped early: rows still on their way must not reach its next task
-                self._kill()
+            if pending and self._proc is not None:  # the caller stopped early: rows still on their way
+                self._kill()  # must not reach its next task
 
     def process(self, file: InputFile, rec: WarcRecord, run_id: str) -> dict[str, Any]:
         """The row of one record."""
