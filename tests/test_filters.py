@@ -277,6 +277,25 @@ def test_compiled_gopher_quality_counts_agree_on_real_pages():
         assert text.count_cjk(t) == text.py_count_cjk(t)
 
 
+def test_lines_and_paragraphs_are_the_regex_splits():
+    """split_lines and paragraphs (str.split) give re.split(r"\n+") and re.split(r"\n{2,}") of the
+    stripped text: seeded strings of newlines, spaces and letters, and real pages."""
+    import re
+
+    from curate.filters.text import paragraphs, split_lines
+    from curate.read.extract import extract_text
+
+    rng = random.Random(0)
+    pieces = ["\n", "\n\n", "a", " ", "\r", "\t", "b\u2028"]
+    texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 14))) for _ in range(20_000)]
+    raw = gzip.open(warc("python-3.11-docs.warc.gz"), "rb").read().decode("utf-8", "replace")
+    texts += [extract_text(page, "resiliparse") for page in raw.split("WARC/1.0")[1:80]]
+    for text in texts:
+        assert split_lines(text) == re.split(r"\n+", text), repr(text)
+        assert paragraphs(text) == re.split(r"\n{2,}", text.strip()), repr(text)
+    assert any("\n\n\n" in t.strip() for t in texts) and any("\n\n" in t for t in texts)
+
+
 def test_gopher_filters_fall_back_to_the_python_word_splitter_when_not_compiled():
     """A source tree run without `make install`: the same signals, from text.py_split_words."""
     code = (

@@ -59,7 +59,6 @@ TERMINAL_PUNCTUATION: tuple[str, ...] = tuple(
     sorted(regex.findall(r"\p{Sentence_Terminal}", "".join(map(chr, range(0x1E000)))))
 )
 
-_NEWLINES = re.compile(r"\n+")
 _PARAGRAPH_BREAK = re.compile(r"\n{2,}")
 
 
@@ -170,13 +169,23 @@ def word_tokens(text: str) -> tuple[str, ...]:
 
 
 def split_lines(text: str) -> list[str]:
-    """Lines split on runs of newlines (Gopher repetition's definition of a line)."""
-    return _NEWLINES.split(text)
+    r"""Lines split on runs of newlines (Gopher repetition's definition of a line): what
+    `re.split(r"\n+", text)` gives, from `str.split` (5x faster): a run of n newlines leaves n - 1
+    empty strings between its neighbours, which go, but an empty first or last piece stays."""
+    parts = text.split("\n")
+    lines = list(filter(None, parts))
+    if not parts[0]:
+        lines.insert(0, "")
+    if len(parts) > 1 and not parts[-1]:
+        lines.append("")
+    return lines
 
 
 def paragraphs(text: str) -> list[str]:
-    """Paragraphs: blocks separated by a blank line (Gopher; datatrove splits on \\n{2,})."""
-    return _PARAGRAPH_BREAK.split(text.strip())
+    r"""Paragraphs: blocks separated by a blank line (Gopher; datatrove splits on \n{2,}). Without a
+    run of three newlines, that split is `str.split("\n\n")` (2x faster than the regex)."""
+    text = text.strip()
+    return _PARAGRAPH_BREAK.split(text) if "\n\n\n" in text else text.split("\n\n")
 
 
 def duplicates(items: Sequence[str]) -> tuple[int, int]:
