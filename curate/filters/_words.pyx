@@ -21,12 +21,11 @@ cdef inline bint _is_word(Py_UCS4 c) noexcept nogil:
     return 97 <= c <= 122 or 65 <= c <= 90 or 48 <= c <= 57 or c == 95
 
 
-cdef Py_ssize_t _ascii_tokens(str text, int kind, void* data, Py_ssize_t i, Py_ssize_t end,
-                              list out) except -1:
-    """Append the tokens of text[i:end] to `out` (None: only count them); their number.
-    _ASCII_TOKEN's alternatives, tried in its order (leftmost-first, so a word run takes its
-    `'`/`.` joins before "..." is considered)."""
-    cdef Py_ssize_t start, found = 0
+cdef int _ascii_tokens(str text, int kind, void* data, Py_ssize_t i, Py_ssize_t end,
+                       list out) except -1:
+    """Append the tokens of text[i:end] to `out`: _ASCII_TOKEN's alternatives, tried in its order
+    (leftmost-first, so a word run takes its `'`/`.` joins before "..." is considered)."""
+    cdef Py_ssize_t start
     cdef Py_UCS4 c
     while i < end:
         c = PyUnicode_READ(kind, data, i)
@@ -48,10 +47,8 @@ cdef Py_ssize_t _ascii_tokens(str text, int kind, void* data, Py_ssize_t i, Py_s
               and PyUnicode_READ(kind, data, i + 1) == 46):  # "..."
             i += 2
         # else: any other character (punctuation, symbols, control characters) is a token alone
-        found += 1
-        if out is not None:
-            out.append(text[start:i])
-    return found
+        out.append(text[start:i])
+    return 0
 
 
 def ascii_tokens(str text not None, Py_ssize_t start=0, Py_ssize_t end=PY_SSIZE_T_MAX) -> list:
@@ -66,21 +63,10 @@ def ascii_tokens(str text not None, Py_ssize_t start=0, Py_ssize_t end=PY_SSIZE_
 def split_words(str text not None, findall) -> list:
     """The tokens of `text`: each whitespace-delimited piece around a non-ASCII character goes to
     `findall(text, left, right)` (TOKEN_RE's), the ASCII text in between is tokenized here."""
-    cdef list out = []
-    _split(text, findall, out)
-    return out
-
-
-def count_words(str text not None, findall) -> int:
-    """len(split_words(text, findall)), without making the ASCII tokens."""
-    return _split(text, findall, None)
-
-
-cdef Py_ssize_t _split(str text, findall, list out) except -1:
-    """split_words into `out` (None: only count); the number of tokens."""
-    cdef Py_ssize_t n = len(text), i = 0, pos = 0, left = 0, right, found = 0
+    cdef Py_ssize_t n = len(text), i = 0, pos = 0, left = 0, right
     cdef int kind = PyUnicode_KIND(text)
     cdef void* data = PyUnicode_DATA(text)
+    cdef list out = []
     cdef Py_UCS4 c
     while i < n:
         c = PyUnicode_READ(kind, data, i)
@@ -92,13 +78,11 @@ cdef Py_ssize_t _split(str text, findall, list out) except -1:
         right = i  # the piece ends at the next ASCII whitespace (not at \xa0, \u3000, ...)
         while right < n and not _is_space(PyUnicode_READ(kind, data, right)):
             right += 1
-        found += _ascii_tokens(text, kind, data, pos, left, out)
-        pieces = findall(text, left, right)
-        found += len(pieces)
-        if out is not None:
-            out.extend(pieces)
+        _ascii_tokens(text, kind, data, pos, left, out)
+        out.extend(findall(text, left, right))
         pos = left = i = right
-    return found + _ascii_tokens(text, kind, data, pos, n, out)
+    _ascii_tokens(text, kind, data, pos, n, out)
+    return out
 
 
 def word_tokens(tuple tokens not None, is_word) -> tuple:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from curate.filters.text import TERMINAL_PUNCTUATION, Doc, count_words, duplicates, over, ratio, under, words
+from curate.filters.text import TERMINAL_PUNCTUATION, Doc, duplicates, over, ratio, under, words
 
 _TERMINALS = frozenset(TERMINAL_PUNCTUATION)  # single characters: `ln[-1] in` is `ln.endswith(tuple)`
 
@@ -42,15 +42,13 @@ class FineWebQualityFilter:
         lines = [line for line in text.split("\n") if line.strip()]
         n_lines = len(lines)
         short = self.config.short_line_length
-        # len(words(text)) without its tokens; a recipe's own splitter (spaCy) gives its tokens
-        n_words = count_words(text) if self.split is words else len(self.split(text))
         return {
             "fw_lines": n_lines,
             # Sentence_Terminal of every script (datatrove's TERMINAL_PUNCTUATION), on the raw line.
             "line_punct_ratio": ratio(sum(1 for ln in lines if ln[-1] in _TERMINALS), n_lines),
             "short_line_ratio": ratio(sum(1 for line in lines if len(line) <= short), n_lines),
             "char_dup_ratio": ratio(duplicates(lines)[1], len(text) - text.count("\n")),
-            "list_ratio": ratio(text.count("\n"), n_words),
+            "list_ratio": ratio(text.count("\n"), len(self.split(text))),
         }
 
     def decide(self, signals: dict) -> str | None:

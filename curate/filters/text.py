@@ -99,22 +99,9 @@ def words(text: str) -> tuple[str, ...]:
     split). A text with many non-ASCII characters is tokenized whole. Cached: Gopher repetition
     and Gopher quality split the same text back to back.
     """
-    if _split_whole(text):
+    if len(text.encode("utf-8", "surrogatepass")) - len(text) > len(text) // _WHOLE_ABOVE:
         return tuple(TOKEN_RE.findall(text))
     return tuple(split_words(text, TOKEN_RE.findall))
-
-
-def count_words(text: str) -> int:
-    """len(words(text)), without making the tokens where the splitter is compiled (FineWeb's list
-    ratio counts the words of the C4-cleaned text, which nothing else splits)."""
-    if _split_whole(text):
-        return len(TOKEN_RE.findall(text))
-    return _count_split(text, TOKEN_RE.findall)
-
-
-def _split_whole(text: str) -> bool:
-    """Whether `words` gives the text to TOKEN_RE whole: many non-ASCII characters (see below)."""
-    return len(text.encode("utf-8", "surrogatepass")) - len(text) > len(text) // _WHOLE_ABOVE
 
 
 def py_word_tokens(tokens: tuple[str, ...]) -> tuple[str, ...]:
@@ -155,9 +142,6 @@ try:
     def split_words(text: str, findall: Callable[..., list[str]]) -> list[str]:
         return _words.split_words(text, findall)
 
-    def _count_split(text: str, findall: Callable[..., list[str]]) -> int:
-        return _words.count_words(text, findall)
-
     def _word_tokens(tokens: tuple[str, ...]) -> tuple[str, ...]:
         return _words.word_tokens(tokens, WORD_RE.fullmatch)
 
@@ -171,9 +155,6 @@ try:
 except ImportError:  # a source tree run without building it
     _WHOLE_ABOVE = 50
     split_words, _word_tokens = py_split_words, py_word_tokens
-
-    def _count_split(text: str, findall: Callable[..., list[str]]) -> int:
-        return len(py_split_words(text, findall))
     count_no_letter, count_cjk = py_count_no_letter, py_count_cjk
 
 
