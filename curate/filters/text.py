@@ -70,7 +70,7 @@ _ASCII_SPACE = re.compile(f"[{_ASCII_SPACES}]")
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 
 
-def py_split_words(text: str, findall=TOKEN_RE.findall) -> list[str]:
+def py_split_words(text: str, findall: Callable[..., list[str]] = TOKEN_RE.findall) -> list[str]:
     """The tokens of `text`, TOKEN_RE's (`findall`) on the whitespace-delimited pieces that hold a
     non-ASCII character and `_ASCII_TOKEN`'s on the ASCII text in between (Python; the fallback
     where the compiled `_words.split_words` was not built, and its reference in the tests)."""
@@ -138,9 +138,7 @@ try:
     from curate.filters import _words
 
     _WHOLE_ABOVE = 5
-
-    def split_words(text: str, findall: Callable[..., list[str]]) -> list[str]:
-        return _words.split_words(text, findall)
+    split_words = _words.split_words
 
     def _word_tokens(tokens: tuple[str, ...]) -> tuple[str, ...]:
         return _words.word_tokens(tokens, WORD_RE.fullmatch)
