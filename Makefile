@@ -10,7 +10,8 @@ VLLM_PKG := $(shell command -v nvidia-smi >/dev/null 2>&1 && echo "vllm" || echo
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml setup.py curate/filters/_ngrams.pyx curate/filters/_words.pyx Makefile
+$(STAMP): pyproject.toml setup.py curate/filters/_ngrams.pyx curate/filters/_words.pyx \
+		curate/filters/_sentences.pyx Makefile
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0

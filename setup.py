@@ -1,4 +1,5 @@
-"""The compiled part of the build (Gopher's n-gram counts, the word splitter); the rest is in pyproject.toml.
+"""The compiled part of the build (Gopher's n-gram counts, the word splitter, C4's sentence count);
+the rest is in pyproject.toml.
 
 setuptools runs Cython on the .pyx (pyproject's build requirements); `make install` builds it in
 place. Optional: on a machine without a C compiler the install goes on without them, and
@@ -10,4 +11,5 @@ from setuptools import Extension, setup
 setup(ext_modules=[
     Extension("curate.filters._ngrams", ["curate/filters/_ngrams.pyx"], optional=True),
     Extension("curate.filters._words", ["curate/filters/_words.pyx"], optional=True),
+    Extension("curate.filters._sentences", ["curate/filters/_sentences.pyx"], optional=True),
 ])

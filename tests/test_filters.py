@@ -491,6 +491,86 @@ def test_c4_sentence_count_is_the_full_terminal_class_split():
     assert count_sentences(f"One{astral[0]} Two{astral[0]} three") == 3
 
 
+def test_sentence_count_is_compiled_and_counts_as_the_regex():
+    """The compiled count (filters/_sentences.pyx) against py_count_sentences, the regex definition:
+    seeded strings of terminals (astral ones too), closers, Unicode spaces and letters, and every line
+    of real pages."""
+    from curate.filters import c4
+    from curate.filters.text import TERMINAL_PUNCTUATION
+
+    assert c4.count_sentences is not c4.py_count_sentences  # `make install` built it
+    astral = [c for c in TERMINAL_PUNCTUATION if ord(c) > 0xFFFF]
+    rng = random.Random(1)
+    chars = [*".!?。؟", astral[0], *c4.CLOSERS, " ", "\t", "\u3000", "\xa0", "\n", "a", "1", "(",
+             "\U0001F600"]
+    lines = ["".join(rng.choice(chars) for _ in range(rng.randint(0, 14))) for _ in range(50_000)]
+    raw = gzip.open(warc("debian-multilingual-docs.warc.gz"), "rb").read().decode("utf-8", "replace")
+    lines += [ln.strip() for ln in raw.splitlines()]
+    counts = [c4.count_sentences(line) for line in lines]
+    assert counts == [c4.py_count_sentences(line) for line in lines]
+    assert max(counts) > 3 and counts.count(0) > 10
+
+
+def test_c4_falls_back_to_the_regex_sentence_count_when_not_compiled():
+    code = (
+        "import sys, json; sys.modules['curate.filters._sentences'] = None\n"  # import fails
+        "from curate.filters import c4\n"
+        "assert c4.count_sentences is c4.py_count_sentences\n"
+        "print(json.dumps(c4.C4Filter().clean(sys.argv[1])))\n"
+    )
+    text = PROSE + "\nShe said: \"Stop.\" Then left! (Really?) Yes."
+    out = subprocess.run([sys.executable, "-c", code, text], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout) == list(C4Filter().clean(text))
+
+
+def test_c4_skips_line_searches_only_for_phrases_missing_from_the_page():
+    """C4 searches lines for "lorem ipsum", "javascript" and the policy phrases only when the page
+    (citations removed, lower-cased) holds them: the same cleaning as searching every line, also
+    where a removed citation joins a phrase, and on real pages."""
+
+    class EveryLine(C4Filter):
+        def _phrases_on_page(self, text):
+            c = self.config
+            return c.filter_lorem_ipsum, c.filter_javascript, self._policy if c.filter_policy else ()
+
+    texts = [
+        "Enable Java[1]Script to read this page, the site says so.\n" + PROSE,
+        "This site uses coo\u212aies [edit]to track you and more.\n" + PROSE,
+        "Read the TERMS OF[citation needed] USE first, they are long.\n" + PROSE,
+        "LOREM IPSUM dolor sit amet, consectetur.\n" + PROSE,
+        "İ and ΟΔΟΣ and privacy policy here, in one line.\n" + PROSE,
+        PROSE,
+    ]
+    raw = gzip.open(warc("python-3.11-docs.warc.gz"), "rb").read().decode("utf-8", "replace")
+    from curate.read.extract import extract_text
+
+    texts += [extract_text(page, "resiliparse") for page in raw.split("WARC/1.0")[1:60]]
+    cfgs = [C4Config(), C4Config(policy_substrings=["naïve policy", "of use"]),
+            C4Config(remove_citations=False)]
+    for cfg in cfgs:
+        for text in texts:
+            assert C4Filter(cfg).clean(text) == EveryLine(cfg).clean(text), text[:80]
+    signals = C4Filter().clean(texts[0])[1]
+    assert signals["c4_dropped_javascript"] == 1
+
+
+def test_duplicates_is_the_first_seen_loop():
+    from curate.filters.text import duplicates
+
+    def loop(items):
+        seen, n, chars = set(), 0, 0
+        for item in items:
+            if item in seen:
+                n, chars = n + 1, chars + len(item)
+            seen.add(item)
+        return n, chars
+
+    rng = random.Random(2)
+    for _ in range(2000):
+        items = [rng.choice(["", "a", "ab", "abc", "é", "line two"]) for _ in range(rng.randint(0, 12))]
+        assert duplicates(items) == loop(items)
+
+
 # ------------------------------------------------------------------ FineWeb quality
 
 

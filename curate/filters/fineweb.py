@@ -9,11 +9,14 @@ two pipelines step by step. Set 0.1 for the paper's value.
 
 from __future__ import annotations
 
+from operator import itemgetter
+
 from pydantic import BaseModel, ConfigDict
 
 from curate.filters.text import TERMINAL_PUNCTUATION, Doc, duplicates, over, ratio, under, words
 
 _TERMINALS = frozenset(TERMINAL_PUNCTUATION)  # single characters: `ln[-1] in` is `ln.endswith(tuple)`
+_last = itemgetter(-1)  # a line's last character (the lines are not blank)
 
 
 class FineWebQualityConfig(BaseModel):
@@ -39,14 +42,14 @@ class FineWebQualityFilter:
 
     def annotate(self, doc: Doc) -> dict[str, float | int | bool]:
         text = doc.text
-        lines = [line for line in text.split("\n") if line.strip()]
+        lines = list(filter(str.strip, text.split("\n")))  # the non-blank lines
         n_lines = len(lines)
         short = self.config.short_line_length
         return {
             "fw_lines": n_lines,
             # Sentence_Terminal of every script (datatrove's TERMINAL_PUNCTUATION), on the raw line.
-            "line_punct_ratio": ratio(sum(1 for ln in lines if ln[-1] in _TERMINALS), n_lines),
-            "short_line_ratio": ratio(sum(1 for line in lines if len(line) <= short), n_lines),
+            "line_punct_ratio": ratio(sum(map(_TERMINALS.__contains__, map(_last, lines))), n_lines),
+            "short_line_ratio": ratio(sum(map(short.__ge__, map(len, lines))), n_lines),
             "char_dup_ratio": ratio(duplicates(lines)[1], len(text) - text.count("\n")),
             "list_ratio": ratio(text.count("\n"), len(self.split(text))),
         }

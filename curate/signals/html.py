@@ -66,8 +66,8 @@ def may_hold(markup: str, words: tuple[str, ...], dropped: str = "") -> bool:
     if any(w.encode() in low for w in words):
         return True
     chars = set("".join(words))
-    for m in _CHARREF.finditer(low):
-        code = int(m.group(1), 16) if m.group(1) is not None else int(m.group(2))
+    for hex_digits, digits in set(_CHARREF.findall(low)):  # a page repeats its few references
+        code = int(hex_digits, 16) if hex_digits else int(digits)
         if code >= 0x110000 or chr(code).lower() in chars:
             return True
     return False
