@@ -7,9 +7,13 @@ numpy version no hash collision can change a count). Built by `make install` (se
 Cython); `text.NGrams` falls back to the numpy version where this module was not built.
 """
 
+from cpython.dict cimport PyDict_GetItemWithError
+from cpython.exc cimport PyErr_Occurred
+from cpython.long cimport PyLong_AsSsize_t
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
-from libc.stdint cimport int64_t, uint64_t
-from libc.string cimport memcmp
+from cpython.object cimport PyObject
+from libc.stdint cimport INT32_MAX, int32_t, int64_t, uint64_t
+from libc.string cimport memcmp, memset
 
 
 cdef inline uint64_t _splitmix64(uint64_t x) noexcept nogil:
@@ -21,27 +25,29 @@ cdef inline uint64_t _splitmix64(uint64_t x) noexcept nogil:
 
 
 cdef struct _Slot:
-    int64_t pos  # start of the n-gram's first occurrence; -1: empty
-    int64_t count
-    uint64_t hash
+    int32_t pos  # start of the n-gram's first occurrence; -1: empty
+    int32_t count
 
 
 cdef class _Table:
-    """Open addressing with linear probing; a slot is one n-gram (one cache line read a probe)."""
+    """Open addressing with linear probing, 8 bytes a slot (a page's table stays in the L2 cache);
+    a slot's hash is read back from the n-gram hashes at its position. One table serves every pass
+    of a page: `clear` empties it."""
 
     cdef _Slot* slots
     cdef Py_ssize_t mask
 
     def __cinit__(self, Py_ssize_t items):
-        cdef Py_ssize_t size = 16, i
+        cdef Py_ssize_t size = 16
         while size < 2 * items:
             size *= 2
         self.mask = size - 1
         self.slots = <_Slot*>PyMem_Malloc(size * sizeof(_Slot))
         if not self.slots:
             raise MemoryError()
-        for i in range(size):
-            self.slots[i].pos = -1
+
+    cdef void clear(self) noexcept nogil:
+        memset(self.slots, 0xFF, (self.mask + 1) * sizeof(_Slot))  # pos = count = -1
 
     def __dealloc__(self):
         PyMem_Free(self.slots)
@@ -55,11 +61,14 @@ cdef class NGrams:
     cdef int64_t* cum  # prefix sums of token lengths (characters)
     cdef uint64_t* rolling  # at each position, the hash of the `level`-gram starting there
     cdef Py_ssize_t n_tokens, level
+    cdef _Table table
 
     def __cinit__(self, tokens):
         cdef tuple seq = tuple(tokens)
         cdef Py_ssize_t n = len(seq), i
         cdef dict first_seen = {}
+        if n >= INT32_MAX:
+            raise ValueError("more than 2**31 tokens")
         self.n_tokens = n
         self.ids = <int64_t*>PyMem_Malloc((n + 1) * sizeof(int64_t))
         self.mixed = <uint64_t*>PyMem_Malloc((n + 1) * sizeof(uint64_t))
@@ -69,11 +78,21 @@ cdef class NGrams:
             raise MemoryError()
         self.cum[0] = 0
         self.level = n + 1  # no hashes yet: the first _hashes call starts from scratch
+        cdef PyObject* known
+        cdef str token  # a token that is not a str is a TypeError here, not a wrong length below
         for i in range(n):
             token = seq[i]
-            self.ids[i] = first_seen.setdefault(token, i)
+            known = PyDict_GetItemWithError(first_seen, token)  # borrowed: no int made for a known token
+            if known is NULL:
+                if PyErr_Occurred():
+                    raise
+                first_seen[token] = i
+                self.ids[i] = i
+            else:
+                self.ids[i] = PyLong_AsSsize_t(<object>known)
             self.mixed[i] = _splitmix64(<uint64_t>self.ids[i])
             self.cum[i + 1] = self.cum[i] + len(token)
+        self.table = _Table(n)
 
     def __dealloc__(self):
         PyMem_Free(self.ids)
@@ -95,32 +114,33 @@ cdef class NGrams:
                 self.rolling[i] = self.rolling[i] * <uint64_t>0x9E3779B97F4A7C15 + self.mixed[i + self.level]
             self.level += 1
 
-    cdef _Slot* _find_or_add(self, _Table table, Py_ssize_t start, Py_ssize_t n) noexcept:
+    cdef _Slot* _find_or_add(self, Py_ssize_t start, Py_ssize_t n) noexcept:
         """The slot of the n-gram at `start`: the slot of an equal earlier one, else a new slot."""
-        cdef uint64_t h = _splitmix64(self.rolling[start])
-        cdef Py_ssize_t j = <Py_ssize_t>(h & <uint64_t>table.mask)
+        cdef uint64_t g = self.rolling[start]
+        cdef Py_ssize_t j = <Py_ssize_t>(_splitmix64(g) & <uint64_t>self.table.mask)
         cdef _Slot* slot
         while True:
-            slot = &table.slots[j]
+            slot = &self.table.slots[j]
             if slot.pos < 0:
-                slot.pos, slot.count, slot.hash = start, 0, h
+                slot.pos, slot.count = <int32_t>start, 0
                 return slot
-            if slot.hash == h and memcmp(&self.ids[slot.pos], &self.ids[start], n * sizeof(int64_t)) == 0:
+            if (self.rolling[slot.pos] == g
+                    and memcmp(&self.ids[slot.pos], &self.ids[start], n * sizeof(int64_t)) == 0):
                 return slot
-            j = (j + 1) & table.mask
+            j = (j + 1) & self.table.mask
 
     def top_chars(self, Py_ssize_t n) -> int:
         """Characters covered by the most frequent n-gram: count x len(" ".join(ngram)).
         Ties go to the n-gram seen first (as Counter.most_common in datatrove)."""
         cdef Py_ssize_t m = self.n_tokens - n + 1, i
-        cdef int64_t best = 0, best_first = 0
+        cdef int32_t best = 0, best_first = 0
         cdef _Slot* slot
         if m <= 0 or n <= 0:
             return 0
-        cdef _Table table = _Table(m)
+        self.table.clear()
         self._hashes(n)
         for i in range(m):
-            slot = self._find_or_add(table, i, n)
+            slot = self._find_or_add(i, n)
             slot.count += 1
             if slot.count > best or (slot.count == best and slot.pos < best_first):
                 best, best_first = slot.count, slot.pos
@@ -134,10 +154,10 @@ cdef class NGrams:
         cdef int64_t chars = 0
         if m <= 0 or n <= 0:
             return 0
-        cdef _Table table = _Table(m)
+        self.table.clear()
         self._hashes(n)
         while i < m:
-            if self._find_or_add(table, i, n).pos != i:  # seen at a visited position before
+            if self._find_or_add(i, n).pos != i:  # seen at a visited position before
                 chars += self.cum[i + n] - self.cum[i]
                 i += n
             else:
