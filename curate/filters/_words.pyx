@@ -115,12 +115,13 @@ def count_no_letter(tokens not None, count) -> int:
     """How many tokens have no letter, as `_NO_LETTER_TOKEN.findall(" ".join(tokens))` counts them: an
     ASCII token without whitespace is one such run when it holds no [A-Za-z]; any other token is
     counted by `count(token)` (the regex on it alone: the runs of the joined text are those of
-    its tokens, which the joining spaces separate)."""
+    its tokens, which the joining spaces separate), asked once per distinct token."""
     cdef Py_ssize_t total = 0, i, n
     cdef int kind
     cdef void* data
     cdef Py_UCS4 c
     cdef bint letter, plain
+    cdef dict counted = {}
     for t in tokens:
         kind, data, n = PyUnicode_KIND(t), PyUnicode_DATA(t), len(<str>t)
         letter, plain = False, kind == 1
@@ -132,7 +133,10 @@ def count_no_letter(tokens not None, count) -> int:
             if 97 <= c <= 122 or 65 <= c <= 90:
                 letter = True
         if not plain:
-            total += count(t)
+            runs = counted.get(t)
+            if runs is None:
+                runs = counted[t] = count(t)
+            total += <Py_ssize_t>runs
         elif n and not letter:
             total += 1
     return total
