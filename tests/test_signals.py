@@ -252,7 +252,30 @@ def test_pii_windows_find_what_a_full_scan_finds() -> None:
               "12", "8", "x", "212 ", "555.", "1234", "078-05-1120", "8.8.8.8", "1.2.3.", "v", "@", "ab@",
               "cd.com", "_", "%", "\n"]
     texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 60))) for _ in range(4000)]
+    pieces += ["4111 ", "1111-", "411111", "٣", "١٢٣", "GB82", "WEST", "DE", "89", "AB1", "Z9"]  # IBANs
+    texts += ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 60))) for _ in range(4000)]
     for pattern in pii._CORES:
         full = [[m.span() for m in pattern.finditer(t)] for t in texts]
         assert sum(map(len, full)) > 20, pattern.pattern  # the strings do exercise the pattern
         assert [[m.span() for m in pii._matches(pattern, t)] for t in texts] == full, pattern.pattern
+
+
+def test_pii_cores_found_in_c_are_the_regex_cores() -> None:
+    """signals/_pii_cores.pyx gives the spans its regexes give (pii._REGEX_CORES), on seeded strings
+    of digits (ASCII and Arabic-Indic), separators and capitals, and on the real pages."""
+    import random
+    import re
+
+    from curate.signals import _pii_cores, pii
+
+    rng = random.Random(1)
+    pieces = ["1", "23", "4567", " ", "-", ".", "  ", "--", "٣", "x", "AB", "Z", "C9", "\n", "(", "é"]
+    texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 80))) for _ in range(6000)]
+    texts += [h for _, h in _responses("wget-crawl-2024-a.warc.gz")][:40]
+    for pattern, spans in ((pii._CARD, _pii_cores.digit_chains), (pii._IBAN, _pii_cores.iban_starts),
+                           (pii._NANP, _pii_cores.nanp_cores)):
+        core = pii._REGEX_CORES[pattern][0]
+        assert pii._CORES[pattern][0] is spans  # the compiled one is the one used
+        expected = [list(map(re.Match.span, core.finditer(t))) for t in texts]
+        assert sum(map(len, expected)) > 50, core.pattern
+        assert [spans(t) for t in texts] == expected, core.pattern
