@@ -1,9 +1,10 @@
-"""The compiled part of the build (Gopher's n-gram counts, the word splitter, C4's sentence count);
-the rest is in pyproject.toml.
+"""The compiled part of the build (Gopher's n-gram counts, the word splitter, C4's sentence count,
+where PII candidates can be); the rest is in pyproject.toml.
 
 setuptools runs Cython on the .pyx (pyproject's build requirements); `make install` builds it in
 place. Optional: on a machine without a C compiler the install goes on without them, and
-curate/filters/text.py falls back to numpy and `re`: identical answers, the Gopher filters slower.
+the modules that import them (curate/filters/text.py, c4.py, curate/signals/pii.py) fall back to
+numpy and `re`: identical answers, slower.
 """
 
 from setuptools import Extension, setup
