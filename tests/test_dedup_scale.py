@@ -212,6 +212,24 @@ def uninterrupted_run(tmp_path_factory, dedup_inputs) -> Path:
 
 
 @pytest.mark.timeout(600)
+def test_exact_dedup_normalisation_collapses_every_unicode_whitespace_as_the_regex() -> None:
+    """normalize_for_hash's split/join is `re.sub(r"\\s+", " ", s).strip()` after NFKC + lower, on every
+    whitespace character (and the \\x1c-\\x1f separators) and on the real pages."""
+    import re
+    import unicodedata
+
+    from curate.dedup.exact import normalize_for_hash
+
+    spaces = [chr(c) for c in range(0x110000) if re.match(r"\s", chr(c))]
+    assert "\u3000" in spaces and "\x1c" in spaces and "\u2028" in spaces
+    texts = ["".join(["  A", *spaces, "b\u00a0C ", sp, "ﬁ", sp * 3]) for sp in spaces] + ["", " ", "x"]
+    with open(warc("wget-crawl-2024-a.warc.gz"), "rb") as f:
+        texts += [r.content_stream().read().decode("utf-8", "replace") for r in ArchiveIterator(f)][:40]
+    for text in texts:
+        expected = re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text).lower()).strip()
+        assert normalize_for_hash(text) == expected
+
+
 def test_distributed_dedup_equals_the_one_process_algorithm(partitioned_run, uninterrupted_run: Path) -> None:
     out, _ = partitioned_run
     parts = sorted((out / "_work" / "extract").glob("*.parquet"))

@@ -441,6 +441,13 @@ def test_c4_line_cleaner_drops_javascript_policy_short_lines_and_citations():
     assert sig["c4_lines_kept"] == len(PROSE.splitlines()) + 1
 
 
+def test_c4_counts_a_lines_words_before_its_citations_go():
+    """As datatrove's C4QualityFilter: "Sky [1] blue." has 3 words (kept as "Sky  blue."), "Sky blue [1]"
+    has 3 too, "Sky [1]" 2 (dropped)."""
+    sig = C4Filter(C4Config(min_num_sentences=None)).clean("Sky [1] blue.\nSky blue [1]\nSky [1]")
+    assert sig[0] == "Sky  blue.\nSky blue" and sig[1]["c4_dropped_too_few_words"] == 1
+
+
 def test_c4_terminal_punctuation_rule_is_fineweb_off_c4_on():
     text = PROSE + "\nA heading without a full stop\nIt trails off..."
     off, on = Doc(text=text), Doc(text=text)
