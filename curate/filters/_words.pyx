@@ -21,67 +21,72 @@ cdef inline bint _is_word(Py_UCS4 c) noexcept nogil:
     return 97 <= c <= 122 or 65 <= c <= 90 or 48 <= c <= 57 or c == 95
 
 
-cdef int _ascii_tokens(str text, int kind, void* data, Py_ssize_t i, Py_ssize_t end,
-                       list out) except -1:
-    """Append the tokens of text[i:end] to `out`: _ASCII_TOKEN's alternatives, tried in its order
-    (leftmost-first, so a word run takes its `'`/`.` joins before "..." is considered)."""
-    cdef Py_ssize_t start
-    cdef Py_UCS4 c
-    while i < end:
-        c = PyUnicode_READ(kind, data, i)
-        start = i
-        i += 1
-        if _is_space(c):
-            continue
-        if _is_word(c):
-            # [A-Za-z0-9_]+(?:['.][A-Za-z0-9_]+)*: a joiner counts only if a word character follows
-            while True:
-                while i < end and _is_word(PyUnicode_READ(kind, data, i)):
-                    i += 1
-                c = PyUnicode_READ(kind, data, i) if i + 1 < end else 0
-                if (c == 39 or c == 46) and _is_word(PyUnicode_READ(kind, data, i + 1)):  # ' or .
-                    i += 2
-                else:
-                    break
-        elif (c == 46 and i + 1 < end and PyUnicode_READ(kind, data, i) == 46
-              and PyUnicode_READ(kind, data, i + 1) == 46):  # "..."
-            i += 2
-        # else: any other character (punctuation, symbols, control characters) is a token alone
-        out.append(text[start:i])
-    return 0
+cdef inline Py_ssize_t _token_end(int kind, void* data, Py_ssize_t i, Py_ssize_t end) noexcept:
+    """Where the token that starts at i (an ASCII character, not whitespace) ends: _ASCII_TOKEN's
+    alternatives, tried in its order (leftmost-first, so a word run takes its `'`/`.` joins before
+    "..." is considered)."""
+    cdef Py_UCS4 c = PyUnicode_READ(kind, data, i)
+    i += 1
+    if _is_word(c):
+        # [A-Za-z0-9_]+(?:['.][A-Za-z0-9_]+)*: a joiner counts only if a word character follows
+        while True:
+            while i < end and _is_word(PyUnicode_READ(kind, data, i)):
+                i += 1
+            c = PyUnicode_READ(kind, data, i) if i + 1 < end else 0
+            if (c == 39 or c == 46) and _is_word(PyUnicode_READ(kind, data, i + 1)):  # ' or .
+                i += 2
+            else:
+                return i
+    if (c == 46 and i + 1 < end and PyUnicode_READ(kind, data, i) == 46
+            and PyUnicode_READ(kind, data, i + 1) == 46):  # "..."
+        return i + 2
+    return i  # any other character (punctuation, symbols, control characters) is a token alone
 
 
 def ascii_tokens(str text not None, Py_ssize_t start=0, Py_ssize_t end=PY_SSIZE_T_MAX) -> list:
-    """`text._ASCII_TOKEN.findall(text, start, end)`, on any str (`split_words` gives it ASCII
-    stretches); start and end are clamped to the text as `re` does."""
+    """`text._ASCII_TOKEN.findall(text, start, end)`, on any str (a character past ASCII is a token
+    alone there, as in the regex); start and end are clamped to the text as `re` does."""
     cdef list out = []
+    cdef int kind = PyUnicode_KIND(text)
+    cdef void* data = PyUnicode_DATA(text)
+    cdef Py_ssize_t i = max(start, 0), j
     end = min(max(end, 0), len(text))
-    _ascii_tokens(text, PyUnicode_KIND(text), PyUnicode_DATA(text), max(start, 0), end, out)
+    while i < end:
+        if _is_space(PyUnicode_READ(kind, data, i)):
+            i += 1
+            continue
+        j = _token_end(kind, data, i, end)
+        out.append(text[i:j])
+        i = j
     return out
 
 
 def split_words(str text not None, findall) -> list:
-    """The tokens of `text`: each whitespace-delimited piece around a non-ASCII character goes to
-    `findall(text, left, right)` (TOKEN_RE's), the ASCII text in between is tokenized here."""
-    cdef Py_ssize_t n = len(text), i = 0, pos = 0, left = 0, right
+    """The tokens of `text`, in one pass: ASCII tokens are made here until a character past ASCII
+    turns up; then the tokens made since the last ASCII whitespace are taken back and the whole
+    whitespace-delimited piece around it goes to `findall(text, left, right)` (TOKEN_RE's). No token
+    holds whitespace, so those are exactly the piece's tokens."""
+    cdef Py_ssize_t n = len(text), i = 0, j, left = 0, right, mark = 0
     cdef int kind = PyUnicode_KIND(text)
     cdef void* data = PyUnicode_DATA(text)
     cdef list out = []
     cdef Py_UCS4 c
     while i < n:
         c = PyUnicode_READ(kind, data, i)
-        i += 1
-        if c < 128:
-            if _is_space(c):
-                left = i  # a piece with a non-ASCII character would start after this space
-            continue
-        right = i  # the piece ends at the next ASCII whitespace (not at \xa0, \u3000, ...)
-        while right < n and not _is_space(PyUnicode_READ(kind, data, right)):
-            right += 1
-        _ascii_tokens(text, kind, data, pos, left, out)
-        out.extend(findall(text, left, right))
-        pos = left = i = right
-    _ascii_tokens(text, kind, data, pos, n, out)
+        if _is_space(c):
+            i += 1
+            left, mark = i, len(out)  # a piece with a non-ASCII character would start here
+        elif c < 128:
+            j = _token_end(kind, data, i, n)
+            out.append(text[i:j])
+            i = j
+        else:
+            right = i + 1  # the piece ends at the next ASCII whitespace (not at \xa0, \u3000, ...)
+            while right < n and not _is_space(PyUnicode_READ(kind, data, right)):
+                right += 1
+            del out[mark:]
+            out.extend(findall(text, left, right))
+            i = right
     return out
 
 
