@@ -169,9 +169,9 @@ _DETECTORS: tuple[tuple[str, re.Pattern[str], Callable[[re.Match[str]], int]], .
 # A character every match of the pattern contains: a text without it is not scanned.
 _NEEDS: dict[re.Pattern[str], str] = {_EMAIL: "@", _INTL: "+", _SSN: "-", _IPV6: ":", _IPV4: "."}
 
-# Where a pattern that `re` cannot skip ahead in can match at all. `re` cannot skip ahead to a first
-# character for a pattern that begins with a look-behind or a class as common as a digit, and tries
-# it at every such position (NANP and IPv6 were two thirds of find_pii's time on the documentation
+# Where a pattern can match at all. `re` cannot skip ahead to the first character of a pattern that
+# begins with a look-behind, and one that begins with a class as common as a digit it tries at every
+# such position (NANP and IPv6 were two thirds of find_pii's time on the documentation
 # pages; then cards, IBANs and NANP three quarters). Every match contains one of its core's matches
 # and lies within `before` characters before it and `after` after it, so scanning only those
 # windows finds the same matches. (core, before, after), the cores as regexes:
