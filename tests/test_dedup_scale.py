@@ -211,11 +211,9 @@ def uninterrupted_run(tmp_path_factory, dedup_inputs) -> Path:
     return out
 
 
-@pytest.mark.timeout(600)
 def test_exact_dedup_normalisation_collapses_every_unicode_whitespace_as_the_regex() -> None:
     """normalize_for_hash's split/join is `re.sub(r"\\s+", " ", s).strip()` after NFKC + lower, on every
     whitespace character (and the \\x1c-\\x1f separators) and on the real pages."""
-    import re
     import unicodedata
 
     from curate.dedup.exact import normalize_for_hash
@@ -230,6 +228,7 @@ def test_exact_dedup_normalisation_collapses_every_unicode_whitespace_as_the_reg
         assert normalize_for_hash(text) == expected
 
 
+@pytest.mark.timeout(600)
 def test_distributed_dedup_equals_the_one_process_algorithm(partitioned_run, uninterrupted_run: Path) -> None:
     out, _ = partitioned_run
     parts = sorted((out / "_work" / "extract").glob("*.parquet"))
