@@ -37,8 +37,8 @@ from curate.filters.text import (
     TOKEN_RE,
     NGrams,
     NumpyNGrams,
-    py_split_words,
-    split_words,
+    PyTokens,
+    tokens,
     word_tokens,
     words,
 )
@@ -168,6 +168,31 @@ def test_ngram_helpers_match_the_plain_definitions(seed, impl):
         assert grams.top_chars(n) == _ref_top_chars(tokens, n), n
 
 
+@pytest.mark.parametrize("impl", [NGrams, NumpyNGrams], ids=["compiled", "numpy"])
+def test_ngram_counts_tell_apart_grams_whose_halves_swap(impl):
+    """The numpy hashes once mixed token ids (positions) with multipliers mixed from the positions
+    1, 2, 3, ...: with ids 2,3,4,1 the 4-grams (a b d e) and (d e a b) had the same hash."""
+    seq = ["c", "e", "a", "b", "d", "a", "b", "d", "e", "a", "b", "b", "a", "b", "d", "e", "a", "d"]
+    for n in range(1, 8):
+        assert impl(seq).top_chars(n) == _ref_top_chars(seq, n), n
+        assert impl(seq).dup_chars(n) == _ref_dup_chars(seq, n), n
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_ngram_counts_from_token_ids_are_those_from_strs(seed):
+    """NGrams(tokens(text)) reads the compiled tokens' ids; the counts are those of the strs, in
+    Gopher's order and any other (each level counts only where the level below repeats)."""
+    rng = random.Random(seed)
+    vocab = ["a", "bb", "the", "of", "é", "中", ".", "..."][: rng.randint(2, 8)]
+    for _ in range(300):
+        text = " ".join(rng.choice(vocab) for _ in range(rng.randint(0, 80)))
+        from_ids, from_strs = NGrams(tokens(text)), NumpyNGrams(words(text))
+        order = list(range(1, 12)) if rng.random() < 0.5 else rng.sample(range(1, 12), 11)
+        for n in order:
+            assert from_ids.top_chars(n) == from_strs.top_chars(n), (text, n)
+            assert from_ids.dup_chars(n) == from_strs.dup_chars(n), (text, n)
+
+
 def test_ngram_counts_are_compiled():
     """`make install` builds filters/_ngrams.pyx; without it Gopher repetition runs 2x slower."""
     assert NGrams is not NumpyNGrams, "curate/filters/_ngrams.pyx is not built: run `make install`"
@@ -180,9 +205,10 @@ def test_compiled_and_numpy_ngram_counts_agree_on_real_pages():
     texts = [extract_text(page, "resiliparse") for page in raw.split("WARC/1.0")[1:120]]
     texts += ["", "one", "a a", "x y " * 500]
     for text in texts:
-        fast, ref = NGrams(words(text)), NumpyNGrams(words(text))
-        for n in range(2, 11):
-            assert (fast.top_chars(n), fast.dup_chars(n)) == (ref.top_chars(n), ref.dup_chars(n)), n
+        ref = NumpyNGrams(words(text))
+        for fast in (NGrams(words(text)), NGrams(tokens(text))):
+            for n in range(2, 11):
+                assert (fast.top_chars(n), fast.dup_chars(n)) == (ref.top_chars(n), ref.dup_chars(n)), n
 
 
 def test_gopher_repetition_falls_back_to_numpy_when_not_compiled():
@@ -200,35 +226,43 @@ def test_gopher_repetition_falls_back_to_numpy_when_not_compiled():
 
 
 
-# ------------------------------------------------------------------ the compiled word splitter
+# ------------------------------------------------------------------ the compiled tokens
 
-# Each piece stresses one edge of _ASCII_TOKEN: word characters, the joiners ' and ., "...", the six
-# ASCII spaces, symbols, control characters (tokens for `regex`, not spaces), and two non-ASCII.
-_SPLIT_PIECES = ["a", "Z", "0", "_", "'", ".", "...", " ", "\t", "\n", "\x0b", "\x0c", "\r", "#", "-",
-                 "\x00", "\x1c", "\x1f", "\x7f"]
+# Each piece stresses one edge of TOKEN_RE: word characters and the joiners ' ’ . (only between word
+# characters), "...", ASCII and Unicode spaces (\xa0, \u3000, \u2028), symbols, control characters,
+# letters and digits past ASCII (é, Arabic-Indic ٣, fullwidth Ａ), a combining mark, CJK (kana, an
+# ideograph past U+FFFF), a lone surrogate and a character past U+FFFF that is not a word.
+_SPLIT_PIECES = ["a", "Z", "0", "_", "'", "’", ".", "...", " ", "\t", "\n", "\x0b", "\x0c", "\r", "#",
+                 "-", "\x00", "\x1c", "\x1f", "\x7f", "\xa0", "\u3000", "\u2028", "é", "٣", "Ａ", "e\u0301",
+                 "中", "あ", "\U00020001", "\ud800", "\U0001F600", "…", "the", "don't", "3.14"]
 
 
 @pytest.mark.parametrize("seed", range(5))
-def test_compiled_ascii_tokens_are_the_regex_tokens(seed):
-    from curate.filters import _words
-    from curate.filters.text import _ASCII_TOKEN
+def test_compiled_tokens_are_the_regex_tokens(seed):
+    """The compiled `tokens` (a class per character, TOKEN_RE's alternatives in C) give
+    TOKEN_RE.findall's tokens, and Gopher quality's counts and membership those of the strs."""
+    from curate.filters import text
+
     rng = random.Random(seed)
-    pieces = _SPLIT_PIECES + (["é", "中", "\U00020001"] if seed % 2 else [])  # any str, too
-    for _ in range(2000):
-        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 40)))
-        start, end = rng.randint(-2, len(text) + 2), rng.randint(-2, len(text) + 2)
-        assert _words.ascii_tokens(text) == _ASCII_TOKEN.findall(text), repr(text)
-        assert _words.ascii_tokens(text, start, end) == _ASCII_TOKEN.findall(text, start, end), (
-            repr(text), start, end)
-        assert split_words(text, TOKEN_RE.findall) == py_split_words(text), repr(text)
+    pieces = _SPLIT_PIECES[: 20 + 3 * seed]  # ASCII alone first, then more and more past it
+    for _ in range(3000):
+        t = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 40)))
+        compiled, reference = text._tokens(t), PyTokens(t)
+        assert tuple(compiled) == tuple(reference) == tuple(TOKEN_RE.findall(t)), repr(t)
+        assert compiled.word_stats() == reference.word_stats(), repr(t)
+        for piece in pieces:
+            assert (piece in compiled) == (piece in reference), (repr(t), piece)
 
 
-def test_word_splitter_is_compiled():
-    """`make install` builds filters/_words.pyx; without it words() runs 2x slower."""
-    assert split_words is not py_split_words, "curate/filters/_words.pyx is not built: run `make install`"
+def test_tokens_are_compiled():
+    """`make install` builds filters/_words.pyx; without it Gopher's word counts run 3x slower."""
+    from curate.filters import text
+
+    assert text._tokens is not PyTokens, "curate/filters/_words.pyx is not built: run `make install`"
 
 
-def test_compiled_and_python_word_splits_agree_on_real_pages():
+def test_compiled_and_python_tokens_agree_on_real_pages():
+    from curate.filters import text
     from curate.read.extract import extract_text
 
     texts = ["", " ", " \t\n\r\x0b\x0c ", "...", "a", "é", "naïve café 東京 don't 3.14 docs.python.org...",
@@ -236,45 +270,23 @@ def test_compiled_and_python_word_splits_agree_on_real_pages():
     for name in ("python-3.11-docs.warc.gz", "debian-multilingual-docs.warc.gz"):
         raw = gzip.open(warc(name), "rb").read().decode("utf-8", "replace")
         texts += [extract_text(page, "resiliparse") for page in raw.split("WARC/1.0")[1:120]]
-    for text in texts:
-        tokens = py_split_words(text)
-        assert split_words(text, TOKEN_RE.findall) == tokens, repr(text[:80])
-        assert words(text) == tuple(tokens), repr(text[:80])
+    assert sum(map(text.py_count_cjk, texts)) > 0  # the pages do hold CJK text
+    for t in texts:
+        compiled, reference = text._tokens(t), PyTokens(t)
+        assert tuple(compiled) == tuple(reference) == tuple(TOKEN_RE.findall(t)), repr(t[:80])
+        assert compiled.word_stats() == reference.word_stats(), repr(t[:80])
+        assert words(t) == tuple(TOKEN_RE.findall(t))
+        assert text.count_cjk(t) == text.py_count_cjk(t)
 
 
-# Tokens that stress Gopher quality's compiled per-token counts: ASCII words, numbers and joiners,
-# "...", letters and digits past ASCII (é, Arabic-Indic ٣, fullwidth Ａ), CJK (one code point and one
-# past U+FFFF), symbols, an empty token and tokens holding whitespace (count_no_letter takes any).
-_TOKEN_PIECES = ["the", "Web", "2024", "3.14", "_", "don't", "...", ".", "#", "-", "é", "٣", "٣٣", "Ａ", "中",
-                 "\U00020001", "…", "’", "a٣", "\x1c", "", "a b", "1\t2", "\u3000", "ø1"]
-
-
-@pytest.mark.parametrize("seed", range(4))
-def test_compiled_gopher_quality_counts_are_the_python_ones(seed):
+@pytest.mark.parametrize("seed", range(2))
+def test_compiled_cjk_count_is_the_regex_count(seed):
     from curate.filters import text
 
     rng = random.Random(seed)
     for _ in range(1500):
-        tokens = tuple(rng.choice(_TOKEN_PIECES) for _ in range(rng.randint(0, 30)))
-        assert text._word_tokens(tokens) == text.py_word_tokens(tokens), tokens
-        assert text.count_no_letter(tokens) == text.py_count_no_letter(tokens), tokens
-        joined = "".join(tokens)
+        joined = "".join(rng.choice(_SPLIT_PIECES) for _ in range(rng.randint(0, 30)))
         assert text.count_cjk(joined) == text.py_count_cjk(joined), joined
-    assert text._word_tokens is not text.py_word_tokens  # compiled (`make install`)
-
-
-def test_compiled_gopher_quality_counts_agree_on_real_pages():
-    from curate.filters import text
-    from curate.read.extract import extract_text
-
-    raw = gzip.open(warc("debian-multilingual-docs.warc.gz"), "rb").read().decode("utf-8", "replace")
-    texts = [extract_text(page, "resiliparse") for page in raw.split("WARC/1.0")[1:150]]
-    assert sum(map(text.py_count_cjk, texts)) > 0  # the pages do hold CJK text
-    for t in texts:
-        tokens = words(t)
-        assert text._word_tokens(tokens) == text.py_word_tokens(tokens)
-        assert text.count_no_letter(word_tokens(t)) == text.py_count_no_letter(word_tokens(t))
-        assert text.count_cjk(t) == text.py_count_cjk(t)
 
 
 def test_lines_and_paragraphs_are_the_regex_splits():
@@ -297,12 +309,12 @@ def test_lines_and_paragraphs_are_the_regex_splits():
 
 
 def test_gopher_filters_fall_back_to_the_python_word_splitter_when_not_compiled():
-    """A source tree run without `make install`: the same signals, from text.py_split_words."""
+    """A source tree run without `make install`: the same signals, from text.PyTokens."""
     code = (
         "import sys, json; sys.modules['curate.filters._words'] = None\n"  # import fails
         "from curate.filters import Doc, GopherQualityFilter, GopherRepetitionFilter\n"
         "from curate.filters import text\n"
-        "assert text.split_words is text.py_split_words and text.count_cjk is text.py_count_cjk\n"
+        "assert text._tokens is text.PyTokens and text.count_cjk is text.py_count_cjk\n"
         "doc = Doc(text=sys.argv[1], lang='en')\n"
         "print(json.dumps([GopherQualityFilter().annotate(doc), GopherRepetitionFilter().annotate(doc)]))\n"
     )

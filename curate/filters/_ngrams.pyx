@@ -62,10 +62,21 @@ cdef class NGrams:
     cdef uint64_t* rolling  # at each position, the hash of the `level`-gram starting there
     cdef Py_ssize_t n_tokens, level
     cdef _Table table
+    # Which n-grams repeat, level by level: an n-gram can occur twice only where the (n-1)-grams at
+    # its start and one token later both do, so each level's table holds only those candidates.
+    cdef unsigned char* repeats  # at each position: the `counted`-gram there occurs more than once
+    cdef int32_t* slot_at  # at each candidate position: its slot in the table (while counting)
+    cdef Py_ssize_t counted  # the level `repeats` is at (0: none)
+    cdef int32_t best, best_first  # the most frequent `counted`-gram: its count, its first position
 
     def __cinit__(self, tokens):
-        cdef tuple seq = tuple(tokens)
-        cdef Py_ssize_t n = len(seq), i
+        """From the tokens (strs), or from a `_words.Tokens`' ids (a token's: the index of its first
+        appearance) and lengths, with no str made."""
+        cdef bytes ids = None, lengths = None
+        if hasattr(tokens, "ids_and_lengths"):
+            ids, lengths = tokens.ids_and_lengths()
+        cdef tuple seq = tuple(tokens) if ids is None else ()
+        cdef Py_ssize_t n = len(seq) if ids is None else len(ids) // sizeof(int64_t), i
         cdef dict first_seen = {}
         if n >= INT32_MAX:
             raise ValueError("more than 2**31 tokens")
@@ -74,10 +85,17 @@ cdef class NGrams:
         self.mixed = <uint64_t*>PyMem_Malloc((n + 1) * sizeof(uint64_t))
         self.cum = <int64_t*>PyMem_Malloc((n + 1) * sizeof(int64_t))
         self.rolling = <uint64_t*>PyMem_Malloc((n + 1) * sizeof(uint64_t))
-        if not self.ids or not self.mixed or not self.cum or not self.rolling:
+        self.repeats = <unsigned char*>PyMem_Malloc(n + 1)
+        self.slot_at = <int32_t*>PyMem_Malloc((n + 1) * sizeof(int32_t))
+        if (not self.ids or not self.mixed or not self.cum or not self.rolling or not self.repeats
+                or not self.slot_at):
             raise MemoryError()
         self.cum[0] = 0
         self.level = n + 1  # no hashes yet: the first _hashes call starts from scratch
+        self.table = _Table(n)
+        if ids is not None:
+            self._from_ids(ids, lengths)
+            return
         cdef PyObject* known
         cdef str token  # a token that is not a str is a TypeError here, not a wrong length below
         for i in range(n):
@@ -92,13 +110,28 @@ cdef class NGrams:
                 self.ids[i] = PyLong_AsSsize_t(<object>known)
             self.mixed[i] = _splitmix64(<uint64_t>self.ids[i])
             self.cum[i + 1] = self.cum[i] + len(token)
-        self.table = _Table(n)
+
+    cdef int _from_ids(self, bytes ids, bytes lengths) except -1:
+        cdef Py_ssize_t n = self.n_tokens, i
+        cdef const int64_t* given = <const int64_t*><const char*>ids
+        cdef const int64_t* sizes = <const int64_t*><const char*>lengths
+        if len(lengths) != len(ids) or len(ids) % sizeof(int64_t):
+            raise ValueError("ids and lengths must be int64 bytes of the same length")
+        for i in range(n):
+            if not 0 <= given[i] <= i or given[given[i]] != given[i]:
+                raise ValueError("an id must be the index of its token's first appearance")
+            self.ids[i] = given[i]
+            self.mixed[i] = _splitmix64(<uint64_t>given[i])
+            self.cum[i + 1] = self.cum[i] + sizes[i]
+        return 0
 
     def __dealloc__(self):
         PyMem_Free(self.ids)
         PyMem_Free(self.mixed)
         PyMem_Free(self.cum)
         PyMem_Free(self.rolling)
+        PyMem_Free(self.repeats)
+        PyMem_Free(self.slot_at)
 
     cdef void _hashes(self, Py_ssize_t n) noexcept nogil:
         """Bring `rolling` to the n-grams: a polynomial in the mixed ids, one term added a level, so
@@ -129,35 +162,75 @@ cdef class NGrams:
                 return slot
             j = (j + 1) & self.table.mask
 
+    cdef void _count(self, Py_ssize_t n) noexcept:
+        """Bring `repeats`, `best` and `best_first` to the n-grams, one level at a time: at each
+        level only the candidates (both (n-1)-grams there repeat) are counted in the table; a
+        position that is not one holds an n-gram that occurs once."""
+        cdef Py_ssize_t k, i, m
+        cdef _Slot* slot
+        cdef bint candidate
+        if n < self.counted or self.counted == 0:
+            self._count_tokens()
+        while self.counted < n:
+            k = self.counted + 1
+            m = self.n_tokens - k + 1
+            self._hashes(k)
+            self.table.clear()
+            self.best, self.best_first = 0, 0
+            for i in range(m):
+                if self.repeats[i] and self.repeats[i + 1]:
+                    slot = self._find_or_add(i, k)
+                    slot.count += 1
+                    self.slot_at[i] = <int32_t>(slot - self.table.slots)
+                    if slot.count > self.best or (slot.count == self.best and slot.pos < self.best_first):
+                        self.best, self.best_first = slot.count, slot.pos
+            for i in range(m):  # in place: repeats[i + 1] is still the (k-1)-level's when read here
+                candidate = self.repeats[i] and self.repeats[i + 1]
+                self.repeats[i] = candidate and self.table.slots[self.slot_at[i]].count > 1
+            for i in range(max(m, 0), self.n_tokens + 1):
+                self.repeats[i] = 0
+            self.counted = k
+
+    cdef void _count_tokens(self) noexcept:
+        """Level 1: which tokens occur more than once, counted by id (`slot_at` holds the counts)."""
+        cdef Py_ssize_t i, n = self.n_tokens
+        cdef int32_t c
+        memset(self.slot_at, 0, (n + 1) * sizeof(int32_t))
+        self.best, self.best_first = 0, 0
+        for i in range(n):
+            c = self.slot_at[self.ids[i]] + 1
+            self.slot_at[self.ids[i]] = c
+            if c > self.best or (c == self.best and self.ids[i] < self.best_first):
+                self.best, self.best_first = c, <int32_t>self.ids[i]
+        for i in range(n):
+            self.repeats[i] = self.slot_at[self.ids[i]] > 1
+        self.repeats[n] = 0
+        self.counted = 1
+
     def top_chars(self, Py_ssize_t n) -> int:
         """Characters covered by the most frequent n-gram: count x len(" ".join(ngram)).
         Ties go to the n-gram seen first (as Counter.most_common in datatrove)."""
-        cdef Py_ssize_t m = self.n_tokens - n + 1, i
-        cdef int32_t best = 0, best_first = 0
-        cdef _Slot* slot
-        if m <= 0 or n <= 0:
+        if n <= 0 or self.n_tokens - n + 1 <= 0:
             return 0
-        self.table.clear()
-        self._hashes(n)
-        for i in range(m):
-            slot = self._find_or_add(i, n)
-            slot.count += 1
-            if slot.count > best or (slot.count == best and slot.pos < best_first):
-                best, best_first = slot.count, slot.pos
-        return best * (self.cum[best_first + n] - self.cum[best_first] + n - 1)
+        self._count(n)
+        cdef Py_ssize_t best = self.best, first = self.best_first
+        if best < 2:  # every n-gram once: the first one wins
+            best, first = 1, 0
+        return best * (self.cum[first + n] - self.cum[first] + n - 1)
 
     def dup_chars(self, Py_ssize_t n) -> int:
         """Characters in n-grams that repeat an earlier n-gram, scanning left to right and
         jumping n words past each repeat so overlapping repeats count once (Gopher; datatrove's
-        find_all_duplicate)."""
+        find_all_duplicate). Only n-grams that occur more than once go in the table."""
         cdef Py_ssize_t m = self.n_tokens - n + 1, i = 0
         cdef int64_t chars = 0
         if m <= 0 or n <= 0:
             return 0
+        self._count(n)
+        self._hashes(n)  # level 1 is counted by id, without hashes
         self.table.clear()
-        self._hashes(n)
         while i < m:
-            if self._find_or_add(i, n).pos != i:  # seen at a visited position before
+            if self.repeats[i] and self._find_or_add(i, n).pos != i:  # seen at a visited position
                 chars += self.cum[i + n] - self.cum[i]
                 i += n
             else:

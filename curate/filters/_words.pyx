@@ -1,150 +1,16 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
-"""`text.words` of mostly-ASCII text in C: the same tokens as `text.py_split_words`, without `re`.
+"""A page's words in C, for Gopher and FineWeb: `Tokens` (the tokens of `text.words`, as spans with
+ids, and Gopher quality's counts over them) and `count_in_spans` (the CJK count).
 
-The ASCII stretches are tokenized here, one pass over the str's PEP 393 buffer (the tokens of
-`text._ASCII_TOKEN.findall`); only the whitespace-delimited pieces that hold a non-ASCII character
-go to the `regex` findall the caller passes (TOKEN_RE). Built by `make install` (setuptools runs
-Cython); `text.split_words` falls back to the Python version where this module was not built.
+Built by `make install` (setuptools runs Cython); `text.tokens` falls back to `text.PyTokens` and
+`text.count_cjk` to a regex where this module was not built (the same values: tests/test_filters.py).
 """
 
-from cpython.pyport cimport PY_SSIZE_T_MAX
+from cpython.bytes cimport PyBytes_FromStringAndSize
+from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.unicode cimport PyUnicode_DATA, PyUnicode_KIND, PyUnicode_READ
-
-
-cdef inline bint _is_space(Py_UCS4 c) noexcept nogil:
-    # [\t\n\v\f\r ]: `regex`'s \s on ASCII (\x1c-\x1f, spaces for str.split, are symbols there)
-    return c == 32 or 9 <= c <= 13
-
-
-cdef inline bint _is_word(Py_UCS4 c) noexcept nogil:
-    # [A-Za-z0-9_]: `regex`'s \w on ASCII; nothing beyond ASCII (as _ASCII_TOKEN)
-    return 97 <= c <= 122 or 65 <= c <= 90 or 48 <= c <= 57 or c == 95
-
-
-cdef inline Py_ssize_t _token_end(int kind, void* data, Py_ssize_t i, Py_ssize_t end) noexcept:
-    """Where the token that starts at i (an ASCII character, not whitespace) ends: _ASCII_TOKEN's
-    alternatives, tried in its order (leftmost-first, so a word run takes its `'`/`.` joins before
-    "..." is considered)."""
-    cdef Py_UCS4 c = PyUnicode_READ(kind, data, i)
-    i += 1
-    if _is_word(c):
-        # [A-Za-z0-9_]+(?:['.][A-Za-z0-9_]+)*: a joiner counts only if a word character follows
-        while True:
-            while i < end and _is_word(PyUnicode_READ(kind, data, i)):
-                i += 1
-            c = PyUnicode_READ(kind, data, i) if i + 1 < end else 0
-            if (c == 39 or c == 46) and _is_word(PyUnicode_READ(kind, data, i + 1)):  # ' or .
-                i += 2
-            else:
-                return i
-    if (c == 46 and i + 1 < end and PyUnicode_READ(kind, data, i) == 46
-            and PyUnicode_READ(kind, data, i + 1) == 46):  # "..."
-        return i + 2
-    return i  # any other character (punctuation, symbols, control characters) is a token alone
-
-
-def ascii_tokens(str text not None, Py_ssize_t start=0, Py_ssize_t end=PY_SSIZE_T_MAX) -> list:
-    """`text._ASCII_TOKEN.findall(text, start, end)`, on any str (a character past ASCII is a token
-    alone there, as in the regex); start and end are clamped to the text as `re` does."""
-    cdef list out = []
-    cdef int kind = PyUnicode_KIND(text)
-    cdef void* data = PyUnicode_DATA(text)
-    cdef Py_ssize_t i = max(start, 0), j
-    end = min(max(end, 0), len(text))
-    while i < end:
-        if _is_space(PyUnicode_READ(kind, data, i)):
-            i += 1
-            continue
-        j = _token_end(kind, data, i, end)
-        out.append(text[i:j])
-        i = j
-    return out
-
-
-def split_words(str text not None, findall) -> list:
-    """The tokens of `text`, in one pass: ASCII tokens are made here until a character past ASCII
-    turns up; then the tokens made since the last ASCII whitespace are taken back and the whole
-    whitespace-delimited piece around it goes to `findall(text, left, right)` (TOKEN_RE's). No token
-    holds whitespace, so those are exactly the piece's tokens."""
-    cdef Py_ssize_t n = len(text), i = 0, j, left = 0, right, mark = 0
-    cdef int kind = PyUnicode_KIND(text)
-    cdef void* data = PyUnicode_DATA(text)
-    cdef list out = []
-    cdef Py_UCS4 c
-    while i < n:
-        c = PyUnicode_READ(kind, data, i)
-        if _is_space(c):
-            i += 1
-            left, mark = i, len(out)  # a piece with a non-ASCII character would start here
-        elif c < 128:
-            j = _token_end(kind, data, i, n)
-            out.append(text[i:j])
-            i = j
-        else:
-            right = i + 1  # the piece ends at the next ASCII whitespace (not at \xa0, \u3000, ...)
-            while right < n and not _is_space(PyUnicode_READ(kind, data, right)):
-                right += 1
-            del out[mark:]
-            out.extend(findall(text, left, right))
-            i = right
-    return out
-
-
-def word_tokens(tuple tokens not None, is_word) -> tuple:
-    """The tokens that are words: all but "..." and the one-character tokens that are not a word
-    (`is_word(t)`: WORD_RE.fullmatch, asked only of characters past ASCII, once each)."""
-    cdef list out = []
-    cdef dict verdicts = {}
-    cdef Py_ssize_t n
-    cdef Py_UCS4 c
-    for t in tokens:
-        n = len(<str>t)
-        if n == 1:
-            c = PyUnicode_READ(PyUnicode_KIND(t), PyUnicode_DATA(t), 0)
-            if c < 128:
-                if not _is_word(c):
-                    continue
-            else:
-                verdict = verdicts.get(t)
-                if verdict is None:
-                    verdict = verdicts[t] = bool(is_word(t))
-                if not verdict:
-                    continue
-        elif n == 3 and t == "...":
-            continue
-        out.append(t)
-    return tuple(out)
-
-
-def count_no_letter(tokens not None, count) -> int:
-    """How many tokens have no letter, as `_NO_LETTER_TOKEN.findall(" ".join(tokens))` counts them: an
-    ASCII token without whitespace is one such run when it holds no [A-Za-z]; any other token is
-    counted by `count(token)` (the regex on it alone: the runs of the joined text are those of
-    its tokens, which the joining spaces separate), asked once per distinct token."""
-    cdef Py_ssize_t total = 0, i, n
-    cdef int kind
-    cdef void* data
-    cdef Py_UCS4 c
-    cdef bint letter, plain
-    cdef dict counted = {}
-    for t in tokens:
-        kind, data, n = PyUnicode_KIND(t), PyUnicode_DATA(t), len(<str>t)
-        letter, plain = False, kind == 1
-        for i in range(n):
-            c = PyUnicode_READ(kind, data, i)
-            if c >= 128 or _is_space(c):
-                plain = False
-                break
-            if 97 <= c <= 122 or 65 <= c <= 90:
-                letter = True
-        if not plain:
-            runs = counted.get(t)
-            if runs is None:
-                runs = counted[t] = count(t)
-            total += <Py_ssize_t>runs
-        elif n and not letter:
-            total += 1
-    return total
+from libc.stdint cimport INT32_MAX, int32_t, int64_t, uint64_t
+from libc.string cimport memcmp, memset
 
 
 def count_in_spans(str text not None, tuple spans not None) -> int:
@@ -170,3 +36,230 @@ def count_in_spans(str text not None, tuple spans not None) -> int:
                 total += 1
                 break
     return total
+
+
+# ---- the tokens of a page as spans of its text, each with an id (no str per token)
+
+cdef inline uint64_t _hash_span(int kind, void* data, Py_ssize_t start, Py_ssize_t end) noexcept:
+    """FNV-1a over the code points (not the bytes: the same value for a str of any kind)."""
+    cdef uint64_t h = <uint64_t>0xCBF29CE484222325
+    cdef Py_ssize_t i
+    for i in range(start, end):
+        h = (h ^ <uint64_t>PyUnicode_READ(kind, data, i)) * <uint64_t>0x100000001B3
+    return h ^ (h >> 29)
+
+
+cdef enum:  # a character's class in `Tokens`' table: TOKEN_RE's view of it (text.char_class)
+    SPACE = 0  # regex \s
+    WORD = 1  # regex \w, not CJK
+    CJK = 2  # text.CJK_RANGES: a token alone
+    OTHER = 3  # anything else: punctuation, symbols, controls, lone surrogates (a token alone)
+    LETTER = 4  # a bit added to the class: \p{L}
+    UNKNOWN = 255  # not asked yet
+
+
+cdef class Tokens:
+    """`TOKEN_RE.findall(text)` (= `text.words(text)`) as spans of `text`, each token with an id (the
+    index of its first appearance), and what Gopher reads of them: the ids and lengths for the
+    n-gram counts, the word count, the words' characters, the words without a letter, which tokens
+    occur. No str is made per token: one pass over the text reads each character's class from
+    `classes` (one byte per code point, filled as characters turn up by `classify`, which asks
+    TOKEN_RE's own \w and \s) and follows TOKEN_RE's alternatives in its order; equal tokens are
+    found by an open-addressing table over the spans, compared character by character (no hash
+    collision can merge two)."""
+
+    cdef str text
+    cdef int kind
+    cdef void* data
+    cdef int64_t* starts
+    cdef int64_t* lengths
+    cdef int64_t* ids
+    cdef Py_ssize_t n, cap
+    cdef int32_t* slots  # index of a distinct token's first appearance; -1: empty
+    cdef Py_ssize_t mask, distinct
+    cdef bytearray classes
+    cdef unsigned char* cls
+    cdef object classify
+
+    def __cinit__(self, str text not None, bytearray classes not None, classify not None):
+        if len(classes) != 0x110000:
+            raise ValueError("classes: one byte per code point")
+        self.classes, self.cls, self.classify = classes, classes, classify
+        self.text, self.kind, self.data = text, PyUnicode_KIND(text), PyUnicode_DATA(text)
+        if len(text) >= INT32_MAX:
+            raise ValueError("a text of 2**31 characters or more")
+        self.cap, self.mask = 64, 127
+        self.starts = <int64_t*>PyMem_Malloc(self.cap * sizeof(int64_t))
+        self.lengths = <int64_t*>PyMem_Malloc(self.cap * sizeof(int64_t))
+        self.ids = <int64_t*>PyMem_Malloc(self.cap * sizeof(int64_t))
+        self.slots = <int32_t*>PyMem_Malloc((self.mask + 1) * sizeof(int32_t))
+        if not self.starts or not self.lengths or not self.ids or not self.slots:
+            raise MemoryError()
+        memset(self.slots, 0xFF, (self.mask + 1) * sizeof(int32_t))
+        self._split()
+
+    def __dealloc__(self):
+        PyMem_Free(self.starts)
+        PyMem_Free(self.lengths)
+        PyMem_Free(self.ids)
+        PyMem_Free(self.slots)
+
+    cdef inline unsigned char _class(self, Py_UCS4 c) except 255:
+        """The class of code point c, without its LETTER bit."""
+        cdef unsigned char k = self.cls[c]
+        if k == UNKNOWN:
+            k = self.cls[c] = <unsigned char>self.classify(<long>c)
+        return k & 3
+
+    cdef int _split(self) except -1:
+        """TOKEN_RE's alternatives, tried in its order at each character that is not \s: a CJK
+        character; a run of word characters joined by `'`, `’` or `.` when a word character
+        follows; "..."; any other single character."""
+        cdef Py_ssize_t n = len(self.text), i = 0, j
+        cdef int kind = self.kind
+        cdef void* data = self.data
+        cdef Py_UCS4 c
+        cdef unsigned char k
+        while i < n:
+            c = PyUnicode_READ(kind, data, i)
+            k = self._class(c)
+            if k == SPACE:
+                i += 1
+                continue
+            j = i + 1
+            if k == WORD:
+                while True:
+                    while j < n and self._class(PyUnicode_READ(kind, data, j)) == WORD:
+                        j += 1
+                    if j + 1 < n and self._class(PyUnicode_READ(kind, data, j + 1)) == WORD:
+                        c = PyUnicode_READ(kind, data, j)
+                        if c == 39 or c == 0x2019 or c == 46:  # ' ’ .
+                            j += 2
+                            continue
+                    break
+            elif (c == 46 and j + 1 < n and PyUnicode_READ(kind, data, j) == 46
+                    and PyUnicode_READ(kind, data, j + 1) == 46):  # "..."
+                j += 2
+            self._add(i, j)
+            i = j
+        return 0
+
+    cdef int _add(self, Py_ssize_t start, Py_ssize_t end) except -1:
+        cdef Py_ssize_t i = self.n, j
+        if i == self.cap:
+            self._grow()
+        self.starts[i], self.lengths[i] = start, end - start
+        j = self._slot_of(self.kind, self.data, start, end - start)
+        if self.slots[j] < 0:
+            self.slots[j] = <int32_t>i
+            self.ids[i] = i
+            self.distinct += 1
+        else:
+            self.ids[i] = self.slots[j]
+        self.n += 1
+        if 2 * self.distinct > self.mask:
+            self._rehash()
+        return 0
+
+    cdef Py_ssize_t _slot_of(self, int kind, void* data, Py_ssize_t start, Py_ssize_t length) noexcept:
+        """The slot holding the token equal to the `length` characters at `start` of `data` (a str
+        buffer of `kind`), or the empty slot where it would go."""
+        cdef Py_ssize_t j = <Py_ssize_t>(_hash_span(kind, data, start, start + length) & <uint64_t>self.mask)
+        cdef Py_ssize_t k, first
+        while True:
+            first = self.slots[j]
+            if first < 0:
+                return j
+            if self.lengths[first] == length:
+                if kind == self.kind:
+                    if memcmp(<char*>data + start * kind, <char*>self.data + self.starts[first] * kind,
+                              length * kind) == 0:
+                        return j
+                else:
+                    for k in range(length):
+                        if (PyUnicode_READ(kind, data, start + k)
+                                != PyUnicode_READ(self.kind, self.data, self.starts[first] + k)):
+                            break
+                    else:
+                        return j
+            j = (j + 1) & self.mask
+
+    cdef int _grow(self) except -1:
+        cdef Py_ssize_t cap = 2 * self.cap
+        cdef int64_t* starts = <int64_t*>PyMem_Realloc(self.starts, cap * sizeof(int64_t))
+        if not starts:
+            raise MemoryError()
+        self.starts = starts
+        cdef int64_t* lengths = <int64_t*>PyMem_Realloc(self.lengths, cap * sizeof(int64_t))
+        if not lengths:
+            raise MemoryError()
+        self.lengths = lengths
+        cdef int64_t* ids = <int64_t*>PyMem_Realloc(self.ids, cap * sizeof(int64_t))
+        if not ids:
+            raise MemoryError()
+        self.ids, self.cap = ids, cap
+        return 0
+
+    cdef int _rehash(self) except -1:
+        """Double the table and put back the first appearances."""
+        cdef Py_ssize_t size = 2 * (self.mask + 1), i
+        cdef int32_t* slots = <int32_t*>PyMem_Malloc(size * sizeof(int32_t))
+        if not slots:
+            raise MemoryError()
+        memset(slots, 0xFF, size * sizeof(int32_t))
+        PyMem_Free(self.slots)
+        self.slots, self.mask = slots, size - 1
+        for i in range(self.n):
+            if self.ids[i] == i:
+                self.slots[self._slot_of(self.kind, self.data, self.starts[i], self.lengths[i])] = <int32_t>i
+        return 0
+
+    # ---- what Gopher reads
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, Py_ssize_t i) -> str:
+        if not 0 <= i < self.n:
+            raise IndexError(i)
+        return self.text[self.starts[i] : self.starts[i] + self.lengths[i]]
+
+    def ids_and_lengths(self) -> tuple:
+        """(ids, lengths) as bytes of native int64s: what `_ngrams.NGrams` is built from."""
+        return (PyBytes_FromStringAndSize(<char*>self.ids, self.n * sizeof(int64_t)),
+                PyBytes_FromStringAndSize(<char*>self.lengths, self.n * sizeof(int64_t)))
+
+    def __contains__(self, token) -> bool:
+        """Whether `token` is one of the tokens (one table probe)."""
+        if not isinstance(token, str) or not token or self.n == 0:
+            return False
+        return self.slots[self._slot_of(PyUnicode_KIND(token), PyUnicode_DATA(token), 0, len(token))] >= 0
+
+    def word_stats(self) -> tuple:
+        """(word tokens, their characters, those without a letter), as `len(word_tokens(text))`,
+        their summed lengths and `count_no_letter` give them: every token but "..." and the single
+        characters that are neither word nor CJK is a word; a word has no letter when none of its
+        characters is \p{L} (a token holds no \s, so it is one `_NO_LETTER_TOKEN` run or none)."""
+        cdef Py_ssize_t i, k, start, length, words = 0, chars = 0, no_letter = 0
+        cdef int kind = self.kind
+        cdef void* data = self.data
+        cdef unsigned char* cls = self.cls
+        cdef Py_UCS4 c
+        cdef bint letter
+        for i in range(self.n):
+            start, length = self.starts[i], self.lengths[i]
+            c = PyUnicode_READ(kind, data, start)
+            if length == 1:
+                if cls[c] & 3 != WORD and cls[c] & 3 != CJK:
+                    continue
+            elif length == 3 and c == 46 and PyUnicode_READ(kind, data, start + 1) == 46:
+                continue  # "..." (a word never starts with ".")
+            words += 1
+            chars += length
+            letter = False
+            for k in range(start, start + length):
+                if cls[PyUnicode_READ(kind, data, k)] & LETTER:
+                    letter = True
+                    break
+            no_letter += not letter
+        return words, chars, no_letter

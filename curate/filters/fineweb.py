@@ -13,7 +13,7 @@ from operator import itemgetter
 
 from pydantic import BaseModel, ConfigDict
 
-from curate.filters.text import TERMINAL_PUNCTUATION, Doc, duplicates, over, ratio, under, words
+from curate.filters.text import TERMINAL_PUNCTUATION, Doc, duplicates, over, ratio, tokens, under
 
 _TERMINALS = frozenset(TERMINAL_PUNCTUATION)  # single characters: `ln[-1] in` is `ln.endswith(tuple)`
 _last = itemgetter(-1)  # a line's last character (the lines are not blank)
@@ -38,7 +38,7 @@ class FineWebQualityFilter:
 
     def __init__(self, config: FineWebQualityConfig | None = None) -> None:
         self.config = config or FineWebQualityConfig()
-        self.split = words  # the word splitter (a recipe may swap in datatrove's: filters/spacy_words.py)
+        self.split = tokens  # the word splitter (a recipe may swap in datatrove's: filters/spacy_words.py)
 
     def annotate(self, doc: Doc) -> dict[str, float | int | bool]:
         text = doc.text

@@ -24,15 +24,14 @@ from curate.filters.text import (
     Doc,
     NGrams,
     count_cjk,
-    count_no_letter,
     duplicates,
+    is_word_token,
     over,
     paragraphs,
     ratio,
     split_lines,
+    tokens,
     under,
-    word_tokens,
-    words,
 )
 
 # ---------------------------------------------------------------- repetition
@@ -58,7 +57,7 @@ class GopherRepetitionFilter:
 
     def __init__(self, config: GopherRepetitionConfig | None = None) -> None:
         self.config = config or GopherRepetitionConfig()
-        self.split = words  # the word splitter (a recipe may swap in datatrove's: filters/spacy_words.py)
+        self.split = tokens  # the word splitter (a recipe may swap in datatrove's: filters/spacy_words.py)
 
     def annotate(self, doc: Doc) -> dict[str, float | int | bool]:
         text = doc.text
@@ -145,25 +144,28 @@ class GopherQualityFilter:
 
     def __init__(self, config: GopherQualityConfig | None = None) -> None:
         self.config = config or GopherQualityConfig()
-        self._stop_words = frozenset(self.config.stop_words)
+        # Only a word token can count (a configured "..." or "," is never one).
+        self._stop_words = frozenset(filter(is_word_token, self.config.stop_words))
 
     def annotate(self, doc: Doc) -> dict[str, float | int | bool]:
         text = doc.text
-        tokens = word_tokens(text)  # words only: punctuation tokens are not Gopher "words"
-        n_words = len(tokens)
+        page = tokens(text)
+        # words only: punctuation tokens are not Gopher "words"
+        n_words, word_chars, no_letter = page.word_stats()
         lines = text.splitlines()
         signals: dict[str, float | int | bool] = {
             "word_count": n_words,
-            "mean_word_length": ratio(sum(map(len, tokens)), n_words),
+            "mean_word_length": ratio(word_chars, n_words),
             "cjk_token_frac": ratio(count_cjk(text), n_words),
             "hash_word_ratio": ratio(text.count("#"), n_words),  # Gopher: symbol-to-word ratio
             "ellipsis_word_ratio": ratio(text.count("...") + text.count("…"), n_words),
             "bullet_line_frac": ratio(sum(map(_starts_bullet, map(str.lstrip, lines))), len(lines)),
             "ellipsis_line_frac": ratio(sum(map(_ends_ellipsis, map(str.rstrip, lines))), len(lines)),
-            "alpha_word_frac": ratio(n_words - count_no_letter(tokens), n_words),
+            "alpha_word_frac": ratio(n_words - no_letter, n_words),
         }
         if doc.lang is None or doc.lang in self.config.stop_word_languages:
-            signals["stop_word_count"] = len(self._stop_words.intersection(tokens))  # distinct, as datatrove
+            # distinct stop words, as datatrove
+            signals["stop_word_count"] = sum(map(page.__contains__, self._stop_words))
         return signals
 
     def decide(self, signals: dict) -> str | None:

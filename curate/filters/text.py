@@ -18,10 +18,9 @@ Whitespace is never a token (datatrove strips whitespace tokens too).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import filterfalse
 
 import numpy as np
 import regex
@@ -70,10 +69,10 @@ _ASCII_SPACE = re.compile(f"[{_ASCII_SPACES}]")
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 
 
-def py_split_words(text: str, findall: Callable[..., list[str]] = TOKEN_RE.findall) -> list[str]:
-    """The tokens of `text`, TOKEN_RE's (`findall`) on the whitespace-delimited pieces that hold a
-    non-ASCII character and `_ASCII_TOKEN`'s on the ASCII text in between (Python; the fallback
-    where the compiled `_words.split_words` was not built, and its reference in the tests)."""
+def split_words(text: str) -> list[str]:
+    """The tokens of `text`, TOKEN_RE's on the whitespace-delimited pieces that hold a
+    non-ASCII character and `_ASCII_TOKEN`'s (`re`, 3x faster than `regex` there) on the ASCII text
+    in between: no token holds whitespace, so each piece can be tokenized alone."""
     spaces = [c for c in _ASCII_SPACES if c in text]
     out: list[str] = []
     pos = 0
@@ -82,7 +81,7 @@ def py_split_words(text: str, findall: Callable[..., list[str]] = TOKEN_RE.finda
         space = _ASCII_SPACE.search(text, m.end())
         right = space.start() if space else len(text)
         out += _ASCII_TOKEN.findall(text, pos, left)
-        out += findall(text, left, right)
+        out += TOKEN_RE.findall(text, left, right)
         pos = right
     out += _ASCII_TOKEN.findall(text, pos)
     return out
@@ -90,29 +89,64 @@ def py_split_words(text: str, findall: Callable[..., list[str]] = TOKEN_RE.finda
 
 @lru_cache(maxsize=8)
 def words(text: str) -> tuple[str, ...]:
-    """Word and punctuation tokens of `text` (see the module docstring).
+    """Word and punctuation tokens of `text` (see the module docstring): TOKEN_RE.findall(text).
 
-    No token holds whitespace, so the text can be cut at whitespace and each piece tokenized
-    alone: the pieces without a non-ASCII character are tokenized as `_ASCII_TOKEN` does (in C by
-    `split_words`), the others by TOKEN_RE (identical tokens, checked on every real page; on the
-    mostly-ASCII benchmark pages 4.7x faster than TOKEN_RE alone, 2.8x faster than the Python
-    split). A text with many non-ASCII characters is tokenized whole. Cached: Gopher repetition
-    and Gopher quality split the same text back to back.
+    In Python, for the recipes and tests that want strs; the filters read `tokens(text)`. Mostly
+    ASCII text goes through `split_words` (identical tokens, 2.8x faster on the benchmark pages); a
+    text with more than len(text) // 50 extra UTF-8 bytes to TOKEN_RE whole, as past that its many
+    non-ASCII pieces cost the split more than it saves.
     """
-    if len(text.encode("utf-8", "surrogatepass")) - len(text) > len(text) // _WHOLE_ABOVE:
+    if len(text.encode("utf-8", "surrogatepass")) - len(text) > len(text) // 50:
         return tuple(TOKEN_RE.findall(text))
-    return tuple(split_words(text, TOKEN_RE.findall))
+    return tuple(split_words(text))
 
 
-def py_word_tokens(tokens: tuple[str, ...]) -> tuple[str, ...]:
-    """The word tokens among `tokens` (Python: the fallback of `_words.word_tokens`, and its reference)."""
-    punct = {t for t in set(tokens) if t == "..." or (len(t) == 1 and not WORD_RE.fullmatch(t))}
-    return tuple(filterfalse(punct.__contains__, tokens)) if punct else tokens
+def is_word_token(token: str) -> bool:
+    """Whether `token`, a token of `words`, is a word (letters/digits), not punctuation or symbols."""
+    return token != "..." and (len(token) != 1 or bool(WORD_RE.fullmatch(token)))
 
 
-def py_count_no_letter(tokens: Sequence[str]) -> int:
-    """`count_no_letter` in Python: the fallback of `_words.count_no_letter`, and its reference."""
+@lru_cache(maxsize=8)
+def word_tokens(text: str) -> tuple[str, ...]:
+    """The tokens of `words(text)` that are words: the same spans as `WORD_RE.findall(text)` (the
+    punctuation alternatives of TOKEN_RE never start where a word could)."""
+    return tuple(filter(is_word_token, words(text)))
+
+
+def count_no_letter(tokens: Sequence[str]) -> int:
+    """How many of these word tokens have no letter at all (numbers like 2024, 3.14, _)."""
     return len(_NO_LETTER_TOKEN.findall(" ".join(tokens)))
+
+
+_SPACE_CHAR, _WORD_CHAR, _LETTER = regex.compile(r"\s"), regex.compile(r"\w"), regex.compile(r"\p{L}")
+
+
+def char_class(code: int) -> int:
+    r"""TOKEN_RE's view of one code point, for the compiled `tokens`: 0 whitespace (\s), 1 a word
+    character (\w, not CJK), 2 CJK, 3 anything else; plus 4 if it is a letter (\p{L})."""
+    char = chr(code)
+    if _SPACE_CHAR.match(char):
+        return 0
+    kind = 2 if _CJK_CHAR.match(char) else 1 if _WORD_CHAR.match(char) else 3
+    return kind | (4 if _LETTER.match(char) else 0)
+
+
+# One byte per code point, filled by char_class as characters turn up (255: not asked yet); a
+# process meets a few hundred, where building the whole table would cost it 0.5 s.
+_CHAR_CLASSES = bytearray(b"\xff") * 0x110000
+
+
+class PyTokens(tuple):
+    """`words(text)` with what Gopher reads of it (Python: the fallback of `_words.Tokens`, and its
+    reference in the tests)."""
+
+    def __new__(cls, text: str) -> PyTokens:
+        return super().__new__(cls, words(text))
+
+    def word_stats(self) -> tuple[int, int, int]:
+        """(word tokens, their characters, those without a letter)."""
+        kept = tuple(filter(is_word_token, self))
+        return len(kept), sum(map(len, kept)), count_no_letter(kept)
 
 
 def py_count_cjk(text: str) -> int:
@@ -124,46 +158,31 @@ def py_count_cjk(text: str) -> int:
 CJK_SPANS = tuple((ord(CJK_RANGES[i]), ord(CJK_RANGES[i + 2])) for i in range(0, len(CJK_RANGES), 3))
 
 
-def _count_one(token: str) -> int:
-    return len(_NO_LETTER_TOKEN.findall(token))
-
-
-# The compiled word splitter and Gopher quality's per-token loops (filters/_words.pyx, built by
-# `make install`), with the Python above as the fallback; the same values. On the 1,961 benchmark
-# pages `words` takes 0.78 s instead of 1.66 s, and word_tokens + count_no_letter + count_cjk
-# 0.34 s instead of 0.93 s. `words` gives a text with more than len(text) // _WHOLE_ABOVE extra
-# UTF-8 bytes to TOKEN_RE whole: past that, its many non-ASCII pieces cost the split more than it
-# saves (per piece, C costs less than Python, so the compiled split goes further).
+# The compiled tokens and CJK count (filters/_words.pyx, built by `make install`), with the Python
+# above as the fallback; the same values. On the 2,076 pages of the shared WARCs, `_words.Tokens`
+# + its word counts + the n-gram table built from its ids take 0.3 s; `words` + `word_tokens` +
+# `count_no_letter` + the n-gram table built from strs took 1.0 s (with the earlier compiled split).
 try:
     from curate.filters import _words
 
-    _WHOLE_ABOVE = 5
-    split_words = _words.split_words
-
-    def _word_tokens(tokens: tuple[str, ...]) -> tuple[str, ...]:
-        return _words.word_tokens(tokens, WORD_RE.fullmatch)
-
-    def count_no_letter(tokens: Sequence[str]) -> int:
-        """How many of these word tokens have no letter at all (numbers like 2024, 3.14, _)."""
-        return _words.count_no_letter(tokens, _count_one)
+    def _tokens(text: str) -> Sequence[str]:
+        return _words.Tokens(text, _CHAR_CLASSES, char_class)
 
     def count_cjk(text: str) -> int:
         """Number of CJK characters, i.e. of one-character CJK tokens."""
         return _words.count_in_spans(text, CJK_SPANS)
 except ImportError:  # a source tree run without building it
-    _WHOLE_ABOVE = 50
-    split_words, _word_tokens = py_split_words, py_word_tokens
-    count_no_letter, count_cjk = py_count_no_letter, py_count_cjk
+    _tokens, count_cjk = PyTokens, py_count_cjk
 
 
 @lru_cache(maxsize=8)
-def word_tokens(text: str) -> tuple[str, ...]:
-    """The tokens of `words(text)` that are words (letters/digits), not punctuation or symbols.
-
-    The same spans as `WORD_RE.findall(text)` (the punctuation alternatives of TOKEN_RE never start
-    where a word could), taken from the cached `words(text)` instead of a second regex pass.
-    """
-    return _word_tokens(words(text))
+def tokens(text: str) -> Sequence[str]:
+    """The tokens of `words(text)` as a sequence that also gives Gopher quality's word counts
+    (`word_stats()`), answers `in` with one probe, and hands the n-gram counts its token ids
+    (`NGrams(tokens(text))`) without a str made per token: the compiled `_words.Tokens`, else
+    `PyTokens`. Cached: Gopher repetition, Gopher quality and FineWeb quality read the same text
+    back to back."""
+    return _tokens(text)
 
 
 def split_lines(text: str) -> list[str]:
@@ -209,7 +228,10 @@ def _splitmix64(x: np.ndarray) -> np.ndarray:
     return x ^ (x >> np.uint64(31))
 
 
-_POSITION_MULT = _splitmix64(np.arange(1, 65, dtype=np.uint64)) | np.uint64(1)
+# Mixed from inputs no token id reaches (ids are positions, < 2**63): multipliers mixed from the
+# ids' own small values made the hash symmetric (splitmix(id) * splitmix(k)), so ("a","b","d","e")
+# and ("d","e","a","b") collided whenever the ids were 2,3,4,1 (found against a Counter reference).
+_POSITION_MULT = _splitmix64(np.arange(1, 65, dtype=np.uint64) | np.uint64(1 << 63)) | np.uint64(1)
 
 
 class NumpyNGrams:
