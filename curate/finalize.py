@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from curate import faults
@@ -67,6 +68,23 @@ def _counts(rows: list[dict[str, Any]], counts: dict[str, Any]) -> None:
             counts["by_step"][step] = counts["by_step"].get(step, 0) + 1
 
 
+def _decided(table: pa.Table, decided: dict[int, list[dict[str, Any]]], part: str) -> pa.Table:
+    """The rows with their dedup decisions applied; a row group without one is taken as it is (in
+    Arrow: no Python dict per row, the common case)."""
+    indexes = table.column("record_index").to_pylist()
+    if not any(i in decided for i in indexes):
+        return table
+    rows = table.to_pylist()
+    for row in rows:
+        apply_decisions(row, decided.get(row["record_index"], []), part)
+    return pa.Table.from_pylist(rows, schema=INTERMEDIATE_SCHEMA)
+
+
+def _as(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """`schema`'s columns of `table`, with its types and nullability."""
+    return table.select(schema.names).cast(schema)
+
+
 def finalize_part(task: FinalizeTask, report: Report) -> dict[str, Any]:
     """Apply the part's decisions and write its three files, a row group at a time; then the marker."""
     ctx, file = task.ctx, task.file
@@ -77,19 +95,18 @@ def finalize_part(task: FinalizeTask, report: Report) -> dict[str, Any]:
         docs = stack.enter_context(parquet_writer(ctx.out.part(DOCUMENTS, file.part), DOCUMENT_SCHEMA))
         rej = stack.enter_context(parquet_writer(ctx.out.part(REJECTED_FOLDER, file.part), REJECTED_SCHEMA))
         for batch in pq.ParquetFile(records_path(ctx, file)).iter_batches(batch_size=ROW_GROUP_ROWS):
-            rows = batch.to_pylist()
-            for row in rows:
-                apply_decisions(row, decided.get(row["record_index"], []), file.part)
-            table = pa.Table.from_pylist(rows, schema=INTERMEDIATE_SCHEMA)
-            prov.write_table(table.select(PROVENANCE_SCHEMA.names).cast(PROVENANCE_SCHEMA))
-            kept = [r for r in rows if r["decision"] == KEPT]
-            removed = [r for r in rows if r["decision"] in (REJECTED, DUPLICATE) and r["text"] is not None]
-            if kept:
-                docs.write_table(pa.Table.from_pylist(kept, schema=DOCUMENT_SCHEMA))
-            if removed:
-                rej.write_table(pa.Table.from_pylist(removed, schema=REJECTED_SCHEMA))
-            counts["records"] += len(rows)
-            _counts(rows, counts)
+            table = _decided(pa.Table.from_batches([batch]), decided, file.part)
+            prov.write_table(_as(table, PROVENANCE_SCHEMA))
+            decision = table.column("decision")
+            kept = table.filter(pc.equal(decision, KEPT))
+            removed = table.filter(pc.and_(pc.is_in(decision, pa.array([REJECTED, DUPLICATE])),
+                                           pc.is_valid(table.column("text"))))
+            if kept.num_rows:
+                docs.write_table(_as(kept, DOCUMENT_SCHEMA))
+            if removed.num_rows:
+                rej.write_table(_as(removed, REJECTED_SCHEMA))
+            counts["records"] += table.num_rows
+            _counts(table.select(["decision", "step"]).to_pylist(), counts)
     counts["peak_rss_mb"] = peak.mb
     write_marker(task.marker, task.key, counts)
     report({"records": counts["records"]})
