@@ -18,7 +18,7 @@ from curate.context import RunContext
 from curate.decontaminate.step import WORK as DECONTAMINATE_WORK
 from curate.exec.base import Progress, Report
 from curate.exec.rss import PeakRss
-from curate.part_writer import PartWriter
+from curate.part_writer import PartWriter, warm_up_in_background
 from curate.read.inputs import InputFile
 from curate.read.warc import read_warc
 from curate.supervisor import worker_for
@@ -74,6 +74,7 @@ def process_file(task: FileTask, report: Report) -> dict[str, Any]:
     worker = worker_for(ctx.cfg, ctx.out.work(DECONTAMINATE_WORK))
     pending = {"records": 0, "kept": 0}
     sigs = signatures_path(ctx, file) if ctx.cfg.near_dedup.enabled else None
+    warm_up_in_background()  # while worker.pid waits for the worker's start
     with PeakRss(worker.pid) as peak, PartWriter(records_path(ctx, file), sigs, ctx.cfg.near_dedup) as part:
         records = read_warc(file.path, file.sha256, ctx.cfg.extract.max_html_bytes)
         for n, row in enumerate(worker.rows(file, records, ctx.run_id), 1):

@@ -10,6 +10,7 @@ when it writes the part's signature file. The part file appears atomically when 
 
 from __future__ import annotations
 
+import threading
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,21 @@ INTERMEDIATE_SCHEMA = pa.schema(
 # text, whichever comes first. Measured on a 40,000-record CC-sized WARC: benchmarks/file_task_memory.py.
 ROW_GROUP_ROWS = 1024
 ROW_GROUP_TEXT_BYTES = 64 << 20
+
+
+_warm_up: threading.Thread | None = None
+
+
+def warm_up_in_background() -> None:
+    """pyarrow imports pandas (when installed) at its first conversion from Python objects: 0.35 s,
+    a sixth of a run over the 53 pages of the CC slice and wget crawls, paid at the first part's
+    flush. A task process calls this (once) before it waits ~1 s for its record worker to start, so
+    the import runs meanwhile on the other core. Not a daemon thread: the process never exits
+    during an import (every process assay starts is spawned, never forked, so none inherits its lock)."""
+    global _warm_up
+    if _warm_up is None:
+        _warm_up = threading.Thread(target=pa.array, args=([0],), name="assay-arrow-warm-up")
+        _warm_up.start()
 
 
 class PartWriter:
