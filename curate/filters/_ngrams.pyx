@@ -221,16 +221,24 @@ cdef class NGrams:
     def dup_chars(self, Py_ssize_t n) -> int:
         """Characters in n-grams that repeat an earlier n-gram, scanning left to right and
         jumping n words past each repeat so overlapping repeats count once (Gopher; datatrove's
-        find_all_duplicate). Only n-grams that occur more than once go in the table."""
-        cdef Py_ssize_t m = self.n_tokens - n + 1, i = 0
+        find_all_duplicate). An n-gram can repeat only where every k-gram inside it does (k the
+        level counted last, at most n: 4 after Gopher's top n-grams), so only those positions go
+        in the table; any other holds an n-gram that occurs once, which no scan position matches."""
+        cdef Py_ssize_t m = self.n_tokens - n + 1, i, run = 0, need
         cdef int64_t chars = 0
         if m <= 0 or n <= 0:
             return 0
-        self._count(n)
-        self._hashes(n)  # level 1 is counted by id, without hashes
+        if self.counted == 0 or self.counted > n:
+            self._count_tokens()
+        need = n - self.counted + 1  # consecutive repeated k-grams an n-gram spans
+        for i in range(self.n_tokens - 1, -1, -1):  # slot_at: the run of repeated k-grams from i on
+            run = run + 1 if self.repeats[i] else 0
+            self.slot_at[i] = <int32_t>min(run, INT32_MAX)
+        self._hashes(n)
         self.table.clear()
+        i = 0
         while i < m:
-            if self.repeats[i] and self._find_or_add(i, n).pos != i:  # seen at a visited position
+            if self.slot_at[i] >= need and self._find_or_add(i, n).pos != i:  # seen at a visited position
                 chars += self.cum[i + n] - self.cum[i]
                 i += n
             else:
