@@ -542,6 +542,36 @@ def test_c4_falls_back_to_the_regex_sentence_count_when_not_compiled():
     assert json.loads(out.stdout) == list(C4Filter().clean(text))
 
 
+# Pieces of C4 lines: every line break str.splitlines knows (\r\n is one), Unicode spaces, sentence
+# ends and closers, citations, brackets, a long word, the lower-case phrases, characters past ASCII.
+_C4_PIECES = ["word", "the", " ", "  ", "\t", "\n", "\r\n", "\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e",
+              "\x85", "\u2028", "\u2029", "\xa0", "\u3000", ".", "!", "?", "。", '"', "”", "[1]", "[edit]",
+              "[", "]", "{", "}", "x" * 30, "javascript", "JavaScript", "lorem ipsum", "privacy policy",
+              "Terms of Use", "é", "中", "\U0001F600", "..."]
+
+
+@pytest.mark.parametrize("cfg", [
+    {}, {"max_word_length": 20}, {"min_words_per_line": None}, {"min_words_per_line": 0},
+    {"min_words_per_line": 1, "max_word_length": None}, {"remove_citations": False},
+    {"filter_curly_bracket": False}, {"filter_no_terminal_punct": True}], ids=str)
+def test_c4_compiled_line_loop_is_the_python_loop(cfg):
+    """The compiled loop decides the plain lines itself (no "[" or "{", not too long, no phrase on
+    the page) and hands the others to the Python rules: the same cleaning as the Python loop alone
+    (a count_sentences that is not the compiled one selects it), on seeded lines and real pages."""
+    from curate.filters import c4
+    from curate.read.extract import extract_text
+
+    rng = random.Random(0)
+    texts = ["".join(rng.choice(_C4_PIECES) for _ in range(rng.randint(0, 60))) for _ in range(4000)]
+    raw = gzip.open(warc("python-3.11-docs.warc.gz"), "rb").read().decode("utf-8", "replace")
+    texts += [extract_text(page, "resiliparse") for page in raw.split("WARC/1.0")[1:60]]
+    compiled, python = C4Filter(C4Config(**cfg)), C4Filter(C4Config(**cfg))
+    python.count_sentences = lambda line: c4.count_sentences(line)
+    for text in texts:
+        assert compiled.clean(text) == python.clean(text), repr(text[:80])
+    assert c4._sentences is not None  # compiled (`make install`)
+
+
 def test_c4_skips_line_searches_only_for_phrases_missing_from_the_page():
     """C4 searches lines for "lorem ipsum", "javascript" and the policy phrases only when the page
     (citations removed, lower-cased) holds them: the same cleaning as searching every line, also

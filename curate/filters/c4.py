@@ -17,6 +17,7 @@ are dropped; "{" rejects the page; cookie / terms-of-use lines are dropped. Page
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from pydantic import BaseModel, ConfigDict
 
@@ -73,6 +74,7 @@ try:
         """Sentences in one line: the pieces between sentence ends (a last unterminated piece counts)."""
         return _sentences.count_sentences(line, _TERMINAL_BITS, _CLOSER_BITS)
 except ImportError:  # a source tree run without building it
+    _sentences = None  # type: ignore[assignment]
     count_sentences = py_count_sentences
 
 
@@ -110,15 +112,14 @@ class C4Filter:
         c = self.config
         rules = ("too_long_word", "no_terminal_punct", "too_few_words", "javascript", "policy")
         drops = dict.fromkeys(rules, 0)
-        lorem = curly = False
+        page = {"lorem": False, "curly": False, "sentences": 0}
         kept: list[str] = []
-        sentences = 0
-        lines = text.splitlines()
         find_lorem, find_javascript, policies = self._phrases_on_page(text)
         lowered = find_lorem or find_javascript or bool(policies)
         min_words = c.min_words_per_line
-        for raw in lines:
-            line = raw.strip()
+
+        def line_rules(line: str) -> int:
+            """Every rule on one stripped line: its sentences when kept, -2 dropped, -1 page rejected."""
             # The words are counted before citations go (datatrove's C4QualityFilter splits the line
             # first). Split at most min_words times: as many pieces as words when they are fewer
             # (2.6x faster than splitting every word of every line).
@@ -126,40 +127,74 @@ class C4Filter:
             too_long = c.max_word_length is not None and len(line) > c.max_word_length  # else no word is
             if too_long and any(len(w) > c.max_word_length for w in line.split()):
                 drops["too_long_word"] += 1
-                continue
+                return -2
             if c.remove_citations and "[" in line:
                 line = CITATION_RE.sub("", line)
             if c.filter_no_terminal_punct and (not line.endswith(END_PUNCTUATION) or line.endswith(ELLIPSIS)):
                 drops["no_terminal_punct"] += 1
-                continue
+                return -2
             if few_words:
                 drops["too_few_words"] += 1
-                continue
+                return -2
             low = line.lower() if lowered else ""
             if find_lorem and "lorem ipsum" in low:
-                lorem = True
-                break
+                page["lorem"] = True
+                return -1
             if find_javascript and "javascript" in low:
                 drops["javascript"] += 1
-                continue
+                return -2
             if c.filter_curly_bracket and "{" in line:
-                curly = True
-                break
+                page["curly"] = True
+                return -1
             if policies and any(p in low for p in policies):
                 drops["policy"] += 1
-                continue
-            sentences += self.count_sentences(line)
+                return -2
+            sentences = self.count_sentences(line)
             kept.append(line)
+            return sentences
+
+        n_lines = self._line_loop(text, kept, lowered, line_rules, drops, page)
         signals: dict[str, float | int | bool] = {
-            "c4_lines": len(lines),
+            "c4_lines": n_lines,
             "c4_lines_kept": len(kept),
-            "c4_sentences": sentences,
-            "c4_lorem_ipsum": lorem,
-            "c4_curly_bracket": curly,
+            "c4_sentences": page["sentences"],
+            "c4_lorem_ipsum": page["lorem"],
+            "c4_curly_bracket": page["curly"],
             **{f"c4_dropped_{k}": v for k, v in drops.items()},
         }
-        cleaned = None if lorem or curly else "\n".join(kept).strip()
+        cleaned = None if page["lorem"] or page["curly"] else "\n".join(kept).strip()
         return cleaned, signals
+
+    def _line_loop(self, text: str, kept: list[str], lowered: bool, line_rules: Callable[[str], int],
+                   drops: dict[str, int], page: dict) -> int:
+        """`line_rules` on every stripped line until one returns -1; the number of lines. The compiled
+        loop decides the lines no other rule can touch itself (no "[" or "{", not too long, no
+        lower-case phrase on the page, the terminal-punctuation rule off, the compiled sentence count):
+        5x faster on the benchmark pages, the same signals (tests/test_filters.py)."""
+        c = self.config
+        compiled = _sentences is not None and self.count_sentences is count_sentences
+        if not compiled or lowered or c.filter_no_terminal_punct:
+            lines = text.splitlines()
+            for line in lines:
+                got = line_rules(line.strip())
+                if got == -1:
+                    break
+                page["sentences"] += max(got, 0)
+            return len(lines)
+        special = ("[" if c.remove_citations else "") + ("{" if c.filter_curly_bracket else "")
+
+        def counted(line: str) -> int:
+            got = line_rules(line)
+            page["sentences"] += max(got, 0)
+            return got
+
+        n_lines, sentences, few, _ = _sentences.clean_lines(
+            text, kept, -1 if c.min_words_per_line is None else c.min_words_per_line,
+            -1 if c.max_word_length is None else c.max_word_length, special, _TERMINAL_BITS, _CLOSER_BITS,
+            counted)
+        page["sentences"] += sentences
+        drops["too_few_words"] += few
+        return n_lines
 
     def _phrases_on_page(self, text: str) -> tuple[bool, bool, tuple[str, ...]]:
         """Which lower-case rules can fire on some line: ("lorem ipsum", "javascript", the policy
