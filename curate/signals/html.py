@@ -10,6 +10,7 @@ detectors both need the tree, `parse_html` caches it (the same page object: one 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import lru_cache
 
 import lxml.etree
@@ -50,11 +51,21 @@ def _lowered(markup: str) -> bytes:
 
 
 @lru_cache(maxsize=8)
-def _any_of(words: tuple[str, ...]) -> re.Pattern[bytes]:
-    """One search for any of `words`: `re`'s alternation of literals scans the page once, 2x faster
-    than a substring search per word (0.17 -> 0.08 s for the licence's four over the 96 MB of the
-    1,961 benchmark pages)."""
-    return re.compile(b"|".join(re.escape(w.encode()) for w in words))
+def _searches(words: tuple[str, ...]) -> tuple[Callable[[bytes], object], ...]:
+    """Searches that together find any of `words`: one per first letter. `re` scans for an
+    alternation's common literal prefix with its fast substring search, so words sharing a first
+    letter are one scan (the licence's four "c..." words over the 96 MB of the 1,961 benchmark
+    pages: 0.08 s, four substring searches 0.17 s); an alternation without one is tried at every
+    byte (opt-out's three words: 0.85 s against 0.15 s), so the letters stay apart."""
+    groups: dict[str, list[bytes]] = {}
+    for w in words:
+        groups.setdefault(w[:1], []).append(w.encode())
+    return tuple(re.compile(b"|".join(map(re.escape, group))).search if len(group) > 1
+                 else _contains(group[0]) for group in groups.values())
+
+
+def _contains(word: bytes) -> Callable[[bytes], bool]:
+    return lambda low: word in low
 
 
 def may_hold(markup: str, words: tuple[str, ...], dropped: str = "") -> bool:
@@ -71,7 +82,7 @@ def may_hold(markup: str, words: tuple[str, ...], dropped: str = "") -> bool:
     low = _lowered(markup)  # lower() maps no character to "&", "#" or a digit: the same references
     if dropped:
         low = low.translate(None, dropped.encode())
-    if _any_of(words).search(low):
+    if any(search(low) for search in _searches(words)):
         return True
     if b"&#" not in low:  # no reference at all (two pages in three)
         return False
