@@ -254,6 +254,19 @@ def test_compiled_tokens_are_the_regex_tokens(seed):
             assert (piece in compiled) == (piece in reference), (repr(t), piece)
 
 
+def test_word_counts_do_not_depend_on_the_pages_seen_before():
+    """The class table is filled as characters turn up (255: not asked, which has the letter bit
+    set): a fresh process whose first page joins digits with ' ’ . counts those words as having no
+    letter, as the reference does."""
+    from curate.filters import text
+
+    page = "3.14 1'000 2’3 and 7.5"
+    code = "import sys; from curate.filters import text; print(list(text.tokens(sys.argv[1]).word_stats()))"
+    out = subprocess.run([sys.executable, "-c", code, page], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout) == list(PyTokens(page).word_stats()) == [5, 18, 4]
+    assert text.tokens(page).word_stats() == (5, 18, 4)
+
+
 def test_tokens_are_compiled():
     """`make install` builds filters/_words.pyx; without it Gopher's word counts run 3x slower."""
     from curate.filters import text

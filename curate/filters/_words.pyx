@@ -104,12 +104,16 @@ cdef class Tokens:
         PyMem_Free(self.ids)
         PyMem_Free(self.slots)
 
-    cdef inline unsigned char _class(self, Py_UCS4 c) except 255:
-        """The class of code point c, without its LETTER bit."""
+    cdef inline unsigned char _bits(self, Py_UCS4 c) except 255:
+        """The class of code point c with its LETTER bit, asked of `classify` the first time."""
         cdef unsigned char k = self.cls[c]
         if k == UNKNOWN:
             k = self.cls[c] = <unsigned char>self.classify(<long>c)
-        return k & 3
+        return k
+
+    cdef inline unsigned char _class(self, Py_UCS4 c) except 255:
+        """The class of code point c, without its LETTER bit."""
+        return self._bits(c) & 3
 
     cdef int _split(self) except -1:
         """TOKEN_RE's alternatives, tried in its order at each character that is not \s: a CJK
@@ -243,22 +247,21 @@ cdef class Tokens:
         cdef Py_ssize_t i, k, start, length, words = 0, chars = 0, no_letter = 0
         cdef int kind = self.kind
         cdef void* data = self.data
-        cdef unsigned char* cls = self.cls
         cdef Py_UCS4 c
         cdef bint letter
         for i in range(self.n):
             start, length = self.starts[i], self.lengths[i]
             c = PyUnicode_READ(kind, data, start)
             if length == 1:
-                if cls[c] & 3 != WORD and cls[c] & 3 != CJK:
+                if self._class(c) != WORD and self._class(c) != CJK:
                     continue
             elif length == 3 and c == 46 and PyUnicode_READ(kind, data, start + 1) == 46:
                 continue  # "..." (a word never starts with ".")
             words += 1
             chars += length
             letter = False
-            for k in range(start, start + length):
-                if cls[PyUnicode_READ(kind, data, k)] & LETTER:
+            for k in range(start, start + length):  # a joiner (' ’ .) may not have been asked yet
+                if self._bits(PyUnicode_READ(kind, data, k)) & LETTER:
                     letter = True
                     break
             no_letter += not letter
