@@ -11,7 +11,7 @@ VLLM_PKG := $(shell command -v nvidia-smi >/dev/null 2>&1 && echo "vllm" || echo
 install: $(STAMP)
 
 $(STAMP): pyproject.toml setup.py curate/filters/_ngrams.pyx curate/filters/_words.pyx \
-		curate/filters/_sentences.pyx curate/signals/_pii_cores.pyx Makefile
+		curate/filters/_sentences.pyx curate/filters/_fasttext.pyx curate/signals/_pii_cores.pyx Makefile
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0

@@ -13,5 +13,6 @@ setup(ext_modules=[
     Extension("curate.filters._ngrams", ["curate/filters/_ngrams.pyx"], optional=True),
     Extension("curate.filters._words", ["curate/filters/_words.pyx"], optional=True),
     Extension("curate.filters._sentences", ["curate/filters/_sentences.pyx"], optional=True),
+    Extension("curate.filters._fasttext", ["curate/filters/_fasttext.pyx"], optional=True),
     Extension("curate.signals._pii_cores", ["curate/signals/_pii_cores.pyx"], optional=True),
 ])

@@ -6,31 +6,21 @@ label. fastText `.bin` / `.ftz` files are a plain binary format read by fastText
 pickle). That loader trusts the file: on a truncated one it reads past the end without noticing
 (measured: on a 5 kB prefix of lid.176.ftz it grew one string to 10 GB before we stopped it; a
 300 kB prefix of a 40 MB model loads "fine" and scores garbage). So `check_model` first walks the
-file's layout itself (header, dictionary, matrices, as fastText's `FastText::loadModel` reads them)
-and accepts it only when the layout ends exactly at the end of the file; the labels come from that
-walk, so checking a model does not load it.
+file's layout (`curate.fasttext_file.walk`: header, dictionary, matrices, as fastText's
+`FastText::loadModel` reads them) and accepts it only when the layout ends exactly at the end of the
+file; the labels come from that walk, so checking a model does not load it.
 """
 
 from __future__ import annotations
 
-import mmap
 import os
-import struct
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from curate.fasttext_file import walk
 from provenance.errors import ConfigError
 
-FASTTEXT_MAGIC = 793712314  # fastText's FASTTEXT_FILEFORMAT_MAGIC_INT32 (src/fasttext.cc)
-FASTTEXT_VERSIONS = (11, 12)  # the file versions fastText 0.9 loads
-MODEL_KINDS = {1: "cbow", 2: "skipgram", 3: "supervised"}  # fastText's model_name enum (src/args.h)
-# magic, version, then Args: dim, ws, epoch, minCount, neg, wordNgrams, loss, model, bucket, minn, maxn,
-# lrUpdateRate (int32) and t (double); then the Dictionary: size, nwords, nlabels (int32), ntokens,
-# pruneidx_size (int64).
-_HEADER = struct.Struct("<14id3i2q")
-_LABEL_ENTRY = 1  # fastText's entry_type::label
-_KSUB = 256  # product quantizer centroids per sub-quantizer (fastText's nbits = 8)
 SCORE_DIGITS = 6  # DCLM's published threshold is 0.018112: six decimals keep it exact in signals
 
 
@@ -46,61 +36,10 @@ def normalize(text: str, lowercase: bool) -> str:
     return line.lower() if lowercase else line
 
 
-def _pq_end(mm: mmap.mmap, pos: int) -> int:
-    """End of a ProductQuantizer: dim, nsubq, dsub, lastdsub (int32), dim x 256 float centroids."""
-    dim = struct.unpack_from("<4i", mm, pos)[0]
-    if dim < 0:
-        raise ValueError("negative quantizer size")
-    return pos + 16 + 4 * dim * _KSUB
-
-
-def _matrix_end(mm: mmap.mmap, pos: int, quantized: bool) -> int:
-    """End of a DenseMatrix (m, n int64; m x n floats) or a QuantMatrix (qnorm, m, n, codesize, codes,
-    quantizer; with qnorm m norm codes and a second quantizer)."""
-    if not quantized:
-        m, n = struct.unpack_from("<2q", mm, pos)
-        if m < 0 or n < 0:
-            raise ValueError("negative matrix size")
-        return pos + 16 + 4 * m * n
-    qnorm, m, _, codesize = struct.unpack_from("<?2qi", mm, pos)
-    if m < 0 or codesize < 0:
-        raise ValueError("negative matrix size")
-    pos = _pq_end(mm, pos + 21 + codesize)
-    return _pq_end(mm, pos + m) if qnorm else pos
-
-
 def read_layout(path: Path) -> tuple[str, list[str]]:
     """(model kind, labels) of a fastText model file, or a ValueError saying what is wrong with it."""
-    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-        try:
-            head = _HEADER.unpack_from(mm, 0)
-        except struct.error:
-            raise ValueError("not a fastText model (too short for its header)") from None
-        if head[0] != FASTTEXT_MAGIC or head[1] not in FASTTEXT_VERSIONS:
-            raise ValueError("not a fastText model (no fastText header)")
-        size, nwords, nlabels, prune = head[15], head[16], head[17], head[19]
-        if min(size, nwords, nlabels) < 0 or nwords + nlabels != size:
-            raise ValueError("not a fastText model (inconsistent dictionary header)")
-        pos, labels = _HEADER.size, []
-        try:
-            for _ in range(size):  # entries: word bytes, NUL, count (int64), type (int8)
-                end = mm.find(b"\0", pos)
-                if end < 0:
-                    raise ValueError("truncated in its dictionary")
-                if mm[end + 9] == _LABEL_ENTRY:
-                    labels.append(mm[pos:end].decode("utf-8", "replace"))
-                pos = end + 10
-            pos += 8 * max(prune, 0)
-            quant = bool(mm[pos])
-            pos = _matrix_end(mm, pos + 1, quant)
-            pos = _matrix_end(mm, pos + 1, quant and bool(mm[pos]))
-        except (struct.error, IndexError):
-            raise ValueError("truncated (its layout runs past the end of the file)") from None
-        if pos > len(mm):
-            raise ValueError(f"truncated ({pos - len(mm):,} bytes short of its layout)")
-        if pos < len(mm):
-            raise ValueError(f"not a fastText model ({len(mm) - pos:,} bytes after its layout)")
-    return MODEL_KINDS.get(head[9], f"unknown ({head[9]})"), labels
+    layout = walk(path)
+    return layout.kind, layout.labels
 
 
 def check_model(path: Path | None, label: str, key: str = "filters.quality.model") -> list[str]:
