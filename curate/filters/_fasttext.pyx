@@ -44,17 +44,17 @@ cdef class Predictor:
 
     cdef int dim, minn, maxn, nwords, osz
     cdef uint32_t bucket
-    cdef const int32_t[:] prune  # empty when nothing was pruned
+    cdef const int32_t[::1] prune  # empty when nothing was pruned
     cdef bint pruned
-    cdef const float[:, :] rows
-    cdef const float[:, :] out_rows
-    cdef const float[:] out_norms
-    cdef int32_t[:] left, right  # the Huffman tree's children, -1 at a leaf
-    cdef int32_t[:] slots  # open addressing over the words: word id, -1 free
+    cdef const float[:, ::1] rows
+    cdef const float[:, ::1] out_rows
+    cdef const float[::1] out_norms
+    cdef int32_t[::1] left, right  # the Huffman tree's children, -1 at a leaf
+    cdef int32_t[::1] slots  # open addressing over the words: word id, -1 free
     cdef uint32_t slot_mask
     cdef bytes blob  # the words, end to end: word i is blob[offset[i]:offset[i + 1]]
-    cdef int64_t[:] offset
-    cdef int32_t[:] word_start, word_rows  # word i's rows: word_rows[word_start[i]:word_start[i + 1]]
+    cdef int64_t[::1] offset
+    cdef int32_t[::1] word_start, word_rows  # word i's rows: word_rows[word_start[i]:word_start[i + 1]]
     cdef int eos
     cdef int32_t* found  # scratch: the rows of one line (grown as needed)
     cdef Py_ssize_t found_cap
@@ -266,14 +266,14 @@ cdef class Predictor:
             raise MemoryError()
         cdef Py_ssize_t i
         cdef int d
-        cdef int32_t row
+        cdef const float* row
         cdef float scale = <float>(1.0 / <double>n)  # Vector::mul(1.0 / rows.size()), a float
         for d in range(self.dim):
             hidden[d] = 0
         for i in range(n):
-            row = self.found[i]
+            row = &self.rows[self.found[i], 0]
             for d in range(self.dim):
-                hidden[d] += self.rows[row, d]
+                hidden[d] += row[d]
         for d in range(self.dim):
             hidden[d] *= scale
         cdef float best = 0
