@@ -13,9 +13,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from curate.decontaminate.config import DecontaminateConfig, EvalSetConfig
-from curate.dedup.exact import ExactDedupConfig
+from curate.dedup.config import ExactDedupConfig, UrlDedupConfig
 from curate.dedup.minhash import NearDedupConfig
-from curate.dedup.url import UrlDedupConfig
 from curate.filters import FiltersConfig
 from curate.filters.lid import check_model
 from curate.quality.step import QualityConfig

@@ -18,7 +18,7 @@ from typing import Any
 
 from curate.config import CurateConfig
 from curate.decontaminate.step import DecontaminationFilter
-from curate.dedup.exact import text_hash
+from curate.dedup.text_hash import text_hash
 from curate.filters import (
     Doc,
     Filter,

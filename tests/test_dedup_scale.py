@@ -216,7 +216,7 @@ def test_exact_dedup_normalisation_collapses_every_unicode_whitespace_as_the_reg
     whitespace character (and the \\x1c-\\x1f separators) and on the real pages."""
     import unicodedata
 
-    from curate.dedup.exact import normalize_for_hash
+    from curate.dedup.text_hash import normalize_for_hash
 
     spaces = [chr(c) for c in range(0x110000) if re.match(r"\s", chr(c))]
     assert "\u3000" in spaces and "\x1c" in spaces and "\u2028" in spaces

@@ -8,8 +8,6 @@ a text already in an earlier corpus is kept there and its copies here are duplic
 
 from __future__ import annotations
 
-import hashlib
-import unicodedata
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -17,7 +15,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from pydantic import BaseModel, ConfigDict
 
 from curate.dedup.decisions import decision_table
 from curate.dedup.keyed import KEY_FIELDS
@@ -26,24 +23,6 @@ from provenance.schema import DUPLICATE
 
 STEP = "exact_dedup"
 CLUSTER_PREFIX = "exact-"
-
-
-class ExactDedupConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-    enabled: bool = True
-
-
-def normalize_for_hash(text: str) -> str:
-    """Exact-dedup normalisation: NFKC, lower case, whitespace collapsed (C4/dolma-style).
-
-    `" ".join(s.split())` is `re.sub(r"\\s+", " ", s).strip()` (`re`'s `\\s`, `split` and `strip` all
-    ask Py_UNICODE_ISSPACE), 3x faster."""
-    return " ".join(unicodedata.normalize("NFKC", text).lower().split())
-
-
-def text_hash(text: str) -> str:
-    return hashlib.sha256(normalize_for_hash(text).encode("utf-8")).hexdigest()
 
 
 def hash_keys(hexes: list[str]) -> tuple[np.ndarray, np.ndarray]:

@@ -21,7 +21,6 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import BaseModel, ConfigDict
 
 from curate.dedup.decisions import decision_table
 from curate.dedup.exact import candidates
@@ -31,12 +30,6 @@ from provenance.schema import DUPLICATE
 
 STEP = "url_dedup"
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-class UrlDedupConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-    enabled: bool = False  # optional: a crawl of one snapshot rarely repeats a URL
 
 
 def normalize_url(url: str) -> str:
