@@ -44,6 +44,11 @@ def _faults(spec: str) -> dict[str, list[str]]:
     return out
 
 
+def enabled() -> bool:
+    """Whether any fault is set for this process."""
+    return bool(os.environ.get(ENV))
+
+
 def _get(action: str) -> list[str] | None:
     spec = os.environ.get(ENV)
     return _faults(spec).get(action) if spec else None
