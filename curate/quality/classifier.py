@@ -36,12 +36,6 @@ def normalize(text: str, lowercase: bool) -> str:
     return line.lower() if lowercase else line
 
 
-def read_layout(path: Path) -> tuple[str, list[str]]:
-    """(model kind, labels) of a fastText model file, or a ValueError saying what is wrong with it."""
-    layout = walk(path)
-    return layout.kind, layout.labels
-
-
 def check_model(path: Path | None, label: str, key: str = "filters.quality.model") -> list[str]:
     """Check that `path` is a whole fastText supervised model with `label`; its labels, else a ConfigError
     (one line naming the file and the problem). Reads the file; does not load it."""
@@ -50,9 +44,10 @@ def check_model(path: Path | None, label: str, key: str = "filters.quality.model
     if not path.is_file():
         raise ConfigError(f"{key}: {path}: no such file")
     try:
-        kind, labels = read_layout(path)
+        layout = walk(path)
     except ValueError as exc:
         raise ConfigError(f"{key}: {path}: {exc}") from None
+    kind, labels = layout.kind, layout.labels
     if kind != "supervised":
         raise ConfigError(f"{key}: {path}: a fastText {kind} model, not a supervised classifier")
     if label not in labels:
