@@ -137,8 +137,12 @@ def _budget_beside_the_host(args: dict[str, Any], set_by_user: Iterable[str]) ->
     the worker's process (vllm/v1/worker/cpu_worker.py `determine_available_memory`). In this process
     that RSS includes the host's own memory: a test session holding 2.2 GiB left no KV cache at all
     on an 11 GiB node ("requested memory for kv (-0.06/2.19 GiB)"). The fraction is raised by the
-    host's RSS so that only what the engine itself adds counts against the budget. Only for a CPU
-    engine in this process, and not when the user sized the memory or the KV cache."""
+    host's RSS so that only what the engine itself adds counts against the budget. vLLM also checks at
+    start that the whole budget is free, the host's RSS included though it is already held: seen on a
+    15 GiB node with 6.55 GiB free ("less than desired CPU memory utilization (0.4462, 6.73 GiB)").
+    So the fraction never asks for more than is free now, less a tenth for what `LLM(...)` allocates
+    before that check and for the node's own drift; the KV cache is then smaller, not missing. Only
+    for a CPU engine in this process, and not when the user sized the memory or the KV cache."""
     in_process = os.environ.get("VLLM_ENABLE_V1_MULTIPROCESSING") == "0" and "gpu_memory_utilization" in args
     sized = {"gpu_memory_utilization", "kv_cache_memory_bytes"} & set(set_by_user)
     if not in_process or sized or os.environ.get("VLLM_CPU_KVCACHE_SPACE"):
@@ -148,9 +152,12 @@ def _budget_beside_the_host(args: dict[str, Any], set_by_user: Iterable[str]) ->
         from vllm.utils.cpu_resource_utils import get_memory_node_info
     except ImportError:  # another vLLM layout: leave vLLM's own sizing
         return
-    total = get_memory_node_info(0).total_memory
-    host = psutil.Process().memory_info().rss
-    args["gpu_memory_utilization"] = round(min(0.9, args["gpu_memory_utilization"] + host / total), 4)
+    node = get_memory_node_info(0)
+    asked = args["gpu_memory_utilization"]
+    wanted = asked + psutil.Process().memory_info().rss / node.total_memory
+    free = 0.9 * node.available_memory / node.total_memory
+    # below vLLM's own default, vLLM's own error says what is short
+    args["gpu_memory_utilization"] = round(min(0.9, wanted, max(free, asked)), 4)
 
 
 @dataclass(frozen=True)

