@@ -20,6 +20,11 @@ assay/datatrove. The load average is printed: figures taken on a busy machine sa
 
     .venv/bin/python benchmarks/fast_path.py [--pages-per-file N] [--repeats 3] [--no-datatrove]
     .venv/bin/python benchmarks/fast_path.py --warcs cc-2020-34-slice.warc.gz   # another crawl
+
+A small crawl (the CC slice and the wget crawls: 53 pages) measures a run's fixed cost (the record
+worker's start, finalize, the report) more than its per-page work; `--copies N` runs each part N
+times (byte-identical copies under other names, so N x the pages and parts) to measure the per-page
+work on those pages too. With copies, the full run's dedup drops the copies after extraction.
 """
 
 from __future__ import annotations
@@ -125,6 +130,7 @@ def main() -> int:
     ap.add_argument("--only", nargs="*", default=None, help="labels to run (default: all)")
     ap.add_argument("--no-datatrove", action="store_true", help="skip datatrove (its venv is not built)")
     ap.add_argument("--timeout", type=float, default=3600, help="seconds per run")
+    ap.add_argument("--copies", type=int, default=1, help="run each part this many times (small crawls)")
     ap.add_argument("--warcs", nargs="+", default=list(WARCS), metavar="NAME",
                     help="WARC files of ../shared/data/warc (default: the three documentation crawls)")
     args = ap.parse_args()
@@ -132,6 +138,10 @@ def main() -> int:
     warc_dir = OUT / "warc"
     pages = prepare(shared_warc_dir(), warc_dir, args.pages_per_file, args.part_pages, patch=True,
                     warcs=tuple(args.warcs))
+    for part in sorted(warc_dir.glob("*.warc.gz")):
+        for k in range(1, args.copies):
+            shutil.copyfile(part, part.with_name(part.name.replace(".warc.gz", f"-copy{k}.warc.gz")))
+    pages *= args.copies
     with_dt = not args.no_datatrove and DT_PY.exists()
     if not with_dt:
         why = "" if args.no_datatrove else f" ({DT_PY} missing: setup_datatrove_venv.sh)"
@@ -139,7 +149,8 @@ def main() -> int:
     table = runs(warc_dir, args.timeout, with_dt)
     labels = [k for k in table if args.only is None or k in args.only]
     n_parts = len(list(warc_dir.glob("*.warc.gz")))
-    print(f"{pages} HTML pages of {', '.join(args.warcs)}, {n_parts} parts, {args.repeats} repeats "
+    copies = f" x {args.copies} copies" if args.copies > 1 else ""
+    print(f"{pages} HTML pages of {', '.join(args.warcs)}{copies}, {n_parts} parts, {args.repeats} repeats "
           f"in alternating order, medians; {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} "
           "at the start", flush=True)
     seconds: dict[str, list[float]] = {k: [] for k in labels}
