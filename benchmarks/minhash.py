@@ -52,9 +52,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))  # tests/test_minhash.py imports tests/dedup_reference.py
 
+from curate.dedup.config import NearDedupConfig  # noqa: E402
 from curate.dedup.lsh import candidate_edges, cluster_labels, find_clusters  # noqa: E402
 from curate.dedup.minhash import (  # noqa: E402
-    NearDedupConfig,
     read_signatures,
     shingle_hashes,
     shingle_hashes32,

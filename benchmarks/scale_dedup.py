@@ -52,8 +52,9 @@ import numpy as np  # noqa: E402
 import pyarrow as pa  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 
+from curate.dedup.config import NearDedupConfig  # noqa: E402
 from curate.dedup.decisions import read_decisions  # noqa: E402
-from curate.dedup.minhash import NearDedupConfig, write_signatures  # noqa: E402
+from curate.dedup.minhash import write_signatures  # noqa: E402
 from curate.dedup.sources import RECORD_MASK  # noqa: E402
 from provenance.outdir import OutDir, write_parquet  # noqa: E402
 from provenance.schema import TS  # noqa: E402

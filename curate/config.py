@@ -13,8 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from curate.decontaminate.config import DecontaminateConfig, EvalSetConfig
-from curate.dedup.config import ExactDedupConfig, UrlDedupConfig
-from curate.dedup.minhash import NearDedupConfig
+from curate.dedup.config import ExactDedupConfig, NearDedupConfig, UrlDedupConfig
 from curate.filters import FiltersConfig
 from curate.filters.lid import check_model
 from curate.quality.step import QualityConfig

@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from curate.dedup.minhash import NearDedupConfig, signatures, write_signatures
+from curate.dedup.config import NearDedupConfig
+from curate.dedup.minhash import signatures, write_signatures
 from provenance.outdir import parquet_writer
 from provenance.schema import PROVENANCE_SCHEMA
 

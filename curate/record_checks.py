@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from curate.config import CurateConfig
-from curate.decontaminate.step import DecontaminationFilter
 from curate.dedup.text_hash import text_hash
 from curate.filters import (
     Doc,
@@ -107,6 +106,8 @@ def learned_filters(cfg: CurateConfig, index_folder: Path | None) -> list[Filter
     if cfg.decontaminate.enabled:
         if index_folder is None:
             raise RuntimeError("decontamination needs the run's index folder")
+        from curate.decontaminate.step import DecontaminationFilter  # its index reader: only when on
+
         steps.append(DecontaminationFilter(cfg.decontaminate, index_folder))
     return steps
 

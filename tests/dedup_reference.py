@@ -15,8 +15,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from curate.dedup.config import NearDedupConfig
 from curate.dedup.lsh import CLUSTER_SCHEMA, find_clusters
-from curate.dedup.minhash import NearDedupConfig
 from curate.dedup.sources import Source, SourceMap
 from curate.dedup.stage import DedupResult, DedupRun, near_step
 from curate.exec.base import Executor

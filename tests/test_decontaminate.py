@@ -24,7 +24,8 @@ from curate import InputError, curate, load_config, trace
 from curate.decontaminate.config import DecontaminateConfig
 from curate.decontaminate.index import index_key, load_eval_sets, save_index
 from curate.decontaminate.step import DecontaminationFilter
-from curate.dedup.minhash import NearDedupConfig, shingle_hashes, shingle_hashes_many
+from curate.dedup.config import NearDedupConfig
+from curate.dedup.minhash import shingle_hashes, shingle_hashes_many
 from curate.filters import Doc
 from curate.report import contamination, documents_with_signals
 from provenance.outdir import OutDir

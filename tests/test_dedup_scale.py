@@ -130,8 +130,8 @@ def test_partitioned_file_round_trip(tmp_path: Path) -> None:
 
 
 def test_partition_count_follows_the_memory_budget() -> None:
+    from curate.dedup.config import NearDedupConfig
     from curate.dedup.keyed import hash128
-    from curate.dedup.minhash import NearDedupConfig
     from curate.dedup.near import band_row_bytes
 
     assert partitions_for(1_000, 220, 1 << 30) == 1  # fits: one partition, the one-task path

@@ -18,10 +18,10 @@ from dedup_reference import near_clusters
 from pydantic import ValidationError
 
 from conftest import warc
+from curate.dedup.config import NearDedupConfig
 from curate.dedup.lsh import band_buckets, find_clusters
 from curate.dedup.minhash import (
     EMPTY_VALUE,
-    NearDedupConfig,
     normalize_for_shingles,
     shingle_hashes,
     shingle_hashes32,

@@ -23,8 +23,9 @@ from dedup_reference import near_clusters
 
 from conftest import REPO, warc
 from curate import InputError, curate, expand_inputs, load_config
+from curate.dedup.config import NearDedupConfig
 from curate.dedup.lsh import find_clusters
-from curate.dedup.minhash import NearDedupConfig, signatures, write_signatures
+from curate.dedup.minhash import signatures, write_signatures
 from curate.exec.ray_executor import RayExecutor
 from curate.read import fsio
 

@@ -20,7 +20,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from curate.decontaminate.config import DecontaminateConfig
-from curate.dedup.minhash import HASH_SCHEME, NearDedupConfig, shingle_hashes, shingle_hashes_many
+from curate.dedup.config import NearDedupConfig
+from curate.dedup.minhash import HASH_SCHEME, shingle_hashes, shingle_hashes_many
 from curate.text_sources import read_records
 from provenance.errors import InputError
 from provenance.outdir import atomic_path, read_marker, sha256_file, write_marker, write_parquet

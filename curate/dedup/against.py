@@ -24,7 +24,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from curate.dedup.minhash import NearDedupConfig, signature_file_matches, signatures, write_signatures
+from curate.dedup.config import NearDedupConfig
+from curate.dedup.minhash import signature_file_matches, signatures, write_signatures
 from curate.dedup.text_hash import text_hash
 from curate.exec.base import Report
 from curate.exec.rss import PeakRss

@@ -17,7 +17,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import xxhash
 
-from curate.dedup.minhash import NearDedupConfig, is_empty_signature, read_signatures
+from curate.dedup.config import NearDedupConfig
+from curate.dedup.minhash import is_empty_signature, read_signatures
 
 CLUSTER_PREFIX = "mh-"
 

@@ -32,14 +32,13 @@ import os
 import sys
 import unicodedata
 from collections.abc import Sequence
-from typing import Literal
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import regex
-from pydantic import BaseModel, model_validator
 
+from curate.dedup.config import NearDedupConfig
 from provenance.outdir import write_parquet
 from provenance.schema import TS
 
@@ -60,50 +59,10 @@ _POLY_BASE_INV = _U64(pow(int(_POLY_BASE), -1, 2**64))
 _SHINGLE_CHUNK = 4096  # shingles per (chunk x num_perm) uint32 block: 4096 x 112 x 4 B = 1.8 MB, cache sized
 
 
-class NearDedupConfig(BaseModel, extra="forbid"):
-    """MinHash near-dedup settings (defaults: FineWeb / datatrove MinhashConfig)."""
-
-    enabled: bool = True
-    shingle: Literal["word", "char"] = "word"  # FineWeb: word 5-grams
-    ngram: int = 5  # datatrove MinhashConfig.n_grams = 5
-    num_perm: int = 112  # = bands * rows
-    bands: int = 14  # datatrove num_buckets = 14
-    rows: int = 8  # datatrove hashes_per_bucket = 8
-    seed: int = 1  # datatrove MinhashConfig seed default = 1
-    verify: bool = False  # drop candidate edges whose estimated Jaccard < verify_threshold
-    verify_threshold: float = 0.8  # FineWeb's target similarity
-
-    @model_validator(mode="after")
-    def _check(self) -> NearDedupConfig:
-        if self.ngram < 1:
-            raise ValueError(f"ngram must be >= 1, got {self.ngram}")
-        if self.bands < 1 or self.rows < 1:
-            raise ValueError(f"bands and rows must be >= 1, got {self.bands} x {self.rows}")
-        if self.bands * self.rows != self.num_perm:
-            raise ValueError(f"bands * rows must equal num_perm: "
-                             f"{self.bands} * {self.rows} != {self.num_perm}")
-        if not 0.0 <= self.verify_threshold <= 1.0:
-            raise ValueError(f"verify_threshold must be in [0, 1], got {self.verify_threshold}")
-        if not 0 <= self.seed < 2**32:
-            raise ValueError(f"seed must be in [0, 2^32), got {self.seed}")
-        return self
-
-    def s_curve_threshold(self) -> float:
-        """(1/b)^(1/r): the classic S-curve threshold (steepest point; Leskovec et al., MMDS ch. 3.4)."""
-        return (1.0 / self.bands) ** (1.0 / self.rows)
-
-    def half_probability_similarity(self) -> float:
-        """Jaccard at which a pair becomes a candidate with probability exactly 0.5."""
-        return (1.0 - 0.5 ** (1.0 / self.bands)) ** (1.0 / self.rows)
-
-    def candidate_probability(self, similarity: float) -> float:
-        """P(a pair of Jaccard `similarity` shares at least one band) = 1 - (1 - s^r)^b."""
-        return 1.0 - (1.0 - similarity**self.rows) ** self.bands
-
-    def signature_params(self) -> dict:
-        """The settings that determine signature values (bands/rows/verify do not)."""
-        return {"scheme": HASH_SCHEME, "shingle": self.shingle, "ngram": self.ngram,
-                "num_perm": self.num_perm, "seed": self.seed}
+def signature_params(cfg: NearDedupConfig) -> dict:
+    """The settings that determine signature values (bands/rows/verify do not)."""
+    return {"scheme": HASH_SCHEME, "shingle": cfg.shingle, "ngram": cfg.ngram,
+            "num_perm": cfg.num_perm, "seed": cfg.seed}
 
 
 # --- text -> shingles ---------------------------------------------------------------
@@ -337,7 +296,7 @@ def is_empty_signature(sigs: np.ndarray) -> np.ndarray:
 
 
 def _signature_schema(cfg: NearDedupConfig) -> pa.Schema:
-    meta = json.dumps(cfg.signature_params(), sort_keys=True).encode()
+    meta = json.dumps(signature_params(cfg), sort_keys=True).encode()
     return pa.schema(
         [
             pa.field("doc_id", pa.string(), nullable=False),
@@ -381,14 +340,14 @@ def signature_file_matches(path: str | os.PathLike[str], cfg: NearDedupConfig) -
         meta = pq.read_schema(path).metadata or {}
     except (OSError, pa.ArrowInvalid):
         return False
-    return meta.get(METADATA_KEY) == json.dumps(cfg.signature_params(), sort_keys=True).encode()
+    return meta.get(METADATA_KEY) == json.dumps(signature_params(cfg), sort_keys=True).encode()
 
 
 def require_signature_files(paths: Sequence[str | os.PathLike[str]], cfg: NearDedupConfig) -> None:
     """Refuse a file of other signature parameters before LSH reads it (a bug: tasks write matching files)."""
     for p in paths:
         if not signature_file_matches(p, cfg):
-            raise ValueError(f"{p}: not a signature file for {cfg.signature_params()} (recompute it)")
+            raise ValueError(f"{p}: not a signature file for {signature_params(cfg)} (recompute it)")
 
 
 def read_signatures(paths: Sequence[str | os.PathLike[str]],

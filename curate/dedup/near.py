@@ -29,9 +29,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from curate.dedup.config import NearDedupConfig
 from curate.dedup.decisions import decision_table, removed_rows, write_decisions
 from curate.dedup.lsh import cluster_id, cluster_labels, representatives
-from curate.dedup.minhash import EMPTY_VALUE, NearDedupConfig, require_signature_files
+from curate.dedup.minhash import EMPTY_VALUE, require_signature_files
 from curate.dedup.shuffle import FileSet, mix64, partition_of, read_partition, write_partitioned
 from curate.dedup.sources import RECORD_MASK, Source, SourceMap, earlier_suffix, order_keys, split_order
 from curate.exec.base import Report

@@ -28,10 +28,10 @@ from typing import Any
 
 from curate import faults
 from curate.dedup.against import EarlierPart, PrepareTask, prepare_part
+from curate.dedup.config import NearDedupConfig
 from curate.dedup.exact import ExactDuplicates
 from curate.dedup.ids import RepeatedIds
 from curate.dedup.keyed import KeyedStep, MapTask, ReduceTask, map_keys, reduce_keys
-from curate.dedup.minhash import NearDedupConfig
 from curate.dedup.near import (
     BandTask,
     BucketTask,
