@@ -7,6 +7,9 @@ one provenance row per record, damage confined to its own bytes, the time limit 
 from __future__ import annotations
 
 import gzip
+import json
+import subprocess
+import sys
 import tracemalloc
 from pathlib import Path
 
@@ -14,7 +17,7 @@ import polars as pl
 import pytest
 from warc_bytes import http_block, page_record, real_page, record, warc_gz
 
-from conftest import warc
+from conftest import REPO, warc
 from curate import curate, load_config
 from curate.read.decode import decode_html, normalize_charset
 from curate.read.inputs import InputFile
@@ -263,6 +266,31 @@ def _page(index: int, words: int) -> WarcRecord:
 
 
 QUEUE_CFG = {"extract.extractor": "resiliparse", "extract.timeout_s": 1.0}
+
+
+# What a record worker must not load: each is imported by a stage the worker does not run, and every
+# worker start pays its import (issue 18: 0.8 s of a start were imports; a small crawl's run is mostly
+# that start). The worker's own code path: its module, the config, the chain and its warm-up page.
+NOT_IN_A_RECORD_WORKER = ("polars", "pandas", "torch", "xxhash", "langcodes", "fasttext", "pyarrow.compute",
+                          "curate.exec.base", "curate.dedup.minhash", "curate.decontaminate.index",
+                          "curate.runner", "curate.finalize")
+WORKER_IMPORTS = """
+import json, sys
+from curate.supervisor import _WARM_UP
+from curate import load_config
+from curate.record_checks import Chain
+Chain(load_config(overrides={"extract.extractor": sys.argv[1]})).process(*_WARM_UP)
+print(json.dumps(sorted(sys.modules)))
+"""
+
+
+@pytest.mark.parametrize("extractor", ["trafilatura", "resiliparse"])
+def test_a_record_worker_loads_no_other_stage(extractor: str) -> None:
+    out = subprocess.run([sys.executable, "-P", "-c", WORKER_IMPORTS, extractor], cwd=REPO, check=True,
+                         capture_output=True, text=True, timeout=120).stdout
+    loaded = set(json.loads(out.strip().splitlines()[-1]))
+    assert {"curate.record_checks", "curate.filters.lid", "lxml"} <= loaded  # it did load the chain
+    assert sorted(loaded & set(NOT_IN_A_RECORD_WORKER)) == []
 
 
 @pytest.mark.timeout(120)  # a send that blocks the supervision hangs here (checked: the sends made in line)
